@@ -1,0 +1,58 @@
+"""Engines by name.  This is the one place where an engine name becomes an Adapter.
+
+Names: ``torch``, ``torch:cuda``, ``refengine``, ``torchlike:MODULE``, ``package.module:ClassName``.
+Importing this package imports no engine; each is imported when resolved.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .base import Adapter, ConfigError
+
+BUILTIN = {
+    "torch": "PyTorch on CPU (also the float64 oracle)",
+    "torch:cuda": "PyTorch on CUDA, where available",
+    "refengine": "the project's reference engine",
+    "torchlike:MODULE": "any importable module mimicking the torch API",
+    "package.module:ClassName": "your own Adapter subclass",
+}
+
+
+def resolve(name: str) -> Adapter:
+    """Build the adapter for ``name``; raise ConfigError with a one-line reason otherwise."""
+    if name in ("torch", "torch:cpu", "torch:cuda"):
+        from .torch import TorchAdapter
+        return TorchAdapter("cuda" if name.endswith("cuda") else "cpu")
+    if name == "refengine":
+        from .refengine import RefEngineAdapter
+        return RefEngineAdapter()
+    if name.startswith("torchlike:"):
+        from .torchlike import TorchLikeAdapter
+        modname = name.split(":", 1)[1]
+        try:
+            module = importlib.import_module(modname)
+        except Exception as e:
+            raise ConfigError(f"cannot import {modname!r}: {type(e).__name__}: {e}") from None
+        try:
+            return TorchLikeAdapter(module, name=name)
+        except Exception as e:
+            raise ConfigError(f"{modname!r} does not behave like torch: {type(e).__name__}: {e}") from None
+    if ":" in name:
+        modname, _, clsname = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(modname), clsname)
+        except Exception as e:
+            raise ConfigError(f"cannot load adapter {name!r}: {type(e).__name__}: {e}") from None
+        try:
+            adapter = cls()
+        except ConfigError:
+            raise
+        except Exception as e:
+            raise ConfigError(f"adapter {name!r} failed to start: {type(e).__name__}: {e}") from None
+        if not isinstance(adapter, Adapter):
+            raise ConfigError(f"{name!r} is not a conformance.adapters.base.Adapter subclass")
+        return adapter
+    raise ConfigError(f"unknown engine {name!r}; try: {', '.join(BUILTIN)}")
+
+
+__all__ = ["Adapter", "ConfigError", "resolve", "BUILTIN"]

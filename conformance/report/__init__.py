@@ -1,0 +1,77 @@
+"""Report writers: pure functions of RunResults (never import or run an engine).
+
+``write_all(run, out_dir)`` writes results.json, junit.xml, summary.md and index.html,
+each atomically; ``write_results_json`` writes results.json alone (the runner calls it
+after every finished cell, so an interrupted run leaves a valid ``complete: false``
+report).  ``load_run`` reads results.json back with precise errors, ``diff_runs``
+compares two runs, ``merge`` + ``write_merged`` build the multi-engine page.
+"""
+from __future__ import annotations
+
+import pathlib
+
+from conformance.results import RunResults
+
+from ._io import ReportInputError, atomic_write_text, dumps_results, load_run
+from .diff import Change, CellChange, RunDiff, classify, diff_runs
+from .html import render_index
+from .junit import render_junit
+from .merge import MergedRuns, merge, relative_link, render_merged, render_merged_summary
+from .summary import render_summary
+
+__all__ = [
+    "write_all", "write_results_json", "write_merged", "load_run", "ReportInputError",
+    "diff_runs", "RunDiff", "CellChange", "Change", "classify", "merge", "MergedRuns",
+    "render_index", "render_junit", "render_summary", "render_merged", "dumps_results",
+    "atomic_write_text", "FILES",
+]
+
+FILES = ("results.json", "junit.xml", "summary.md", "index.html")
+
+
+def write_results_json(run: RunResults, out_dir: pathlib.Path) -> pathlib.Path:
+    """Write ``out_dir/results.json`` atomically and return its path."""
+    path = pathlib.Path(out_dir) / "results.json"
+    atomic_write_text(path, dumps_results(run))
+    return path
+
+
+def write_all(
+    run: RunResults,
+    out_dir: pathlib.Path,
+    *,
+    baseline: RunResults | None = None,
+    plots: bool = True,
+) -> None:
+    """Write the four report files into ``out_dir`` (created if needed), each atomically.
+
+    results.json is written first, so it survives a bug in a renderer.  With
+    ``baseline``, summary.md and index.html include the baseline diff and diff.md is
+    written too.
+    """
+    out = pathlib.Path(out_dir)
+    write_results_json(run, out)
+    diff = diff_runs(baseline, run) if baseline is not None else None
+    atomic_write_text(out / "junit.xml", render_junit(run))
+    atomic_write_text(out / "summary.md", render_summary(run, diff))
+    if diff is not None:
+        atomic_write_text(out / "diff.md", diff.to_markdown())
+    atomic_write_text(out / "index.html", render_index(run, diff, plots=plots))
+
+
+def write_merged(run_dirs: list[pathlib.Path], out_dir: pathlib.Path) -> MergedRuns:
+    """Load each report dir (or results.json), write the merged index.html + summary.md into out_dir.
+
+    Engine names link to each input's own index.html when it exists.  Raises
+    ReportInputError for an unreadable input.
+    """
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs, links = [], []
+    for d in map(pathlib.Path, run_dirs):
+        runs.append(load_run(d))
+        links.append(relative_link((d if d.is_dir() else d.parent) / "index.html", out))
+    merged = merge(runs, links)
+    atomic_write_text(out / "index.html", render_merged(merged))
+    atomic_write_text(out / "summary.md", render_merged_summary(merged))
+    return merged

@@ -1,0 +1,117 @@
+"""Error-distribution plots (matplotlib Agg) embedded in index.html as base64 PNG.
+
+The y axis is log10 of the worst relative error of each cell, passing cells
+included, so a reader sees how close passes are to the tolerance and how far
+failures are from it.  Exact results (error 0) are drawn at FLOOR.  Cells without
+a numeric error (semantic rules) are not plotted.  If matplotlib is not installed
+the page is still written, with a note instead of plots.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections import defaultdict
+
+from conformance.results import Result, Status
+
+from ._common import COLORS, STATUS_ORDER
+
+FLOOR = -17.0  # log10 of an exact match (below float64 eps)
+
+
+def log_err(x) -> float | None:
+    """log10 of a relative error, FLOOR for 0, None when absent; +inf errors map to 3 (off the top)."""
+    if x is None or isinstance(x, str):
+        return 3.0 if x in ("Infinity", "NaN") else None
+    if math.isnan(x) or math.isinf(x):
+        return 3.0
+    return FLOOR if x <= 0 else max(FLOOR, math.log10(x))
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _points(results: list[Result], props: list[str]):
+    pos = {p: i for i, p in enumerate(props)}
+    dtypes = sorted({r.dtype for r in results})
+    shift = {d: (i - (len(dtypes) - 1) / 2) * 0.12 for i, d in enumerate(dtypes)}
+    for r in results:
+        y = log_err(r.max_rel_error)
+        if y is not None and r.property in pos:
+            yield pos[r.property] + shift[r.dtype], y, r
+
+
+def _scatter(ax, results: list[Result], props: list[str], size: float) -> None:
+    by_status = defaultdict(lambda: ([], []))
+    for x, y, r in _points(results, props):
+        by_status[r.status][0].append(x)
+        by_status[r.status][1].append(y)
+    for s in STATUS_ORDER:
+        if s in by_status:
+            xs, ys = by_status[s]
+            ax.scatter(xs, ys, s=size, c=COLORS[s], label=s.value, edgecolors="none", alpha=0.85)
+    ax.set_xticks(range(len(props)))
+    ax.set_xticklabels(props, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("log10 worst rel err", fontsize=7)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_ylim(FLOOR - 0.5, 3.5)
+    ax.set_xlim(-0.6, len(props) - 0.4)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def overview_plot(results: list[Result]) -> str | None:
+    """All cells: log10 worst rel error per property, coloured by status (base64 PNG or None)."""
+    plt = _pyplot()
+    props = sorted({r.property for r in results if log_err(r.max_rel_error) is not None})
+    if plt is None or not props:
+        return None
+    fig = plt.figure(figsize=(max(5.0, 0.7 * len(props) + 2), 3.2))
+    ax = fig.add_subplot()
+    _scatter(ax, results, props, 14)
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=6, frameon=False,
+              title="worst relative error of every cell, by property", title_fontsize=8)
+    fig.tight_layout()
+    out = _png(fig)
+    plt.close(fig)
+    return out
+
+
+def per_op_plots(results: list[Result]) -> dict[str, str]:
+    """{op: base64 PNG} of each op's cells (one mark per property x dtype); {} without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
+        return {}
+    by_op: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        if log_err(r.max_rel_error) is not None:
+            by_op[r.op].append(r)
+    out: dict[str, str] = {}
+    # One figure and axes reused with a fixed layout: tight_layout per op would triple the time.
+    fig = plt.figure(figsize=(3.4, 2.2))
+    fig.subplots_adjust(left=0.2, right=0.97, top=0.88, bottom=0.32)
+    ax = fig.add_subplot()
+    ax.set_yticks([-15, -10, -5, 0])
+    for op in sorted(by_op):
+        for coll in list(ax.collections):  # cheaper than ax.cla(), which rebuilds every tick
+            coll.remove()
+        props = sorted({r.property for r in by_op[op]})
+        _scatter(ax, by_op[op], props, 22)
+        ax.set_title(op, fontsize=8)
+        out[op] = _png(fig)
+    plt.close(fig)
+    return out

@@ -1,0 +1,69 @@
+"""summary.md: a short Markdown digest for GitHub's job summary ($GITHUB_STEP_SUMMARY).
+
+Headline verdict, an incomplete-run banner, counts by status, coverage, and the
+failing cells one line each (capped, so a badly broken engine still fits the summary
+size limit).  Details live in index.html / junit.xml.
+"""
+from __future__ import annotations
+
+from conformance.results import RunResults, Status
+
+from ._common import counts, md_code, md_escape, one_line, problems
+from .diff import RunDiff
+
+MAX_LINES = 60
+
+
+def headline(run: RunResults) -> str:
+    """"conformant" or "N nonconformances (F failed, E errors)"."""
+    c = counts(run)
+    n = c[Status.FAILED] + c[Status.ERROR]
+    if n == 0:
+        return "conformant"
+    errors = c[Status.ERROR]
+    return (
+        f"{n} nonconformance{'s' if n != 1 else ''} "
+        f"({c[Status.FAILED]} failed, {errors} error{'s' if errors != 1 else ''})"
+    )
+
+
+def render_summary(run: RunResults, diff: RunDiff | None = None, max_lines: int = MAX_LINES) -> str:
+    """The summary.md text; ``diff`` (against a baseline) adds a regressions section."""
+    info = run.info
+    c = counts(run)
+    mark = "✅" if run.conformant else "❌"
+    version = f" {info.engine_version}" if info.engine_version else ""
+    lines = [f"## {mark} {md_code(info.engine)}{md_escape(version)}: {headline(run)}", ""]
+    if not info.complete:
+        lines += [
+            f"> ⚠️ **Incomplete run**: the run did not finish (started {info.started_at}); "
+            f"this report covers only the {len(run.results)} cells that finished.",
+            "",
+        ]
+    cov = run.coverage()
+    lines += [
+        f"Profile {md_code(info.profile)} · seed {info.seed} · harness {md_escape(info.harness_version)} · "
+        f"coverage: **{cov['ops_run']} / {cov['ops_in_registry']} ops** run, {cov['cells']} cells",
+        "",
+        "| " + " | ".join(s.value for s in Status) + " |",
+        "|" + "---:|" * len(Status),
+        "| " + " | ".join(str(c[s]) for s in Status) + " |",
+        "",
+    ]
+    if diff is not None:
+        lines += [diff.to_markdown(limit=20), ""]
+    bad = problems(run)
+    if bad:
+        lines += [f"### Failing cells ({len(bad)})", ""]
+        for r in bad[:max_lines]:
+            lines.append(
+                f"- **{r.status.value}** {md_code(f'{r.op}[{r.dtype}]')} · "
+                f"{md_escape(r.property)} — {md_escape(one_line(r))}"
+            )
+        if len(bad) > max_lines:
+            lines.append(f"- … and {len(bad) - max_lines} more (see index.html or junit.xml)")
+        lines.append("")
+    xf = c[Status.EXPECTED_FAILURE]
+    if xf:
+        lines += [f"{xf} expected failure(s) listed in the expectations file are not counted as nonconformances.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""The Result record: what one op x property x dtype cell of a conformance run found.
+
+This module is the contract between the runner (which produces Results) and the
+report writers (which only read them).  Reports must be regenerable from
+``results.json`` alone, so everything a report shows lives here.  Bump
+``SCHEMA_VERSION`` on any incompatible change and update ``schema/results.schema.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+#: The op name used by properties that do not depend on any op (grad-mode rules...).
+ANY_OP = "*"
+
+
+class Status(str, enum.Enum):
+    """Outcome of one cell.  Ordered roughly from best to worst for display."""
+
+    PASSED = "passed"
+    NOT_APPLICABLE = "not-applicable"  # the engine declares it lacks a needed capability
+    EXPECTED_FAILURE = "expected-failure"  # failed, and listed in the --expect file
+    BLOCKED_BY = "blocked-by"  # could not run because a prerequisite cell failed
+    FAILED = "failed"  # the engine gave a wrong answer
+    ERROR = "error"  # the engine (or adapter) raised, crashed or hung where no error was expected
+
+    @property
+    def is_problem(self) -> bool:
+        """A status that makes the run nonconformant (exit code 1)."""
+        return self in (Status.FAILED, Status.ERROR)
+
+
+@dataclass
+class Result:
+    """One op x property x dtype cell.
+
+    ``expected`` / ``observed`` are JSON-able values (nested lists of floats, or
+    short strings for semantic rules such as "RuntimeError raised").  Errors are
+    ``max(|observed - expected|)`` and the same divided by ``max(|expected|, tiny)``,
+    recorded for passing cells too so reports can show how close a pass was.
+    """
+
+    engine: str
+    op: str
+    property: str
+    dtype: str
+    status: Status
+    examples: int = 0
+    message: str = ""
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    reproducer: str | None = None
+    expected: Any = None
+    observed: Any = None
+    seed: int | None = None
+    duration_s: float = 0.0
+    oracles: list[str] = field(default_factory=list)
+    traceback: str | None = None
+    blocked_by: str | None = None
+    expectation_reason: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity of the cell across runs (engine excluded, so runs of two engines compare)."""
+        return (self.op, self.property, self.dtype)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["status"] = self.status.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in names}
+        kwargs["status"] = Status(d["status"])
+        return cls(**kwargs)
+
+
+@dataclass
+class RunInfo:
+    """Metadata of one run: who was tested, with what, and whether it finished."""
+
+    engine: str
+    engine_version: str | None
+    harness_version: str
+    python_version: str
+    numpy_version: str
+    torch_version: str | None
+    profile: str
+    seed: int | None
+    started_at: str  # ISO 8601, UTC
+    finished_at: str | None = None
+    complete: bool = False  # False while running, and for interrupted runs
+    ops_in_registry: int = 0
+    properties: list[str] = field(default_factory=list)
+    argv: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunInfo":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class RunResults:
+    """A whole run: metadata plus every cell.  ``results.json`` is ``to_dict()`` of this."""
+
+    info: RunInfo
+    results: list[Result] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run": self.info.to_dict(),
+            "results": [r.to_dict() for r in self.results],
+            "coverage": self.coverage(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunResults":
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"results.json has schema_version {d.get('schema_version')!r}; "
+                f"this harness reads {SCHEMA_VERSION!r}"
+            )
+        return cls(RunInfo.from_dict(d["run"]), [Result.from_dict(r) for r in d["results"]])
+
+    def coverage(self) -> dict:
+        ops_run = sorted({r.op for r in self.results if r.op != ANY_OP and r.status != Status.NOT_APPLICABLE})
+        counts = {s.value: 0 for s in Status}
+        for r in self.results:
+            counts[r.status.value] += 1
+        return {
+            "ops_run": len(ops_run),
+            "ops_in_registry": self.info.ops_in_registry,
+            "cells": len(self.results),
+            "by_status": counts,
+        }
+
+    @property
+    def conformant(self) -> bool:
+        return not any(r.status.is_problem for r in self.results)

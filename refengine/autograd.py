@@ -1,0 +1,16 @@
+"""``refengine.autograd``: the functional interface, as ``torch.autograd``."""
+from refengine.engine import backward, grad
+from refengine.function import Function
+from refengine.grad_mode import enable_grad, no_grad, set_grad_enabled
+
+Variable = None  # set below; the legacy ``torch.autograd.Variable`` spelling
+
+
+def _bind():
+    global Variable
+    from refengine.variable import Variable as V
+    Variable = V
+
+
+_bind()
+__all__ = ["backward", "grad", "Function", "Variable", "no_grad", "enable_grad", "set_grad_enabled"]

@@ -1,0 +1,304 @@
+# cython: language_level=3
+"""The backward engine: runs a graph of Nodes once, in dependency order.
+
+Each node runs after every node that feeds it gradient has run (dependency
+counting over the graph reachable from the roots, with an explicit stack: a
+100,000-node chain needs no recursion).  Gradients arriving at one node output
+over several paths are summed in a buffer before the node runs.  Without
+``create_graph`` gradients are plain ndarrays and grad mode is off; with it they
+are Variables and the backward pass is itself recorded, for higher order.
+"""
+import numpy as np
+cimport numpy as cnp
+
+from refengine.variable cimport Variable, make_variable
+from refengine.function cimport Node, AccumulateGrad, grad_accumulator
+from refengine.grad_mode import _state
+
+cnp.import_array()
+
+_UNUSED_MESSAGE = (
+    "One of the differentiated Tensors appears to not have been used in the graph. "
+    "Set allow_unused=True if this is the desired behavior.")
+
+
+def _as_tuple(x):
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return tuple(x)
+    return (x,)
+
+
+cdef tuple _root_edge(Variable t, Py_ssize_t i):
+    if t.grad_fn is not None:
+        return (t.grad_fn, t.output_nr)
+    if t._requires_grad and not t._volatile:
+        return (grad_accumulator(t), 0)
+    raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+
+
+cdef object _root_grad(Variable t, object g, Py_ssize_t i, bint create_graph):
+    """The cotangent of root i: ones for a one-element output, else the user's gradient."""
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        arr = np.ones(t.data.shape, t.data.dtype)
+        return make_variable(arr, False, False) if create_graph else arr
+    if isinstance(g, Variable):
+        arr = (<Variable>g).data
+    else:
+        try:
+            arr = np.asarray(g)
+        except Exception as e:
+            raise TypeError(f"gradient for output {i} must be a Variable or array, got {type(g).__name__}") from None
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"gradient for output {i} has unsupported dtype {arr.dtype}")
+    if arr.shape != t.data.shape:
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[{i}] has a shape of {list(arr.shape)} and "
+            f"output[{i}] has a shape of {list(t.data.shape)}.")
+    if create_graph:
+        if isinstance(g, Variable) and arr.dtype == t.data.dtype:
+            return g
+        return make_variable(arr.astype(t.data.dtype), False, False)
+    # a copy: the engine never mutates it, and .grad must not alias the user's buffer
+    return arr.astype(t.data.dtype, copy=True)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Compute the sum of gradients of ``tensors`` w.r.t. graph leaves into their ``.grad``.
+
+    ``grad_tensors`` gives one cotangent per tensor (None allowed for one-element
+    tensors).  ``inputs``, if given, restricts accumulation to those Variables.
+    """
+    outputs = _as_tuple(tensors)
+    grads = _as_tuple(grad_tensors) or (None,) * len(outputs)
+    if len(grads) != len(outputs):
+        raise RuntimeError(f"got {len(grads)} gradients for {len(outputs)} tensors")
+    keep = create_graph if retain_graph is None else bool(retain_graph)
+    roots = _make_roots(outputs, grads, create_graph)
+    if inputs is not None:
+        inputs = _as_tuple(inputs)
+        captured = _execute(roots, keep, create_graph, inputs, True)
+        for v, g in zip(inputs, captured):
+            if g is not None:
+                _accumulate_into(<Variable>v, g, create_graph)
+        return
+    _execute(roots, keep, create_graph, None, False)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Return the gradients of ``outputs`` w.r.t. ``inputs`` without touching ``.grad``."""
+    outs = _as_tuple(outputs)
+    ins = _as_tuple(inputs)
+    for i, v in enumerate(ins):
+        if not isinstance(v, Variable):
+            raise TypeError(f"inputs[{i}] must be a Variable, got {type(v).__name__}")
+        if not (<Variable>v).requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors does not require grad")
+    grads = _as_tuple(grad_outputs) or (None,) * len(outs)
+    if len(grads) != len(outs):
+        raise RuntimeError(f"grad_outputs has {len(grads)} entries for {len(outs)} outputs")
+    keep = create_graph if retain_graph is None else bool(retain_graph)
+    roots = _make_roots(outs, grads, create_graph)
+    captured = _execute(roots, keep, create_graph, ins, True)
+    result = []
+    for g in captured:
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(_UNUSED_MESSAGE)
+            result.append(None)
+        elif create_graph:
+            result.append(g)
+        else:
+            result.append(make_variable(g, False, False))
+    return tuple(result)
+
+
+cdef list _make_roots(tuple outputs, tuple grads, bint create_graph):
+    cdef list roots = []
+    cdef Py_ssize_t i
+    for i in range(len(outputs)):
+        t = outputs[i]
+        if not isinstance(t, Variable):
+            raise TypeError(f"tensors[{i}] must be a Variable, got {type(t).__name__}")
+        node, nr = _root_edge(<Variable>t, i)
+        roots.append((node, nr, _root_grad(<Variable>t, grads[i], i, create_graph)))
+    return roots
+
+
+cdef object _add(object a, object b):
+    return b if a is None else a + b
+
+
+cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs, bint capture):
+    """Run the graph from ``roots``.  With ``capture``, return the gradient reaching each of
+    ``inputs`` instead of accumulating into leaves, and run only nodes that lead to them."""
+    cdef dict deps = {}, buffers = {}, targets = {}
+    cdef set needed = None
+    cdef list stack, ready, grads, outs
+    cdef Node n, nxt
+    cdef Py_ssize_t k
+    # 1. what the inputs of autograd.grad correspond to in the graph
+    if capture:
+        for k in range(len(inputs)):
+            v = inputs[k]
+            key = (v.grad_fn, v.output_nr) if v.grad_fn is not None else (grad_accumulator(v), 0)
+            targets.setdefault(key, []).append(k)
+    # 2. discover the graph and count each node's consumers
+    start = []
+    for node, nr, g in roots:
+        start.append(node)
+    seen = set(start)
+    stack = list(seen)
+    parents = {} if capture else None
+    while stack:
+        n = stack.pop()
+        for nxt_obj, _ in n.next_functions:
+            if nxt_obj is None:
+                continue
+            if capture:
+                parents.setdefault(nxt_obj, []).append(n)
+            if nxt_obj not in seen:
+                seen.add(nxt_obj)
+                stack.append(nxt_obj)
+    if capture:
+        needed = set()
+        stack = [node for node, _ in targets if node in seen]
+        while stack:
+            n = stack.pop()
+            if n in needed:
+                continue
+            needed.add(n)
+            stack.extend(parents.get(n, ()))
+    for n in seen:
+        if needed is not None and n not in needed:
+            continue
+        for nxt_obj, _ in n.next_functions:
+            if nxt_obj is not None and (needed is None or nxt_obj in needed):
+                deps[nxt_obj] = deps.get(nxt_obj, 0) + 1
+    # 3. seed the roots' cotangents
+    for node, nr, g in roots:
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * len((<Node>node)._output_meta)
+        buf[nr] = _add(buf[nr], g)
+    captured = [None] * (len(inputs) if capture else 0)
+    ready = [node for node in dict.fromkeys(start) if deps.get(node, 0) == 0]
+    prev_mode = _state.enabled
+    _state.enabled = create_graph
+    try:
+        while ready:
+            n = ready.pop()
+            grads = buffers.pop(n, None)
+            if grads is None:
+                grads = [None] * len(n._output_meta)
+            if n._tensor_hooks or n._retained:
+                _output_hooks(n, grads, create_graph)
+            if capture:
+                for k in range(len(grads)):
+                    for idx in targets.get((n, k), ()):
+                        captured[idx] = grads[k]
+                if needed is not None and n not in needed:
+                    continue
+            if isinstance(n, AccumulateGrad):
+                if not capture:
+                    _accumulate_leaf(<AccumulateGrad>n, grads[0], create_graph)
+                continue
+            if needed is not None and all(
+                    nxt_obj is None or nxt_obj not in needed for nxt_obj, _ in n.next_functions):
+                continue
+            if all(g is None for g in grads):
+                outs = [None] * len(n.next_functions)
+            else:
+                outs = n._run(grads, create_graph)
+            if not keep_graph:
+                n._release()
+            for k in range(len(n.next_functions)):
+                nxt_obj, nr = n.next_functions[k]
+                if nxt_obj is None or (needed is not None and nxt_obj not in needed):
+                    continue
+                g = outs[k]
+                if g is not None:
+                    buf = buffers.get(nxt_obj)
+                    if buf is None:
+                        buf = buffers[nxt_obj] = [None] * len((<Node>nxt_obj)._output_meta)
+                    buf[nr] = _add(buf[nr], g)
+                deps[nxt_obj] -= 1
+                if deps[nxt_obj] == 0:
+                    ready.append(nxt_obj)
+    finally:
+        _state.enabled = prev_mode
+    return captured
+
+
+cdef object _call_hook(object hook, object g, bint create_graph):
+    """Run a gradient hook: it sees a Variable; a returned value replaces the gradient."""
+    gv = g if create_graph else make_variable(g, False, False)
+    r = hook(gv)
+    if r is None:
+        return g
+    if not isinstance(r, Variable):
+        r = make_variable(np.asarray(r), False, False)
+    shape = (<Variable>gv).data.shape
+    if (<Variable>r).data.shape != shape:
+        raise RuntimeError(
+            f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value: expected "
+            f"shape {list(shape)}, got {list((<Variable>r).data.shape)}")
+    return r if create_graph else (<Variable>r).data
+
+
+cdef void _output_hooks(Node n, list grads, bint create_graph):
+    """Tensor hooks of non-leaf outputs, then retain_grad (which always runs last, as in torch)."""
+    cdef Variable v
+    if n._tensor_hooks:
+        for nr, hooks in n._tensor_hooks.items():
+            if grads[nr] is None:
+                continue
+            for hook in list(hooks):
+                grads[nr] = _call_hook(hook, grads[nr], create_graph)
+    if n._retained:
+        for nr, ref in n._retained.items():
+            obj = ref()
+            if obj is None or grads[nr] is None:
+                continue
+            v = obj
+            g = grads[nr]
+            if create_graph:
+                from refengine.ops import clone
+                v._grad = clone(g) if v._grad is None else v._grad + g
+            else:
+                v._grad = make_variable(np.array(g, copy=True) if v._grad is None
+                                        else (<Variable>v._grad).data + g, False, False)
+
+
+cdef void _accumulate_leaf(AccumulateGrad n, object g, bint create_graph):
+    cdef Variable v = n.variable
+    if g is None:
+        return
+    if v._hooks:
+        for hook in list(v._hooks):
+            g = _call_hook(hook, g, create_graph)
+    _accumulate_into(v, g, create_graph)
+
+
+cdef void _accumulate_into(Variable v, object g, bint create_graph):
+    """Add ``g`` into ``v.grad`` (a fresh buffer the first time, so .grad aliases nothing)."""
+    cdef Variable old
+    if create_graph:
+        from refengine.ops import clone
+        v._grad = clone(g) if v._grad is None else v._grad + g
+        return
+    if (<object>g).dtype != v.data.dtype:
+        g = g.astype(v.data.dtype)
+    if v._grad is None:
+        v._grad = make_variable(np.array(g, copy=True), False, False)
+        return
+    old = v._grad
+    if old.grad_fn is None and not old._requires_grad and old.data.flags.writeable:
+        np.add(old.data, g, out=old.data, casting="unsafe")
+        old._version.value += 1
+    else:
+        v._grad = make_variable(old.data + g, False, False)

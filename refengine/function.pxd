@@ -1,0 +1,44 @@
+from refengine.variable cimport Variable, VersionCounter
+
+
+cdef class Node
+
+
+cdef class SavedVariable:
+    cdef object data
+    cdef VersionCounter version
+    cdef long saved_version
+    cdef object var            # the Variable to hand back in differentiable mode (inputs, constants)
+    cdef bint is_output
+    cdef int output_nr
+
+    cdef object unpack(self, Node node, bint as_variable)
+
+
+cdef class Node:
+    cdef public tuple next_functions
+    cdef public object _fn                 # the Function subclass whose backward this node runs
+    cdef public list _saved                # SavedVariables (None once freed)
+    cdef public bint _freed
+    cdef public bint _diff                 # running a create_graph backward: hand out Variables
+    cdef public tuple needs_input_grad
+    cdef public tuple _var_positions       # positional-arg index of each next_functions edge
+    cdef public list _input_meta           # (shape, dtype) per edge
+    cdef public list _output_meta          # (shape, dtype) per output
+    cdef public dict _tensor_hooks         # output_nr -> [hook]
+    cdef public dict _retained             # output_nr -> weakref(Variable)
+    cdef public bint materialize_grads
+    cdef public object _raw_saved          # what forward passed to save_for_backward
+    cdef public object _non_diff           # ids of outputs marked non-differentiable
+    cdef dict __dict__                     # free attributes set by forward (ctx.dim = ...)
+    cdef object __weakref__
+
+    cpdef list _run(self, list grads, bint create_graph)
+    cdef object _check_grad(self, object g, Py_ssize_t k, bint create_graph, bint arrays)
+
+
+cdef class AccumulateGrad(Node):
+    cdef public Variable variable
+
+
+cpdef AccumulateGrad grad_accumulator(Variable v)

@@ -1,0 +1,2 @@
+"""``refengine.nn``: only the functional interface (``refengine.nn.functional``)."""
+from refengine.nn import functional

@@ -1,0 +1,1 @@
+"""``refengine.nn.functional``: neural-network ops with torch's names and arguments."""

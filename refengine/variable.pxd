@@ -1,0 +1,19 @@
+cdef class VersionCounter:
+    cdef public long value
+
+
+cdef class Variable:
+    cdef public object data            # numpy.ndarray holding the value
+    cdef public object _grad           # Variable or None
+    cdef public object grad_fn         # Node that produced this Variable, None for leaves
+    cdef public int output_nr          # which output of grad_fn this is
+    cdef public bint _requires_grad    # meaningful for leaves; non-leaves always require grad
+    cdef public bint _volatile         # legacy flag: excluded from graphs, contagious
+    cdef public bint _retains_grad
+    cdef public VersionCounter _version
+    cdef public list _hooks            # gradient hooks of a leaf (non-leaf hooks live on grad_fn)
+    cdef public object _accumulator    # weakref to this leaf's AccumulateGrad node
+    cdef object __weakref__
+
+
+cdef Variable make_variable(object data, bint requires_grad, bint is_volatile)

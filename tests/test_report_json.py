@@ -1,0 +1,142 @@
+"""results.json: schema validity, strict JSON, lossless round trip, atomic writes, clear load errors.
+
+results.json is the contract every other report is regenerated from, so these tests
+pin that it validates against the shipped schema, survives NaN/inf, and that a crash
+mid-write can never leave a truncated file behind.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+
+import pytest
+from report_fixtures import make_run
+
+from conformance.report import ReportInputError, load_run, write_all, write_results_json
+from conformance.report import _io
+from conformance.results import Result, RunInfo
+from conformance.schema import load_results_schema
+
+jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (dev extra) validates results.json")
+
+
+def _validate(doc: dict) -> None:
+    schema = load_results_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(doc)
+
+
+def _strict_load(path) -> dict:
+    """json.load that refuses NaN/Infinity literals, as jq and browsers do."""
+    def bad(tok):
+        raise AssertionError(f"non-standard JSON constant {tok} in {path}")
+    return json.loads(path.read_text(), parse_constant=bad)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_results_json_validates_against_schema(tmp_path, complete):
+    write_results_json(make_run(complete=complete), tmp_path)
+    doc = _strict_load(tmp_path / "results.json")
+    _validate(doc)
+    assert doc["run"]["complete"] is complete
+    assert doc["coverage"]["by_status"]["failed"] == 2
+
+
+def test_schema_rejects_a_bad_status(tmp_path):
+    """The schema is not vacuous: an unknown status or a missing field fails validation."""
+    write_results_json(make_run(), tmp_path)
+    doc = _strict_load(tmp_path / "results.json")
+    doc["results"][0]["status"] = "kinda-passed"
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(doc)
+    doc = _strict_load(tmp_path / "results.json")
+    del doc["run"]["seed"]
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(doc)
+
+
+def test_schema_lists_exactly_the_dataclass_fields():
+    """Schema drift guard: a field added to results.py must be documented in the schema."""
+    defs = load_results_schema()["$defs"]
+    for cls, name in ((Result, "Result"), (RunInfo, "RunInfo")):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        assert set(defs[name]["properties"]) == fields
+        assert set(defs[name]["required"]) == fields
+        assert all("description" in v or "$ref" in v for v in defs[name]["properties"].values())
+
+
+def test_round_trip_is_lossless_including_nan(tmp_path):
+    run = make_run()
+    write_results_json(run, tmp_path)
+    back = load_run(tmp_path / "results.json")
+    assert back.info == run.info
+    for a, b in zip(run.results, back.results):
+        for f in dataclasses.fields(Result):
+            va, vb = getattr(a, f.name), getattr(b, f.name)
+            if isinstance(va, float) and math.isnan(va):
+                assert math.isnan(vb)
+            elif f.name in ("expected", "observed"):
+                assert _io._json_safe(va) == vb, f.name  # NaN inside values keeps its string spelling
+            else:
+                assert va == vb, f.name
+
+
+def test_write_all_writes_four_files_and_no_temp_files(tmp_path):
+    write_all(make_run(), tmp_path, plots=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "junit.xml", "results.json", "summary.md"]
+
+
+def test_failure_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    """If the process dies between writing and renaming, the previous report stays whole."""
+    write_results_json(make_run(), tmp_path)
+    before = (tmp_path / "results.json").read_bytes()
+
+    def boom(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_io.os, "fsync", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_results_json(make_run(complete=False), tmp_path)
+    assert (tmp_path / "results.json").read_bytes() == before
+    assert os.listdir(tmp_path) == ["results.json"]
+
+
+def test_interrupted_run_leaves_readable_partial_report(tmp_path):
+    """Per-cell writes during a run: each intermediate file is valid and marked incomplete."""
+    run = make_run(complete=False)
+    partial = type(run)(run.info, [])
+    for r in run.results:
+        partial.results.append(r)
+        write_results_json(partial, tmp_path)
+        back = load_run(tmp_path)
+        assert back.info.complete is False and len(back.results) == len(partial.results)
+    _validate(_strict_load(tmp_path / "results.json"))
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (None, "no such file"),
+        ("{not json", "not valid JSON"),
+        ('{"schema_version": "0.9", "run": {}, "results": []}', "schema_version is '0.9'"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_load_errors_name_the_file_and_the_problem(tmp_path, content, needle):
+    p = tmp_path / "bad.json"
+    if content is not None:
+        p.write_text(content)
+    with pytest.raises(ReportInputError) as ei:
+        load_run(p)
+    assert str(p) in str(ei.value) and needle in str(ei.value)
+
+
+def test_load_error_points_at_the_bad_result(tmp_path):
+    write_results_json(make_run(), tmp_path)
+    doc = json.loads((tmp_path / "results.json").read_text())
+    doc["results"][3]["status"] = "meh"
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    with pytest.raises(ReportInputError, match=r"results\[3\]\.status is 'meh'"):
+        load_run(tmp_path)
