@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from refengine import ops
-from refengine.engine import backward as _backward_fn
-from refengine.engine import grad as _grad_fn
+from refengine.engine import backward, grad
 from refengine.function import AccumulateGrad, ArrayFunction, Function, Node
 from refengine.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from refengine.ops import *  # noqa: F401,F403  (the op functions: refengine.exp, ...)

@@ -56,11 +56,11 @@ def as_array(object data, object dtype=None, bint copy=False):
     except (TypeError, ValueError) as e:
         raise TypeError(f"could not convert {type(data).__name__} to a Variable: {e}") from None
     kind = arr.dtype.kind
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if kind == "f":
         if not _is_float(arr.dtype):
             raise TypeError(f"unsupported floating dtype {arr.dtype}; refengine supports float32 and float64")
-        if not arr.dtype.isnative:
-            arr = arr.astype(arr.dtype.newbyteorder("="))
     elif kind not in "biu":
         raise TypeError(
             f"unsupported dtype {arr.dtype} (from {type(data).__name__}); expected float32, float64, "
