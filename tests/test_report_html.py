@@ -119,3 +119,39 @@ def test_verdict_and_baseline_section(run):
     html = render_index(run, diff=diff_runs(base, run), plots=False)
     assert "3 nonconformances" in html
     assert "Against baseline" in html and "regression" in html and "mul[float64] grad: passed -&gt; failed" in html
+
+
+def test_run_interrupted_before_any_cell_still_renders(tmp_path):
+    """The runner may be killed before the first cell finishes: the page must still render."""
+    from conformance.report import write_all
+
+    run = make_run(complete=False)
+    run.results.clear()
+    write_all(run, tmp_path)
+    p = Page((tmp_path / "index.html").read_text())
+    assert "incomplete" in p.ids and p.marks == []
+    assert "conformant so far" in (tmp_path / "summary.md").read_text().splitlines()[0]
+
+
+def test_output_is_deterministic_across_processes(tmp_path):
+    """reports/ is committed: regenerating unchanged results must not produce a git diff."""
+    import hashlib
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hashlib; sys.path.insert(0, sys.argv[1]);"
+        "from report_fixtures import make_run; from conformance.report import render_index, render_junit;"
+        "r = make_run(); print(hashlib.sha256((render_index(r) + render_junit(r)).encode()).hexdigest())"
+    )
+    tests_dir = str(pathlib.Path(__file__).parent)
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "MPLCONFIGDIR": str(tmp_path / seed)}
+        p = subprocess.run([sys.executable, "-c", code, tests_dir], capture_output=True, text=True,
+                           timeout=120, env=env, cwd=pathlib.Path(tests_dir).parent)
+        assert p.returncode == 0, p.stderr
+        digests.add(p.stdout.strip())
+    assert len(digests) == 1 and len(next(iter(digests))) == len(hashlib.sha256().hexdigest())

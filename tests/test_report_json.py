@@ -84,6 +84,8 @@ def test_round_trip_is_lossless_including_nan(tmp_path):
 
 
 def test_write_all_writes_four_files_and_no_temp_files(tmp_path):
+    """Also sweeps temp files that a SIGKILLed earlier writer could not remove."""
+    (tmp_path / ".results.json.abc123.tmp").write_text("{half")
     write_all(make_run(), tmp_path, plots=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "junit.xml", "results.json", "summary.md"]
 

@@ -33,7 +33,9 @@ def test_conformant_run_and_incomplete_banner():
     run = make_run(complete=False)
     run.results = [r for r in run.results if not r.status.is_problem]
     md = render_summary(run)
-    assert "conformant" in md.splitlines()[0] and "✅" in md.splitlines()[0]
+    assert "conformant so far (incomplete run)" in md.splitlines()[0] and "⚠️" in md.splitlines()[0]
+    run.info.complete = True
+    assert "✅" in render_summary(run).splitlines()[0]
     assert "Incomplete run" in md and f"{len(run.results)} cells" in md
 
 

@@ -36,6 +36,13 @@ def write_results_json(run: RunResults, out_dir: pathlib.Path) -> pathlib.Path:
     return path
 
 
+def _remove_stale_temps(out: pathlib.Path) -> None:
+    """Delete temp files a killed writer (SIGKILL between write and rename) left behind."""
+    for name in (*FILES, "diff.md"):
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
 def write_all(
     run: RunResults,
     out_dir: pathlib.Path,
@@ -51,6 +58,7 @@ def write_all(
     """
     out = pathlib.Path(out_dir)
     write_results_json(run, out)
+    _remove_stale_temps(out)
     diff = diff_runs(baseline, run) if baseline is not None else None
     atomic_write_text(out / "junit.xml", render_junit(run))
     atomic_write_text(out / "summary.md", render_summary(run, diff))

@@ -13,7 +13,7 @@ import io
 import math
 from collections import defaultdict
 
-from conformance.results import Result, Status
+from conformance.results import Result
 
 from ._common import COLORS, STATUS_ORDER
 

@@ -15,14 +15,15 @@ MAX_LINES = 60
 
 
 def headline(run: RunResults) -> str:
-    """"conformant" or "N nonconformances (F failed, E errors)"."""
+    """The verdict: "conformant" or "N nonconformances (F failed, E errors)", "so far" if incomplete."""
     c = counts(run)
     n = c[Status.FAILED] + c[Status.ERROR]
+    so_far = "" if run.info.complete else " so far (incomplete run)"
     if n == 0:
-        return "conformant"
+        return "conformant" + so_far
     errors = c[Status.ERROR]
     return (
-        f"{n} nonconformance{'s' if n != 1 else ''} "
+        f"{n} nonconformance{'s' if n != 1 else ''}{so_far} "
         f"({c[Status.FAILED]} failed, {errors} error{'s' if errors != 1 else ''})"
     )
 
@@ -31,7 +32,7 @@ def render_summary(run: RunResults, diff: RunDiff | None = None, max_lines: int 
     """The summary.md text; ``diff`` (against a baseline) adds a regressions section."""
     info = run.info
     c = counts(run)
-    mark = "✅" if run.conformant else "❌"
+    mark = "❌" if not run.conformant else ("✅" if info.complete else "⚠️")
     version = f" {info.engine_version}" if info.engine_version else ""
     lines = [f"## {mark} {md_code(info.engine)}{md_escape(version)}: {headline(run)}", ""]
     if not info.complete:
