@@ -11,9 +11,8 @@ are Variables and the backward pass is itself recorded, for higher order.
 import numpy as np
 cimport numpy as cnp
 
-from refengine.variable cimport Variable, make_variable
+from refengine.variable cimport Variable, make_variable, grad_enabled, set_grad_enabled_c
 from refengine.function cimport Node, AccumulateGrad, grad_accumulator
-from refengine.grad_mode import _state
 
 cnp.import_array()
 
@@ -147,24 +146,27 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
             v = inputs[k]
             key = (v.grad_fn, v.output_nr) if v.grad_fn is not None else (grad_accumulator(v), 0)
             targets.setdefault(key, []).append(k)
-    # 2. discover the graph and count each node's consumers
-    start = []
-    for node, nr, g in roots:
-        start.append(node)
+    # 2. discover the graph and count each node's consumers (each node is expanded once,
+    #    so each edge is counted once)
+    start = [r[0] for r in roots]
     seen = set(start)
     stack = list(seen)
     parents = {} if capture else None
     while stack:
         n = stack.pop()
-        for nxt_obj, _ in n.next_functions:
+        for edge in n.next_functions:
+            nxt_obj = (<tuple>edge)[0]
             if nxt_obj is None:
                 continue
             if capture:
                 parents.setdefault(nxt_obj, []).append(n)
+            else:
+                deps[nxt_obj] = deps.get(nxt_obj, 0) + 1
             if nxt_obj not in seen:
                 seen.add(nxt_obj)
                 stack.append(nxt_obj)
     if capture:
+        # autograd.grad runs only the nodes on a path from the roots to the inputs
         needed = set()
         stack = [node for node, _ in targets if node in seen]
         while stack:
@@ -173,12 +175,10 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                 continue
             needed.add(n)
             stack.extend(parents.get(n, ()))
-    for n in seen:
-        if needed is not None and n not in needed:
-            continue
-        for nxt_obj, _ in n.next_functions:
-            if nxt_obj is not None and (needed is None or nxt_obj in needed):
-                deps[nxt_obj] = deps.get(nxt_obj, 0) + 1
+        for n in needed:
+            for nxt_obj, _ in n.next_functions:
+                if nxt_obj is not None and nxt_obj in needed:
+                    deps[nxt_obj] = deps.get(nxt_obj, 0) + 1
     # 3. seed the roots' cotangents
     for node, nr, g in roots:
         buf = buffers.get(node)
@@ -187,8 +187,8 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
         buf[nr] = _add(buf[nr], g)
     captured = [None] * (len(inputs) if capture else 0)
     ready = [node for node in dict.fromkeys(start) if deps.get(node, 0) == 0]
-    prev_mode = _state.enabled
-    _state.enabled = create_graph
+    prev_mode = grad_enabled()
+    set_grad_enabled_c(create_graph)
     try:
         while ready:
             n = ready.pop()
@@ -207,17 +207,18 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                 if not capture:
                     _accumulate_leaf(<AccumulateGrad>n, grads[0], create_graph)
                 continue
-            if needed is not None and all(
-                    nxt_obj is None or nxt_obj not in needed for nxt_obj, _ in n.next_functions):
+            if needed is not None and not _leads_to(n, needed):
                 continue
-            if all(g is None for g in grads):
+            if _all_none(grads):
                 outs = [None] * len(n.next_functions)
             else:
                 outs = n._run(grads, create_graph)
             if not keep_graph:
                 n._release()
             for k in range(len(n.next_functions)):
-                nxt_obj, nr = n.next_functions[k]
+                edge = <tuple>n.next_functions[k]
+                nxt_obj = edge[0]
+                nr = edge[1]
                 if nxt_obj is None or (needed is not None and nxt_obj not in needed):
                     continue
                 g = outs[k]
@@ -230,8 +231,23 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                 if deps[nxt_obj] == 0:
                     ready.append(nxt_obj)
     finally:
-        _state.enabled = prev_mode
+        set_grad_enabled_c(prev_mode)
     return captured
+
+
+cdef bint _all_none(list grads):
+    for g in grads:
+        if g is not None:
+            return False
+    return True
+
+
+cdef bint _leads_to(Node n, set needed):
+    for edge in n.next_functions:
+        nxt_obj = (<tuple>edge)[0]
+        if nxt_obj is not None and nxt_obj in needed:
+            return True
+    return False
 
 
 cdef object _call_hook(object hook, object g, bint create_graph):

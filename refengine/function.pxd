@@ -28,6 +28,8 @@ cdef class Node:
     cdef public dict _tensor_hooks         # output_nr -> [hook]
     cdef public dict _retained             # output_nr -> weakref(Variable)
     cdef public bint materialize_grads
+    cdef public bint _is_array_fn          # the Function is an ArrayFunction
+    cdef public Py_ssize_t _npos           # positional arguments backward must cover
     cdef public object _raw_saved          # what forward passed to save_for_backward
     cdef public object _non_diff           # ids of outputs marked non-differentiable
     cdef dict __dict__                     # free attributes set by forward (ctx.dim = ...)

@@ -21,8 +21,7 @@ cimport cython
 import numpy as np
 cimport numpy as cnp
 
-from refengine.variable cimport Variable, VersionCounter, make_variable
-from refengine.grad_mode import _state
+from refengine.variable cimport Variable, VersionCounter, make_variable, grad_enabled, set_grad_enabled_c
 
 cnp.import_array()
 
@@ -119,12 +118,21 @@ cdef class Node:
     def saved_tensors(self):
         """The values given to save_for_backward: ndarrays in a plain backward of an
         ArrayFunction, Variables otherwise.  Raises once the graph was freed."""
+        cdef SavedVariable sv
+        cdef list out
         if self._freed:
             raise RuntimeError(FREED_MESSAGE)
         if self._saved is None:
             return tuple(self._raw_saved or ())
-        cdef bint as_var = self._diff or not self._fn._arrays
-        return tuple(None if s is None else (<SavedVariable>s).unpack(self, as_var) for s in self._saved)
+        cdef bint as_var = self._diff or not self._is_array_fn
+        out = []
+        for s in self._saved:
+            if s is None:
+                out.append(None)
+            else:
+                sv = s
+                out.append(sv.unpack(self, as_var))
+        return tuple(out)
 
     @property
     def saved_values(self):
@@ -152,7 +160,7 @@ cdef class Node:
     cpdef list _run(self, list grads, bint create_graph):
         """Call the Function's backward; return one gradient (or None) per edge."""
         cdef Py_ssize_t i, k
-        cdef bint arrays = self._fn._arrays
+        cdef bint arrays = self._is_array_fn
         self._diff = create_graph
         if self.materialize_grads:
             for i in range(len(grads)):
@@ -165,7 +173,7 @@ cdef class Node:
         result = self._fn.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
-        npos = max(self._var_positions) + 1 if self._var_positions else 0
+        npos = self._npos
         if len(result) < npos:
             raise RuntimeError(
                 f"function {self.name()} returned an incorrect number of gradients "
@@ -179,7 +187,12 @@ cdef class Node:
         return out
 
     cdef object _check_grad(self, object g, Py_ssize_t k, bint create_graph, bint arrays):
-        shape, dtype = self._input_meta[k]
+        meta = <tuple>self._input_meta[k]
+        shape = <tuple>meta[0]
+        dtype = meta[1]
+        if not create_graph and type(g) is np.ndarray:
+            if (<object>g).shape == shape and (<object>g).dtype is dtype:
+                return g  # the common case, checked without Python-level calls
         if create_graph:
             if not isinstance(g, Variable):
                 g = make_variable(np.asarray(g), False, False)
@@ -288,10 +301,10 @@ cdef object _apply(object cls, tuple args, dict kwargs):
     cdef bint arrays = cls._arrays
     cdef bint any_req = False, any_vol = False, record
     cdef Py_ssize_t i, n = len(args)
-    cdef Variable v
+    cdef Variable v, w
     cdef Node node
     cdef list fargs = [None] * n
-    needs = [False] * n
+    cdef list needs = [False] * n
     for i in range(n):
         a = args[i]
         if isinstance(a, Variable):
@@ -309,26 +322,31 @@ cdef object _apply(object cls, tuple args, dict kwargs):
                 fargs[i] = w
         else:
             fargs[i] = a
-    record = any_req and not any_vol and _state.enabled
+    record = any_req and not any_vol and grad_enabled()
     node = Node.__new__(Node)
     node._fn = cls
+    node._is_array_fn = arrays
     node.materialize_grads = True
     node.needs_input_grad = tuple(needs) if record else (False,) * n
+    forward = cls.forward
     if arrays:
-        out = cls.forward(node, *fargs, **kwargs)
+        out = forward(node, *fargs, **kwargs) if kwargs else forward(node, *fargs)
     else:
-        prev = _state.enabled
-        _state.enabled = False
+        prev = grad_enabled()
+        set_grad_enabled_c(False)
         try:
-            out = cls.forward(node, *fargs, **kwargs)
+            out = forward(node, *fargs, **kwargs)
         finally:
-            _state.enabled = prev
-    is_tuple = isinstance(out, tuple)
-    outs = out if is_tuple else (out,)
-    results = [_wrap_output(o, cls, any_vol) for o in outs]
+            set_grad_enabled_c(prev)
+    if type(out) is tuple:
+        results = [_wrap_output(o, cls, any_vol) for o in <tuple>out]
+        if record:
+            _connect(node, args, fargs, <tuple>out, results)
+        return tuple(results)
+    r = _wrap_output(out, cls, any_vol)
     if record:
-        _connect(node, args, fargs, outs, results)
-    return tuple(results) if is_tuple else results[0]
+        _connect(node, args, fargs, (out,), [r])
+    return r
 
 
 cdef Variable _wrap_output(object o, object cls, bint is_volatile):
@@ -360,6 +378,7 @@ cdef void _connect(Node node, tuple args, list fargs, tuple outs, list results):
             meta.append((v.data.shape, v.data.dtype))
     node.next_functions = tuple(edges)
     node._var_positions = tuple(positions)
+    node._npos = positions[-1] + 1 if positions else 0
     node._input_meta = meta
     non_diff = node._non_diff
     node._output_meta = []

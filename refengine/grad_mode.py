@@ -7,25 +7,16 @@ Every context manager restores the previous mode on exit, exception or not.
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Any, Callable, TypeVar
+
+from refengine.variable import _is_grad_enabled as is_grad_enabled
+from refengine.variable import _set_grad_enabled as _set
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-class _State(threading.local):
-    enabled = True
-
-
-#: Read by the Cython core on every op; a class attribute gives each thread its default.
-_state = _State()
-
-
-def is_grad_enabled() -> bool:
-    """Return True if operations currently record a graph for backward."""
-    return _state.enabled
+# The flag itself is a C thread-local in refengine/variable.pyx, read by the core on every op.
 
 
 class _GradModeContext:
@@ -34,23 +25,23 @@ class _GradModeContext:
     _mode: bool
 
     def __enter__(self) -> None:
-        self._prev = _state.enabled
-        _state.enabled = self._mode
+        self._prev = is_grad_enabled()
+        _set(self._mode)
 
     def __exit__(self, *exc: object) -> None:
-        _state.enabled = self._prev
+        _set(self._prev)
 
     def __call__(self, fn: F) -> F:
         mode = self._mode
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            prev = _state.enabled
-            _state.enabled = mode
+            prev = is_grad_enabled()
+            _set(mode)
             try:
                 return fn(*args, **kwargs)
             finally:
-                _state.enabled = prev
+                _set(prev)
 
         return wrapper  # type: ignore[return-value]
 
@@ -78,16 +69,16 @@ class set_grad_enabled(_GradModeContext):
     def __init__(self, mode: bool) -> None:
         if not isinstance(mode, bool):
             raise TypeError(f"set_grad_enabled() expects a bool, got {type(mode).__name__}")
-        self._prev = _state.enabled
+        self._prev = is_grad_enabled()
         self._mode = mode
-        _state.enabled = mode
+        _set(mode)
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, *exc: object) -> None:
-        _state.enabled = self._prev
+        _set(self._prev)
 
     def __call__(self, fn: F) -> F:
-        _state.enabled = self._prev  # the decorator form must not switch the mode now
+        _set(self._prev)  # the decorator form must not switch the mode now
         return super().__call__(fn)

@@ -17,3 +17,8 @@ cdef class Variable:
 
 
 cdef Variable make_variable(object data, bint requires_grad, bint is_volatile)
+
+
+# Grad mode lives in a C thread-local, read on every op without a Python attribute lookup.
+cdef bint grad_enabled() noexcept
+cdef void set_grad_enabled_c(bint mode) noexcept

@@ -16,6 +16,33 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+cdef extern from *:
+    """
+    /* 0 in every new thread: grad mode starts enabled, as in PyTorch */
+    static _Thread_local int refengine_grad_disabled = 0;
+    """
+    int refengine_grad_disabled
+
+
+cdef bint grad_enabled() noexcept:
+    return not refengine_grad_disabled
+
+
+cdef void set_grad_enabled_c(bint mode) noexcept:
+    global refengine_grad_disabled
+    refengine_grad_disabled = not mode
+
+
+def _is_grad_enabled():
+    """Whether ops record graphs in this thread (use refengine.is_grad_enabled)."""
+    return not refengine_grad_disabled
+
+
+def _set_grad_enabled(bint mode):
+    """Set this thread's grad mode (use the context managers of refengine.grad_mode)."""
+    global refengine_grad_disabled
+    refengine_grad_disabled = not mode
+
 #: refengine.ops, bound by bind_ops(); the operators below dispatch through it.
 cdef object _ops = None
 #: name -> function(self, ...) usable as a method (x.sum(), x.exp(), ...), filled by ops modules.

@@ -27,7 +27,10 @@ def data_of(x: Any) -> Any:
 
 
 def shape_of(x: Any) -> tuple:
-    return np.shape(data_of(x))
+    """Shape of an array, Variable or Python scalar (``()``)."""
+    if type(x) is np.ndarray or isinstance(x, Variable):
+        return x.shape
+    return np.shape(x)
 
 
 def dual(np_fn: Callable, name: str) -> Callable:
@@ -43,9 +46,10 @@ def dual(np_fn: Callable, name: str) -> Callable:
 
 def sum_to_shape(g: Any, shape: tuple) -> Any:
     """Sum a broadcast gradient back down to ``shape`` (the unbroadcast of numpy broadcasting)."""
-    gshape = shape_of(g)
-    if gshape == tuple(shape):
+    gshape = g.shape
+    if gshape == shape:
         return g
+    shape = tuple(shape)
     lead = len(gshape) - len(shape)
     if lead < 0:
         raise RuntimeError(f"cannot sum gradient of shape {gshape} to larger shape {shape}")
