@@ -18,13 +18,13 @@ cdef class SavedVariable:
 cdef class Node:
     cdef public tuple next_functions
     cdef public object _fn                 # the Function subclass whose backward this node runs
-    cdef public list _saved                # SavedVariables (None once freed)
+    cdef public tuple _saved               # SavedVariables (None once freed)
     cdef public bint _freed
     cdef public bint _diff                 # running a create_graph backward: hand out Variables
     cdef public tuple needs_input_grad
     cdef public tuple _var_positions       # positional-arg index of each next_functions edge
-    cdef public list _input_meta           # (shape, dtype) per edge
-    cdef public list _output_meta          # (shape, dtype) per output
+    cdef public tuple _input_meta          # (shape, dtype) per edge
+    cdef public tuple _output_meta         # (shape, dtype) per output
     cdef public dict _tensor_hooks         # output_nr -> [hook]
     cdef public dict _retained             # output_nr -> weakref(Variable)
     cdef public bint materialize_grads

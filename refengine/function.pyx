@@ -25,6 +25,19 @@ from refengine.variable cimport Variable, VersionCounter, make_variable, grad_en
 
 cnp.import_array()
 
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
+
+
+cdef inline object _untracked(object container):
+    """Hide a graph-structure tuple from the cyclic GC.
+
+    Nodes and Variables are not GC-tracked (they form no cycles by design), so the
+    tuples linking them cannot be part of a collectable cycle either; leaving them
+    tracked only makes every collection walk the whole graph."""
+    PyObject_GC_UnTrack(<void *>container)
+    return container
+
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -253,7 +266,7 @@ cpdef AccumulateGrad grad_accumulator(Variable v):
     acc.variable = v
     acc.next_functions = ()
     acc._var_positions = ()
-    acc._output_meta = [(v.data.shape, v.data.dtype)]
+    acc._output_meta = ((v.data.shape, v.data.dtype),)
     v._accumulator = weakref.ref(acc)
     return acc
 
@@ -369,28 +382,29 @@ cdef void _connect(Node node, tuple args, list fargs, tuple outs, list results):
         if isinstance(a, Variable):
             v = <Variable>a
             if v.grad_fn is not None:
-                edges.append((v.grad_fn, v.output_nr))
+                edges.append(_untracked((v.grad_fn, v.output_nr)))
             elif v._requires_grad:
-                edges.append((grad_accumulator(v), 0))
+                edges.append(_untracked((grad_accumulator(v), 0)))
             else:
-                edges.append((None, 0))
+                edges.append(_untracked((None, 0)))
             positions.append(i)
-            meta.append((v.data.shape, v.data.dtype))
-    node.next_functions = tuple(edges)
+            meta.append(_untracked((v.data.shape, v.data.dtype)))
+    node.next_functions = _untracked(tuple(edges))
     node._var_positions = tuple(positions)
     node._npos = positions[-1] + 1 if positions else 0
-    node._input_meta = meta
+    node._input_meta = _untracked(tuple(meta))
     non_diff = node._non_diff
-    node._output_meta = []
+    out_meta = []
     for i in range(len(results)):
         r = results[i]
-        node._output_meta.append((r.data.shape, r.data.dtype))
+        out_meta.append(_untracked((r.data.shape, r.data.dtype)))
         if r.data.dtype.kind != "f" or (non_diff is not None and id(outs[i]) in non_diff):
             continue
         r.grad_fn = node
         r.output_nr = i
+    node._output_meta = _untracked(tuple(out_meta))
     if node._raw_saved is not None:
-        node._saved = [_resolve_saved(x, args, fargs, outs, results) for x in node._raw_saved]
+        node._saved = _untracked(tuple([_resolve_saved(x, args, fargs, outs, results) for x in node._raw_saved]))
         node._raw_saved = None
     node._non_diff = None
 
