@@ -1,23 +1,43 @@
-"""Numeric kernels: each Cython kernel (``_name.pyx``) has a numpy twin (``name_numpy.py``)
-with the same signature.  ``REFENGINE_KERNELS=numpy`` (or ``use("numpy")``) selects the twins.
+"""Numeric kernels: each Cython kernel module (``_name.pyx``) has a numpy twin
+(``name_numpy.py``) with the same functions, signatures and validation.
+
+The ops call kernels only through this module's attributes (``kernels.sigmoid_forward``,
+...), so switching backend rebinds them all at once: ``REFENGINE_KERNELS=numpy``
+in the environment, or ``refengine.kernels.use("numpy")`` at run time.  Cython is
+the default; if the extensions were not built, importing falls back to numpy
+with a warning rather than failing.
 """
 from __future__ import annotations
 
+import importlib
 import os
-
-from refengine.kernels import reduce_numpy
+import warnings
 
 _BACKENDS = ("cython", "numpy")
+#: kernel family -> the functions it provides (identical in both implementations)
+FAMILIES = {
+    "elementwise": ("sigmoid_forward", "relu_forward", "clamp_forward", "sigmoid_backward",
+                    "tanh_backward", "relu_backward", "clamp_backward", "exp_backward", "log_backward"),
+    "reduce": ("sum_to_shape",),
+    "softmax": ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_softmax_backward"),
+    "scatter": ("scatter_add",),
+    "conv": ("im2col", "col2im", "max_pool2d"),
+}
 _current = "numpy"
 
 
+def implementation(family: str, backend: str):
+    """The module implementing ``family`` for ``backend`` (used by the twin tests)."""
+    name = f"_{family}" if backend == "cython" else f"{family}_numpy"
+    return importlib.import_module(f"refengine.kernels.{name}")
+
+
 def _bind(backend: str) -> None:
-    global sum_to_shape, _current
-    if backend == "cython":
-        from refengine.kernels import _reduce as impl_reduce  # noqa: F401  (built by setup.py)
-    else:
-        impl_reduce = reduce_numpy
-    sum_to_shape = impl_reduce.sum_to_shape
+    global _current
+    mods = {fam: implementation(fam, backend) for fam in FAMILIES}
+    for fam, names in FAMILIES.items():
+        for name in names:
+            globals()[name] = getattr(mods[fam], name)
     _current = backend
 
 
@@ -29,7 +49,20 @@ def use(backend: str) -> None:
 
 
 def current() -> str:
+    """The backend in use."""
     return _current
 
 
-_bind(os.environ.get("REFENGINE_KERNELS", "numpy"))
+def _initial() -> None:
+    wanted = os.environ.get("REFENGINE_KERNELS", "cython")
+    if wanted not in _BACKENDS:
+        raise ValueError(f"REFENGINE_KERNELS={wanted!r}; expected one of {_BACKENDS}")
+    try:
+        _bind(wanted)
+    except ImportError as e:  # extensions not compiled (e.g. a source checkout before build_ext)
+        warnings.warn(f"refengine Cython kernels unavailable ({e}); using the numpy twins. "
+                      "Run `make build` to compile them.", RuntimeWarning, stacklevel=2)
+        _bind("numpy")
+
+
+_initial()

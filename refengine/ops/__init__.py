@@ -1,11 +1,15 @@
-"""The differentiable ops of refengine, one module per family, re-exported here."""
-from refengine.ops.arith import add, div, mul, neg, pow, sub
+"""The differentiable ops of refengine, one module per family, re-exported here
+(and from there as ``refengine.NAME``)."""
+from refengine.ops.arith import add, div, maximum, minimum, mul, neg, pow, sub, where
 from refengine.ops.index import index
 from refengine.ops.inplace import add_, div_, fill_, mul_, sub_, zero_
-from refengine.ops.linalg import matmul
+from refengine.ops.linalg import bmm, matmul, mm
 from refengine.ops.misc import cast, clone, compare, to
-from refengine.ops.reduce import mean, sum
-from refengine.ops.shape import expand, reshape, t_all, transpose, view
-from refengine.ops.unary import abs, cos, exp, log, sin, sqrt, tanh
+from refengine.ops.reduce import amax, amin, logsumexp, max, mean, min, prod, sum, var
+from refengine.ops.shape import (cat, expand, flatten, permute, reshape, split, squeeze, stack, t_all,
+                                 transpose, unsqueeze, view)
+from refengine.ops.unary import abs, clamp, clip, cos, exp, log, relu, sigmoid, sin, sqrt, tanh
+from refengine.nn.functional import log_softmax, softmax  # noqa: E402  (torch.softmax at top level)
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in {"arith", "index_", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common"}]
+_MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes"}
+__all__ = [name for name in dir() if not name.startswith("_") and name not in _MODULES]

@@ -23,6 +23,9 @@ def _unsqueeze(x, axis):
     return np.expand_dims(x, axis)
 
 
+_TORCH_NAMES = {"float32": "float", "float64": "double", "int64": "long", "int32": "int", "bool": "bool"}
+
+
 class Matmul(ArrayFunction):
     node_name = "MmBackward0"
 
@@ -31,6 +34,9 @@ class Matmul(ArrayFunction):
         if a.ndim == 0 or b.ndim == 0:
             raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
                                f"{a.ndim}D and {b.ndim}D")
+        if a.dtype != b.dtype:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_TORCH_NAMES.get(a.dtype.name, a.dtype)} "
+                               f"!= {_TORCH_NAMES.get(b.dtype.name, b.dtype)}")
         ctx.save_for_backward(a, b)
         try:
             return np.matmul(a, b)
@@ -43,6 +49,8 @@ class Matmul(ArrayFunction):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         sa, sb = shape_of(a), shape_of(b)
+        if len(sa) == len(sb) == 1:  # dot product: g is 0-d
+            return (g * b if ctx.needs_input_grad[0] else None), (g * a if ctx.needs_input_grad[1] else None)
         # promote 1-D operands to matrices so one formula covers every case
         a2 = _unsqueeze(a, 0) if len(sa) == 1 else a
         b2 = _unsqueeze(b, -1) if len(sb) == 1 else b
@@ -63,7 +71,49 @@ class Matmul(ArrayFunction):
         return ga, gb
 
 
+class Mm(Matmul):
+    node_name = "MmBackward0"
+
+
+class Bmm(Matmul):
+    node_name = "BmmBackward0"
+
+
+class Dot(Matmul):
+    node_name = "DotBackward0"
+
+
+class Mv(Matmul):
+    node_name = "MvBackward0"
+
+
 @method()
 def matmul(input, other):
     """Matrix product with numpy/torch semantics for 1-D and batched operands."""
-    return Matmul.apply(input, other)
+    na, nb = input.ndim, other.ndim
+    cls = Dot if na == nb == 1 else Mv if (na == 2 and nb == 1) else Mm if na == nb == 2 else Matmul
+    return cls.apply(input, other)
+
+
+@method()
+def mm(input, mat2):
+    """2-D matrix product (no broadcasting)."""
+    if input.ndim != 2:
+        raise RuntimeError(f"self must be a matrix")
+    if mat2.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix")
+    return Mm.apply(input, mat2)
+
+
+@method()
+def bmm(input, mat2):
+    """Batched matrix product of (b, n, m) and (b, m, p), no broadcasting."""
+    if input.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor")
+    if mat2.ndim != 3:
+        raise RuntimeError(f"batch2 must be a 3D tensor")
+    b, n, m = input.shape
+    if mat2.shape[:2] != (b, m):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {m}] but got: "
+                           f"[{mat2.shape[0]}, {mat2.shape[1]}].")
+    return Bmm.apply(input, mat2)

@@ -1,10 +1,25 @@
-"""Reductions over ``dim`` (int, tuple or None) with ``keepdim``."""
+"""Reductions over ``dim`` (int, tuple or None) with ``keepdim``: sum, mean, max, min,
+amax, amin, logsumexp, var (``correction``), prod.
+
+Gradient routing follows torch: ``max(x, dim)`` sends the gradient to the returned
+index only; a full ``max(x)``/``min(x)`` and ``amax``/``amin`` split it evenly
+among ties.  Masks and counts are constants, so each backward (written with
+operators) is differentiable again under create_graph.
+"""
 from __future__ import annotations
+
+import builtins
+from collections import namedtuple
 
 import numpy as np
 
 from refengine.function import ArrayFunction
-from refengine.ops.common import is_var, method
+from refengine.ops.common import data_of, dual, is_var, method
+
+_exp = dual(np.exp, "exp")
+
+#: torch.return_types.max / min: (values, indices)
+MaxMin = namedtuple("return_types", ["values", "indices"])
 
 
 def normalize_dims(dim, ndim: int) -> tuple:
@@ -17,10 +32,10 @@ def normalize_dims(dim, ndim: int) -> tuple:
         lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
         if not isinstance(d, (int, np.integer)) or not lo <= d <= hi:
             raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {d})")
-        out.append(int(d) % max(ndim, 1))
+        out.append(int(d) % builtins.max(ndim, 1))
     if len(set(out)) != len(out):
         raise RuntimeError(f"dim {out} appears multiple times in the list of dims")
-    return tuple(sorted(out))
+    return tuple(sorted(out)) if ndim else ()
 
 
 def expand_back(g, shape: tuple, dims: tuple, keepdim: bool):
@@ -32,17 +47,30 @@ def expand_back(g, shape: tuple, dims: tuple, keepdim: bool):
     return ops.expand(g, shape) if is_var(g) else np.broadcast_to(g, shape)
 
 
+def _all_if_empty(dim):
+    """torch reads an empty dim list of sum/mean as "all dims"."""
+    return None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim
+
+
+def _axes(a, dims):
+    return dims if a.ndim else None
+
+
 class Sum(ArrayFunction):
     node_name = "SumBackward1"
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
-        ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
-        return np.sum(a, axis=ctx.dims if a.ndim else None, keepdims=keepdim)
+        ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims(_all_if_empty(dim), a.ndim), keepdim
+        return np.sum(a, axis=_axes(a, ctx.dims), keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
         return expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)
+
+
+class SumAll(Sum):
+    node_name = "SumBackward0"
 
 
 class Mean(ArrayFunction):
@@ -50,22 +78,257 @@ class Mean(ArrayFunction):
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
-        ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
+        ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims(_all_if_empty(dim), a.ndim), keepdim
         ctx.count = int(np.prod([a.shape[d] for d in ctx.dims])) if a.ndim else 1
-        return np.mean(a, axis=ctx.dims if a.ndim else None, keepdims=keepdim)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.mean(a, axis=_axes(a, ctx.dims), keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
         return expand_back(g / ctx.count, ctx.shape, ctx.dims, ctx.keepdim)
 
 
+class MeanAll(Mean):
+    node_name = "MeanBackward0"
+
+
+def _nonempty(a, dims, name):
+    if a.size == 0 or any(a.shape[d] == 0 for d in dims):
+        raise IndexError(f"{name}(): Expected reduction dim to have non-zero size.")
+
+
+class MaxDim(ArrayFunction):
+    """``max(x, dim)``: (values, indices); the gradient goes to the returned (first) index."""
+
+    node_name = "MaxBackward0"
+    arg, pick = staticmethod(np.argmax), staticmethod(np.max)
+
+    @classmethod
+    def forward(cls, ctx, a, dim=0, keepdim=False):
+        (d,) = normalize_dims(dim, a.ndim) or (0,)
+        a1 = a.reshape(1) if a.ndim == 0 else a
+        _nonempty(a1, (d,), cls.__name__[:3].lower())
+        idx = np.expand_dims(cls.arg(a1, axis=d), d)
+        vals = np.take_along_axis(a1, idx, d)
+        n = a1.shape[d]
+        ctx.shape, ctx.dims, ctx.keepdim = a.shape, (d,) if a.ndim else (), keepdim
+        ctx.mask = (np.arange(n).reshape((n,) + (1,) * (a1.ndim - d - 1)) == idx).reshape(a.shape)
+        if not keepdim or a.ndim == 0:
+            vals, idx = vals.reshape(np.delete(a1.shape, d) if a.ndim else ()), \
+                idx.reshape(np.delete(a1.shape, d) if a.ndim else ())
+        idx = idx.astype(np.int64)
+        ctx.mark_non_differentiable(idx)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, g, _gi=None):
+        return expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * ctx.mask.astype(data_of(g).dtype)
+
+
+class MinDim(MaxDim):
+    node_name = "MinBackward0"
+    arg, pick = staticmethod(np.argmin), staticmethod(np.min)
+
+
+class Amax(ArrayFunction):
+    """amax/amin and the full max()/min(): the gradient is split evenly among tied extrema."""
+
+    node_name = "AmaxBackward0"
+    pick = staticmethod(np.max)
+    label = "amax"
+
+    @classmethod
+    def forward(cls, ctx, a, dim=None, keepdim=False):
+        dims = normalize_dims(None if dim == () else dim, a.ndim)
+        _nonempty(a, dims, cls.label)
+        r = cls.pick(a, axis=_axes(a, dims), keepdims=True)
+        mask = a == r
+        ctx.weight = mask / np.sum(mask, axis=_axes(a, dims), keepdims=True)
+        ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
+        return r if keepdim else r.reshape([s for i, s in enumerate(a.shape) if i not in dims])
+
+    @staticmethod
+    def backward(ctx, g):
+        return expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * ctx.weight.astype(data_of(g).dtype)
+
+
+class Amin(Amax):
+    node_name = "AminBackward0"
+    pick = staticmethod(np.min)
+    label = "amin"
+
+
+class MaxAll(Amax):
+    node_name = "MaxBackward1"
+    label = "max"
+
+
+class MinAll(Amin):
+    node_name = "MinBackward1"
+    label = "min"
+
+
+class Logsumexp(ArrayFunction):
+    node_name = "LogsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False):
+        dims = normalize_dims(dim, a.ndim)
+        ax = _axes(a, dims)
+        m = np.max(a, axis=ax, keepdims=True) if a.size else np.zeros((1,) * a.ndim, a.dtype)
+        m = np.where(np.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):
+            r = (np.log(np.sum(np.exp(a - m), axis=ax, keepdims=True)) + m).astype(a.dtype)
+        ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
+        out = r if keepdim else r.reshape([s for i, s in enumerate(a.shape) if i not in dims])
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, r = ctx.saved_tensors
+        return expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * _exp(a - expand_back(r, ctx.shape, ctx.dims, ctx.keepdim))
+
+
+class Var(ArrayFunction):
+    """var with ``correction`` (Bessel's by default): d/dx = 2 (x - mean) / (N - correction)."""
+
+    node_name = "VarBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dim=None, correction=1, keepdim=False):
+        dims = normalize_dims(_all_if_empty(dim), a.ndim)
+        n = int(np.prod([a.shape[d] for d in dims])) if a.ndim else 1
+        ctx.shape, ctx.dims, ctx.keepdim, ctx.denom = a.shape, dims, keepdim, builtins.max(n - correction, 0)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(np.var(a, axis=_axes(a, dims), ddof=correction, keepdims=keepdim), a.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        from refengine.ops import mean as _mean
+        ax = ctx.dims
+        centered = a - (_mean(a, dim=ax, keepdim=True) if is_var(a) else np.mean(a, axis=ax or None, keepdims=True))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * centered * (2.0 / ctx.denom if ctx.denom else np.inf)
+
+
+def _prod_others(a, d: int):
+    """For each element along axis ``d``: the product of the others (exact with zeros)."""
+    if not is_var(a):
+        n = a.shape[d]
+        ones = np.ones_like(np.take(a, [0], axis=d))
+        left = np.cumprod(np.concatenate([ones, np.take(a, range(n - 1), axis=d)], d), axis=d)
+        rev = np.flip(a, d)
+        right = np.flip(np.cumprod(np.concatenate([ones, np.take(rev, range(n - 1), axis=d)], d), axis=d), d)
+        return left * right
+    from refengine.ops import cat, prod
+    n = a.shape[d]
+    onehot = np.arange(n).reshape((n,) + (1,) * (a.ndim - d - 1))
+    from refengine.ops.arith import where
+    return cat([prod(where(onehot == i, 1.0, a), dim=d, keepdim=True) for i in range(n)], d)
+
+
+class Prod(ArrayFunction):
+    node_name = "ProdBackward1"
+
+    @staticmethod
+    def forward(ctx, a, dim=None, keepdim=False):
+        dims = normalize_dims(dim, a.ndim)
+        ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
+        r = np.prod(a, axis=_axes(a, dims), keepdims=keepdim)
+        ctx.save_for_backward(a, r)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        a, r = ctx.saved_tensors
+        ge = expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)
+        if a.size == 0:
+            return ge * 0
+        if not np.any(data_of(a) == 0):
+            return ge * expand_back(r, ctx.shape, ctx.dims, ctx.keepdim) / a
+        if len(ctx.dims) == 1:
+            return ge * _prod_others(a, ctx.dims[0])
+        flat = a.reshape(-1) if not is_var(a) else a.reshape(-1)
+        return ge * _prod_others(flat, 0).reshape(ctx.shape)
+
+
+class ProdAll(Prod):
+    node_name = "ProdBackward0"
+
+
 @method()
 def sum(input, dim=None, keepdim=False):
-    """Sum over ``dim`` (all dims by default)."""
-    return Sum.apply(input, dim=dim, keepdim=keepdim)
+    """Sum over ``dim`` (int or tuple; all dims by default)."""
+    return (SumAll if dim is None else Sum).apply(input, dim=dim, keepdim=keepdim)
 
 
 @method()
 def mean(input, dim=None, keepdim=False):
     """Mean over ``dim`` (all dims by default)."""
-    return Mean.apply(input, dim=dim, keepdim=keepdim)
+    return (MeanAll if dim is None else Mean).apply(input, dim=dim, keepdim=keepdim)
+
+
+def _maxmin(input, dim, keepdim, other, full, bydim, binary_name):
+    if other is not None:
+        from refengine.ops import arith
+        return getattr(arith, binary_name)(input, other)
+    if dim is None:
+        return full.apply(input)
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    values, indices = bydim.apply(input, dim=dim, keepdim=keepdim)
+    return MaxMin(values, indices)
+
+
+@method()
+def max(input, dim=None, keepdim=False, other=None):
+    """``max(x)``: the maximum (ties share the gradient); ``max(x, dim)``: (values, indices);
+    ``max(x, y)`` with a Variable ``y`` is ``maximum``."""
+    if is_var(dim):
+        dim, other = None, dim
+    return _maxmin(input, dim, keepdim, other, MaxAll, MaxDim, "maximum")
+
+
+@method()
+def min(input, dim=None, keepdim=False, other=None):
+    """``min(x)``, ``min(x, dim)`` -> (values, indices), or ``minimum`` for a Variable."""
+    if is_var(dim):
+        dim, other = None, dim
+    return _maxmin(input, dim, keepdim, other, MinAll, MinDim, "minimum")
+
+
+@method()
+def amax(input, dim=(), keepdim=False):
+    """Maximum over ``dim`` (all dims for ``()``); ties share the gradient evenly."""
+    return Amax.apply(input, dim=dim, keepdim=keepdim)
+
+
+@method()
+def amin(input, dim=(), keepdim=False):
+    """Minimum over ``dim`` (all dims for ``()``); ties share the gradient evenly."""
+    return Amin.apply(input, dim=dim, keepdim=keepdim)
+
+
+@method()
+def logsumexp(input, dim, keepdim=False):
+    """``log(sum(exp(x)))`` over ``dim``, max-shifted so large inputs do not overflow."""
+    return Logsumexp.apply(input, dim=dim, keepdim=keepdim)
+
+
+@method()
+def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
+    """Variance over ``dim`` with ``correction`` (1 = Bessel, as torch's default)."""
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return Var.apply(input, dim=dim, correction=correction, keepdim=keepdim)
+
+
+@method()
+def prod(input, dim=None, keepdim=False):
+    """Product over ``dim`` (one int) or of all elements; exact gradients with zeros present."""
+    if dim is not None and not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"prod(): dim must be an int, got {type(dim).__name__}")
+    return (ProdAll if dim is None else Prod).apply(input, dim=dim, keepdim=keepdim)

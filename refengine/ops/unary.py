@@ -1,14 +1,24 @@
-"""Elementwise unary ops (a first set; the ops issue widens it onto Cython kernels)."""
+"""Elementwise unary ops: exp, log, sqrt, sin, cos, tanh, sigmoid, relu, abs, clamp.
+
+Where a fused Cython kernel exists (``refengine.kernels``), the plain backward
+calls it (one pass, no temporaries); under ``create_graph`` the same formula is
+evaluated with differentiable ops instead, so second derivatives work.
+"""
 from __future__ import annotations
 
 import numpy as np
 
+from refengine import kernels as K
 from refengine.function import ArrayFunction
-from refengine.ops.common import dual, method
+from refengine.ops.common import data_of, dual, is_var, method
 
 _cos = dual(np.cos, "cos")
 _sin = dual(np.sin, "sin")
-_sign = dual(np.sign, "sign")
+
+
+def _fused(kernel, g, s, *args):
+    """Run a fused backward kernel when both operands are plain arrays of one dtype."""
+    return None if is_var(g) or g.dtype != s.dtype or g.shape != s.shape else kernel(g, s, *args)
 
 
 class Exp(ArrayFunction):
@@ -16,14 +26,16 @@ class Exp(ArrayFunction):
 
     @staticmethod
     def forward(ctx, a):
-        r = np.exp(a)
+        with np.errstate(over="ignore"):
+            r = np.exp(a)
         ctx.save_for_backward(r)
         return r
 
     @staticmethod
     def backward(ctx, g):
         (r,) = ctx.saved_tensors
-        return g * r
+        out = _fused(K.exp_backward, g, r)
+        return g * r if out is None else out
 
 
 class Log(ArrayFunction):
@@ -32,12 +44,17 @@ class Log(ArrayFunction):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.log(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a)
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g / a
+        out = _fused(K.log_backward, g, a)
+        if out is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = g / a
+        return out
 
 
 class Sqrt(ArrayFunction):
@@ -45,14 +62,16 @@ class Sqrt(ArrayFunction):
 
     @staticmethod
     def forward(ctx, a):
-        r = np.sqrt(a)
+        with np.errstate(invalid="ignore"):
+            r = np.sqrt(a)
         ctx.save_for_backward(r)
         return r
 
     @staticmethod
     def backward(ctx, g):
         (r,) = ctx.saved_tensors
-        return g / (2 * r)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (2 * r)
 
 
 class Sin(ArrayFunction):
@@ -95,7 +114,42 @@ class Tanh(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         (r,) = ctx.saved_tensors
-        return g * (1 - r * r)
+        out = _fused(K.tanh_backward, g, r)
+        return g * (1 - r * r) if out is None else out
+
+
+class Sigmoid(ArrayFunction):
+    node_name = "SigmoidBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        r = K.sigmoid_forward(a)
+        ctx.save_for_backward(r)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        (r,) = ctx.saved_tensors
+        out = _fused(K.sigmoid_backward, g, r)
+        return g * r * (1 - r) if out is None else out
+
+
+class Relu(ArrayFunction):
+    """relu; the gradient at 0 is 0 (torch's choice), taken from the saved output's sign."""
+
+    node_name = "ReluBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        r = K.relu_forward(a)
+        ctx.save_for_backward(r)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        (r,) = ctx.saved_tensors
+        out = _fused(K.relu_backward, g, r)
+        return g * (data_of(r) > 0) if out is None else out
 
 
 class Abs(ArrayFunction):
@@ -109,39 +163,76 @@ class Abs(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g * np.sign(a.data if hasattr(a, "grad_fn") else a)
+        return g * np.sign(data_of(a))
+
+
+class Clamp(ArrayFunction):
+    """clamp(x, min, max) with scalar bounds; the gradient passes where min <= x <= max."""
+
+    node_name = "ClampBackward1"
+
+    @staticmethod
+    def forward(ctx, a, min=None, max=None):
+        ctx.save_for_backward(a)
+        ctx.bounds = (min, max)
+        return K.clamp_forward(a, min, max)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        out = _fused(K.clamp_backward, g, a, *ctx.bounds)
+        if out is None:
+            lo, hi = ctx.bounds
+            x = data_of(a)
+            keep = np.ones(x.shape, bool)
+            if lo is not None:
+                keep &= x >= lo
+            if hi is not None:
+                keep &= x <= hi
+            out = g * keep
+        return out
+
+
+def _float_input(input, name):
+    dt = getattr(input, "dtype", None)
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{name}() expects a float32/float64 Variable, got "
+                        f"{type(input).__name__}{'' if dt is None else ' of dtype ' + str(dt)}")
+
+
+for _name, _cls in [("exp", Exp), ("log", Log), ("sqrt", Sqrt), ("sin", Sin), ("cos", Cos),
+                    ("tanh", Tanh), ("abs", Abs)]:
+    def _make(cls, name):
+        def op(input):
+            return cls.apply(input)
+        op.__name__ = op.__qualname__ = name
+        op.__doc__ = f"Elementwise ``{name}`` (torch.{name})."
+        return method()(op)
+    globals()[_name] = _make(_cls, _name)
 
 
 @method()
-def exp(input):
-    return Exp.apply(input)
+def sigmoid(input):
+    """``1 / (1 + exp(-input))`` on the fused kernel."""
+    _float_input(input, "sigmoid")
+    return Sigmoid.apply(input)
 
 
 @method()
-def log(input):
-    return Log.apply(input)
+def relu(input):
+    """``max(input, 0)``; gradient 0 at 0."""
+    _float_input(input, "relu")
+    return Relu.apply(input)
 
 
 @method()
-def sqrt(input):
-    return Sqrt.apply(input)
+def clamp(input, min=None, max=None):
+    """Clip to ``[min, max]`` (either may be None, not both), as torch.clamp."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    _float_input(input, "clamp")
+    return Clamp.apply(input, min=None if min is None else float(data_of(min)),
+                       max=None if max is None else float(data_of(max)))
 
 
-@method()
-def sin(input):
-    return Sin.apply(input)
-
-
-@method()
-def cos(input):
-    return Cos.apply(input)
-
-
-@method()
-def tanh(input):
-    return Tanh.apply(input)
-
-
-@method()
-def abs(input):
-    return Abs.apply(input)
+clip = method("clip")(clamp)

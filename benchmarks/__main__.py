@@ -1,0 +1,120 @@
+"""``python -m benchmarks [--quick] [--only SUBSTRING] [--out DIR]``: run every case on every
+engine in this one process, print a table of medians and ratios, write
+``reports/benchmarks.json`` and ``reports/benchmarks.png``."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import benchmarks  # noqa: F401  (pins BLAS threads before numpy loads)
+import numpy as np
+import torch
+
+from benchmarks import cases as C
+from benchmarks.timing import median_time, memcpy_bandwidth
+
+ENGINES = ("refengine", "torch", "numpy", "micrograd")
+
+
+def _repeat(case, quick):
+    if case.group == "graph":
+        return 3 if quick else 5
+    return 5 if quick else 11
+
+
+def run(quick: bool, only: str | None) -> dict:
+    torch.set_num_threads(1)
+    import refengine.kernels as K
+    bw = memcpy_bandwidth()
+    results = []
+    for case in C.all_cases():
+        if only and only not in case.name:
+            continue
+        times = {}
+        for eng in ENGINES:
+            fn = case.runs.get(eng)
+            if fn is None:
+                continue
+            times[eng] = median_time(fn, repeat=_repeat(case, quick),
+                                     min_time=0.0 if case.group == "graph" else 0.05)
+        row = {"case": case.name, "group": case.group, "median_s": times, "target": case.target,
+               "ratios": {f"refengine/{o}": times["refengine"] / times[o] for o in case.ratio_of if o in times},
+               "notes": case.meta}
+        row["target_met"] = all(row["ratios"][f"refengine/{o}"] <= lim for o, lim in case.limits.items()
+                                if f"refengine/{o}" in row["ratios"])
+        if case.bytes_moved:
+            row["GB/s"] = {e: case.bytes_moved / t / 1e9 for e, t in times.items()}
+        results.append(row)
+        _print_row(row)
+    return {"kernels": K.current(), "memcpy_GBps": bw, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "results": results}
+
+
+def _fmt(t):
+    return f"{t * 1e3:10.3f}" if t is not None else " " * 10
+
+
+def _header():
+    print(f"{'case':46s} {'refengine':>10s} {'torch':>10s} {'numpy':>10s} {'micrograd':>10s}  target; ratios "
+          "(medians in ms; ratio = refengine time / other)")
+
+
+def _print_row(row):
+    t = row["median_s"]
+    ratios = "  ".join(f"{k.split('/')[1]} {v:.2f}x" for k, v in row["ratios"].items())
+    gbs = f"  [{row['GB/s']['refengine']:.1f} GB/s]" if "GB/s" in row else ""
+    met = "met " if row["target_met"] else "MISS"
+    print(f"{row['case'][:46]:46s} " + " ".join(_fmt(t.get(e)) for e in ENGINES) + f"  {met} {ratios}{gbs}",
+          flush=True)
+
+
+def chart(report: dict, path: str) -> None:
+    """Horizontal bars: each engine's time relative to torch, per case (log scale)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = report["results"]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    ys = np.arange(len(rows))
+    width = 0.2
+    for k, eng in enumerate(ENGINES):
+        vals = [r["median_s"].get(eng, np.nan) / r["median_s"]["torch"] for r in rows]
+        ax.barh(ys + (k - 1.5) * width, vals, height=width, label=eng)
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yticks(ys, [r["case"] for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("time relative to torch (single thread); lower is faster")
+    ax.legend(fontsize=7)
+    ax.set_title(f"refengine benchmarks (memcpy {report['memcpy_GBps']:.1f} GB/s)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="fewer repeats")
+    p.add_argument("--only", help="run the cases whose name contains this")
+    p.add_argument("--out", default="reports", help="directory for benchmarks.json and benchmarks.png")
+    args = p.parse_args(argv)
+    _header()
+    report = run(args.quick, args.only)
+    print(f"\nmemcpy bandwidth {report['memcpy_GBps']:.1f} GB/s; kernels={report['kernels']}; "
+          f"torch {report['torch']} threads={report['torch_threads']}")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "benchmarks.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    if report["results"]:
+        chart(report, os.path.join(args.out, "benchmarks.png"))
+    print(f"wrote {args.out}/benchmarks.json and {args.out}/benchmarks.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

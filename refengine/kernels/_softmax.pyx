@@ -1,0 +1,222 @@
+# cython: language_level=3, cdivision=True
+# distutils: extra_compile_args = -fno-trapping-math -fno-math-errno
+"""softmax / log_softmax forward and backward, one pass per row.
+
+The wrappers move ``dim`` last and view the array as rows ``(R, n)`` (a view for
+C-contiguous input reduced over its last dim — the fast path, whose softmax
+backward runs on cloned AVX-512/AVX2 C loops — and numpy's reshape otherwise);
+the kernels take 2-D typed memoryviews (strided in the fallback), so transposed
+or negative-stride rows need no copy.  Each row is max-shifted
+before exp (as torch does) so large logits do not overflow.  Twin:
+``softmax_numpy.py``.
+"""
+cimport cython
+from cython cimport floating
+from libc.math cimport exp, expf, isfinite, log
+import numpy as np
+
+from refengine.kernels import validate
+
+# Contiguous-row loops in C, cloned for AVX-512 / AVX2 / baseline and picked at load time
+# (see _elementwise.pyx for why).  The row reduction keeps 16 partial sums so it
+# vectorises without reassociating a single accumulator.
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && __GNUC__ >= 12
+    #define RE_SM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+    #else
+    #define RE_SM_CLONES
+    #endif
+    #define RE_SM(sfx, T) \
+        RE_SM_CLONES static double re_dot_##sfx(const T *a, const T *b, Py_ssize_t n) { \
+            T acc[16] = {0}; Py_ssize_t i = 0; double s = 0; \
+            for (; i + 16 <= n; i += 16) for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k]; \
+            for (; i < n; i++) s += (double)a[i] * b[i]; \
+            for (int k = 0; k < 16; k++) s += acc[k]; \
+            return s; } \
+        RE_SM_CLONES static void re_sm_update_##sfx(T *__restrict out, const T *g, const T *y, T s, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) out[i] = y[i] * (g[i] - s); }
+    RE_SM(f, float)
+    RE_SM(d, double)
+    """
+    double re_dot_f(const float* a, const float* b, Py_ssize_t n) nogil
+    double re_dot_d(const double* a, const double* b, Py_ssize_t n) nogil
+    void re_sm_update_f(float* out, const float* g, const float* y, float s, Py_ssize_t n) nogil
+    void re_sm_update_d(double* out, const double* g, const double* y, double s, Py_ssize_t n) nogil
+
+
+cdef inline floating _ex(floating v) noexcept nogil:
+    """exp in the input's precision (expf for float32: half the cost of a double exp)."""
+    if floating is float:
+        return expf(v)
+    else:
+        return exp(v)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.initializedcheck(False)
+cdef void _fwd(const floating[:, :] x, floating[:, ::1] out, bint take_log):
+    cdef Py_ssize_t r, i, n = x.shape[1]
+    cdef double m, s
+    with nogil:
+        for r in range(x.shape[0]):
+            m = x[r, 0]
+            for i in range(1, n):
+                if x[r, i] > m:
+                    m = x[r, i]
+            if not isfinite(m):
+                m = 0                               # all -inf / inf / nan rows: no shift (torch gives nan)
+            s = 0
+            for i in range(n):
+                s += _ex(<floating>(x[r, i] - m))
+            if take_log:
+                s = log(s) + m
+                for i in range(n):
+                    out[r, i] = <floating>(x[r, i] - s)
+            else:
+                s = 1.0 / s
+                for i in range(n):
+                    out[r, i] = <floating>(_ex(<floating>(x[r, i] - m)) * s)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.initializedcheck(False)
+cdef void _bwd(const floating[:, :] g, const floating[:, :] y, floating[:, ::1] out,
+               bint take_log):
+    cdef Py_ssize_t r, i, n = g.shape[1]
+    cdef double s
+    with nogil:
+        for r in range(g.shape[0]):
+            s = 0
+            if take_log:                            # d/dx = g - exp(y) * sum(g)
+                for i in range(n):
+                    s += g[r, i]
+                for i in range(n):
+                    out[r, i] = <floating>(g[r, i] - _ex(y[r, i]) * s)
+            else:                                   # d/dx = y * (g - sum(g * y))
+                for i in range(n):
+                    s += g[r, i] * y[r, i]
+                for i in range(n):
+                    out[r, i] = <floating>(y[r, i] * (g[r, i] - s))
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.initializedcheck(False)
+cdef inline double _dot4(const floating* a, const floating* b, Py_ssize_t n, bint plain) noexcept nogil:
+    """sum(a[i] * b[i]) (or sum(a[i]) when ``plain``) with 4 independent accumulators."""
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t i = 0
+    if plain:
+        while i + 4 <= n:
+            s0 += a[i]
+            s1 += a[i + 1]
+            s2 += a[i + 2]
+            s3 += a[i + 3]
+            i += 4
+        while i < n:
+            s0 += a[i]
+            i += 1
+    else:
+        while i + 4 <= n:
+            s0 += a[i] * b[i]
+            s1 += a[i + 1] * b[i + 1]
+            s2 += a[i + 2] * b[i + 2]
+            s3 += a[i + 3] * b[i + 3]
+            i += 4
+        while i < n:
+            s0 += a[i] * b[i]
+            i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.initializedcheck(False)
+cdef void _bwd_c(const floating[:, ::1] g, const floating[:, ::1] y, floating[:, ::1] out, bint take_log):
+    """Contiguous rows (the fast path): a 4-way row reduction, then a branch-free update loop."""
+    cdef Py_ssize_t r, i, n = g.shape[1]
+    cdef const floating* gr
+    cdef const floating* yr
+    cdef floating* orow
+    cdef floating s
+    with nogil:
+        for r in range(g.shape[0]):
+            gr = &g[r, 0]
+            yr = &y[r, 0]
+            orow = &out[r, 0]
+            if take_log:
+                s = <floating>_dot4(gr, yr, n, True)
+                for i in range(n):
+                    orow[i] = gr[i] - _ex(yr[i]) * s
+            elif floating is float:
+                re_sm_update_f(orow, gr, yr, <float>re_dot_f(gr, yr, n), n)
+            else:
+                re_sm_update_d(orow, gr, yr, re_dot_d(gr, yr, n), n)
+
+
+cdef tuple _rows(a, int ax):
+    """``a`` with ``ax`` moved last, as (R, n) rows, plus the moved shape to restore."""
+    moved = np.moveaxis(a, ax, -1) if a.ndim else a.reshape(1)
+    return moved.reshape(-1, moved.shape[-1]), moved.shape
+
+
+def _restore(out2, moved_shape, like, int ax):
+    out = out2.reshape(moved_shape)
+    return np.moveaxis(out, -1, ax) if like.ndim else out.reshape(())
+
+
+def _forward(x, dim, bint take_log):
+    x = validate.float_array(x, "input")
+    ax = validate.axis(dim, x.ndim)
+    if x.size == 0:
+        return np.empty(x.shape, x.dtype)
+    x2, moved = _rows(x, ax)
+    out = np.empty(x2.shape, x.dtype)
+    if x.dtype == np.float32:
+        _fwd[float](x2, out, take_log)
+    else:
+        _fwd[double](x2, out, take_log)
+    return _restore(out, moved, x, ax)
+
+
+def _backward(g, y, dim, bint take_log):
+    g, y = validate.same_layout(g, y, ("grad", "output"))
+    ax = validate.axis(dim, g.ndim)
+    if g.size == 0:
+        return np.empty(g.shape, g.dtype)
+    g2, moved = _rows(g, ax)
+    y2, _ = _rows(y, ax)
+    out = np.empty(g2.shape, g.dtype)
+    contiguous = g2.flags.c_contiguous and y2.flags.c_contiguous
+    if g.dtype == np.float32 and contiguous:
+        _bwd_c[float](g2, y2, out, take_log)
+    elif g.dtype == np.float32:
+        _bwd[float](g2, y2, out, take_log)
+    elif contiguous:
+        _bwd_c[double](g2, y2, out, take_log)
+    else:
+        _bwd[double](g2, y2, out, take_log)
+    return _restore(out, moved, g, ax)
+
+
+def softmax_forward(x, dim):
+    """``exp(x) / sum(exp(x))`` along ``dim``."""
+    return _forward(x, dim, False)
+
+
+def log_softmax_forward(x, dim):
+    """``x - logsumexp(x)`` along ``dim``."""
+    return _forward(x, dim, True)
+
+
+def softmax_backward(g, y, dim):
+    """Gradient of softmax given its output ``y``: ``y * (g - sum(g * y))``."""
+    return _backward(g, y, dim, False)
+
+
+def log_softmax_backward(g, y, dim):
+    """Gradient of log_softmax given its output ``y``: ``g - exp(y) * sum(g)``."""
+    return _backward(g, y, dim, True)

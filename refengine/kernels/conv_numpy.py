@@ -1,0 +1,61 @@
+"""numpy twins of the window kernels (``_conv.pyx``), built on sliding_window_view."""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from refengine.kernels import validate
+
+
+def _windows(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fill=0.0):
+    """(N, C, OH, OW, kh, kw) view of every dilated window of the padded input."""
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    w = sliding_window_view(xp, (span_h, span_w), axis=(2, 3))[..., ::dh, ::dw]
+    return w[:, :, : oh * sh : sh, : ow * sw : sw]
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    x = validate.float_array(x, "input")
+    geo = validate.window(x.shape, kernel_size, stride, padding, dilation, "im2col")
+    kh, kw, oh, ow = geo[0], geo[1], geo[8], geo[9]
+    w = _windows(x, *geo)                                  # N, C, OH, OW, kh, kw
+    N, C = x.shape[:2]
+    return np.ascontiguousarray(w.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, oh * ow))
+
+
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
+    cols = validate.float_array(cols, "cols")
+    x_shape = tuple(int(s) for s in x_shape)
+    kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = validate.window(x_shape, kernel_size, stride, padding, dilation, "col2im")
+    N, C, H, W = x_shape
+    want = (N, C * kh * kw, oh * ow)
+    if cols.shape != want:
+        raise ValueError(f"col2im: cols has shape {cols.shape}, expected {want} for input shape {x_shape}")
+    xp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), cols.dtype)
+    c6 = cols.reshape(N, C, kh, kw, oh, ow)
+    for i in range(kh):
+        for j in range(kw):
+            xp[:, :, i * dh: i * dh + sh * oh: sh, j * dw: j * dw + sw * ow: sw] += c6[:, :, i, j]
+    return xp[:, :, ph: ph + H, pw: pw + W].copy()
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
+    x = validate.float_array(x, "input")
+    stride = kernel_size if stride is None else stride
+    geo = validate.window(x.shape, kernel_size, stride, padding, dilation, "max_pool2d")
+    kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = geo
+    if ph * 2 > kh or pw * 2 > kw:
+        raise RuntimeError(f"max_pool2d: pad should be at most half of effective kernel size, but got "
+                           f"pad=({ph}, {pw}) and kernel_size=({kh}, {kw})")
+    N, C, H, W = x.shape
+    w = _windows(x, *geo, fill=-np.inf).reshape(N, C, oh, ow, kh * kw)
+    k = np.argmax(np.where(np.isnan(w), np.inf, w), axis=-1)   # first max; NaN wins as in torch
+    out = np.take_along_axis(w, k[..., None], -1)[..., 0].astype(x.dtype)
+    ki, kj = np.divmod(k, kw)
+    iy = np.arange(oh)[:, None] * sh - ph + ki * dh
+    ix = np.arange(ow)[None, :] * sw - pw + kj * dw
+    base = (np.arange(N)[:, None, None, None] * C + np.arange(C)[None, :, None, None]) * H * W
+    inside = _windows(np.ones((1, 1, H, W)), *geo).reshape(1, 1, oh, ow, kh * kw).any(-1)
+    out = np.where(inside, out, -np.inf).astype(x.dtype)  # windows wholly in the padding: -inf ...
+    return out, np.where(inside, base + iy * W + ix, base).astype(np.int64)  # ... at the plane's start

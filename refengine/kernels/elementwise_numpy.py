@@ -1,0 +1,63 @@
+"""numpy twins of the fused elementwise kernels (``_elementwise.pyx``): same signatures,
+same validation, the plain numpy expression (several passes over memory)."""
+from __future__ import annotations
+
+import numpy as np
+
+from refengine.kernels import validate
+
+
+def _out(x, r):
+    """Fresh C-contiguous result in the input's dtype (as the Cython kernels return)."""
+    return np.array(r, dtype=x.dtype, order="C", copy=None)  # (ascontiguousarray would make 0-d 1-d)
+
+
+def sigmoid_forward(x):
+    x = validate.float_array(x, "input")
+    with np.errstate(over="ignore"):
+        return _out(x, 1 / (1 + np.exp(-x)))
+
+
+def relu_forward(x):
+    x = validate.float_array(x, "input")
+    return _out(x, np.where((x > 0) | np.isnan(x), x, 0))
+
+
+def clamp_forward(x, lo=None, hi=None):
+    x = validate.float_array(x, "input")
+    lo, hi = validate.bounds(lo, hi)
+    if lo > hi:
+        return _out(x, np.where(np.isnan(x), x, hi))
+    return _out(x, np.clip(x, lo, hi))
+
+
+def sigmoid_backward(g, y):
+    g, y = validate.same_layout(g, y)
+    return _out(g, g * y * (1 - y))
+
+
+def tanh_backward(g, y):
+    g, y = validate.same_layout(g, y)
+    return _out(g, g * (1 - y * y))
+
+
+def relu_backward(g, x):
+    g, x = validate.same_layout(g, x)
+    return _out(g, np.where(x > 0, g, 0))
+
+
+def clamp_backward(g, x, lo=None, hi=None):
+    g, x = validate.same_layout(g, x)
+    lo, hi = validate.bounds(lo, hi)
+    return _out(g, np.where((x >= lo) & (x <= hi), g, 0))
+
+
+def exp_backward(g, y):
+    g, y = validate.same_layout(g, y)
+    return _out(g, g * y)
+
+
+def log_backward(g, x):
+    g, x = validate.same_layout(g, x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _out(g, g / x)

@@ -1,0 +1,17 @@
+"""numpy twin of the scatter-add kernel (``_scatter.pyx``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from refengine.kernels import validate
+
+
+def scatter_add(size, idx, src):
+    size = int(size)
+    if size < 0:
+        raise ValueError(f"size must be non-negative, got {size}")
+    src = validate.float_array(src, "src")
+    idx = validate.indices(idx, size, src)
+    out = np.zeros(size, src.dtype)
+    np.add.at(out, idx.reshape(-1), src.reshape(-1))
+    return out

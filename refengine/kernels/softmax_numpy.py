@@ -1,0 +1,49 @@
+"""numpy twins of the softmax kernels (``_softmax.pyx``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from refengine.kernels import validate
+
+
+def _shift(x, ax):
+    m = np.max(x, axis=ax, keepdims=True)
+    return x - np.where(np.isfinite(m), m, 0)
+
+
+def softmax_forward(x, dim):
+    x = validate.float_array(x, "input")
+    ax = validate.axis(dim, x.ndim)
+    if x.ndim == 0:
+        return softmax_forward(x.reshape(1), 0).reshape(())
+    if x.size == 0:
+        return np.empty(x.shape, x.dtype)
+    e = np.exp(_shift(x, ax))
+    return (e / np.sum(e, axis=ax, keepdims=True)).astype(x.dtype)
+
+
+def log_softmax_forward(x, dim):
+    x = validate.float_array(x, "input")
+    ax = validate.axis(dim, x.ndim)
+    if x.ndim == 0:
+        return log_softmax_forward(x.reshape(1), 0).reshape(())
+    if x.size == 0:
+        return np.empty(x.shape, x.dtype)
+    s = _shift(x, ax)
+    return (s - np.log(np.sum(np.exp(s), axis=ax, keepdims=True))).astype(x.dtype)
+
+
+def softmax_backward(g, y, dim):
+    g, y = validate.same_layout(g, y, ("grad", "output"))
+    ax = validate.axis(dim, g.ndim)
+    if g.ndim == 0:
+        return np.zeros((), g.dtype) * g
+    return (y * (g - np.sum(g * y, axis=ax, keepdims=True))).astype(g.dtype)
+
+
+def log_softmax_backward(g, y, dim):
+    g, y = validate.same_layout(g, y, ("grad", "output"))
+    ax = validate.axis(dim, g.ndim)
+    if g.ndim == 0:
+        return g - np.exp(y) * g
+    return (g - np.exp(y) * np.sum(g, axis=ax, keepdims=True)).astype(g.dtype)

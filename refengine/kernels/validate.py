@@ -1,0 +1,112 @@
+"""Argument checks shared by every kernel and its numpy twin.
+
+Kernels run with bounds checking off, so everything they index is validated
+here first: a bad call raises a TypeError/ValueError naming what was wrong and
+what was expected, never a crash inside a loop.  The twins call the same checks
+so both implementations reject the same inputs with the same message.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+MAX_NDIM = 32
+
+
+def float_array(x, name: str) -> np.ndarray:
+    """``x`` as a float32/float64 ndarray (any strides; a numpy scalar becomes 0-d), or TypeError."""
+    if isinstance(x, np.generic):
+        x = np.asarray(x)
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in FLOATS:
+        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+    if x.ndim > MAX_NDIM:
+        raise ValueError(f"{name} has {x.ndim} dims; kernels support at most {MAX_NDIM}")
+    if not x.dtype.isnative:
+        raise TypeError(f"{name} must be in native byte order")
+    return x
+
+
+def same_layout(a: np.ndarray, b: np.ndarray, names=("grad", "saved")) -> tuple:
+    """Two operands of an elementwise backward kernel: equal shapes and dtypes (returned as arrays)."""
+    a = float_array(a, names[0])
+    b = float_array(b, names[1])
+    if a.shape != b.shape:
+        raise ValueError(f"{names[0]} has shape {a.shape} but {names[1]} has shape {b.shape}; "
+                         "expected equal shapes")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{names[0]} is {a.dtype} but {names[1]} is {b.dtype}; expected one dtype")
+    return a, b
+
+
+def bounds(lo, hi) -> tuple[float, float]:
+    """clamp bounds as floats (None = unbounded)."""
+    lo = -np.inf if lo is None else float(lo)
+    hi = np.inf if hi is None else float(hi)
+    return lo, hi
+
+
+def target_shape(g: np.ndarray, shape) -> tuple:  # g already checked by float_array
+    """``shape`` as a tuple that broadcasts to ``g.shape`` (the sum_to_shape contract)."""
+    shape = tuple(int(s) for s in shape)
+    lead = g.ndim - len(shape)
+    ok = lead >= 0 and all(s in (1, n) for s, n in zip(shape, g.shape[lead:]))
+    if not ok:
+        raise ValueError(f"cannot sum a gradient of shape {g.shape} to shape {shape}: "
+                         f"{shape} does not broadcast to {g.shape}")
+    return shape
+
+
+def axis(dim: int, ndim: int) -> int:
+    """A dim in ``[-ndim, ndim)`` (0-d arrays accept -1 and 0) as a non-negative axis."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def indices(idx, size: int, src: np.ndarray) -> np.ndarray:
+    """Flat int64 indices in ``[0, size)``, one per element of ``src`` (already checked)."""
+    idx = np.asarray(idx)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"indices must be integers, got {idx.dtype}")
+    if idx.shape != src.shape:
+        raise ValueError(f"indices have shape {idx.shape} but src has shape {src.shape}; expected equal")
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(f"index {int(bad)} is out of bounds for size {size}")
+    return idx.astype(np.int64, copy=False)
+
+
+def pair(v, name: str) -> tuple[int, int]:
+    """An int or a pair of ints (torch's kernel_size/stride/padding/dilation convention)."""
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    v = tuple(v)
+    if len(v) == 1:
+        return int(v[0]), int(v[0])
+    if len(v) != 2 or not all(isinstance(i, (int, np.integer)) for i in v):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return int(v[0]), int(v[1])
+
+
+def window(x_shape, kernel, stride, padding, dilation, what="conv2d") -> tuple:
+    """Checked window geometry: (kh, kw, sh, sw, ph, pw, dh, dw, oh, ow) for NCHW ``x_shape``."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{what} expects a 4-D (N, C, H, W) input, got shape {tuple(x_shape)}")
+    kh, kw = pair(kernel, "kernel_size")
+    sh, sw = pair(stride, "stride")
+    ph, pw = pair(padding, "padding")
+    dh, dw = pair(dilation, "dilation")
+    if min(kh, kw, sh, sw, dh, dw) <= 0 or min(ph, pw) < 0:
+        raise ValueError(f"{what}: kernel_size, stride and dilation must be positive and padding "
+                         f"non-negative, got kernel ({kh}, {kw}) stride ({sh}, {sw}) padding ({ph}, {pw}) "
+                         f"dilation ({dh}, {dw})")
+    H, W = x_shape[2], x_shape[3]
+    oh = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"{what}: calculated output size ({oh}x{ow}) is too small for input "
+                           f"{H}x{W} with kernel ({kh}, {kw}), padding ({ph}, {pw}), dilation ({dh}, {dw})")
+    return kh, kw, sh, sw, ph, pw, dh, dw, oh, ow

@@ -1,0 +1,210 @@
+"""Each Cython kernel against its numpy twin: random shapes, float32/float64, non-contiguous
+and negative-stride views, broadcasting, zero-size and 0-d arrays; and both reject bad input
+with the same clear error (never a crash inside a loop)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ops_helpers import FAST, seeds
+from refengine import kernels
+
+C = {fam: kernels.implementation(fam, "cython") for fam in kernels.FAMILIES}
+N = {fam: kernels.implementation(fam, "numpy") for fam in kernels.FAMILIES}
+dtypes = st.sampled_from([np.float32, np.float64])
+any_shape = hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)
+
+
+def tol(dtype):
+    return dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+
+
+@st.composite
+def views(draw, shape=None, low=-3.0, high=3.0, dtype=None):
+    """An array of ``shape`` that is C-contiguous, a strided slice, a transpose or a reversed view."""
+    shape = draw(any_shape) if shape is None else shape
+    dtype = draw(dtypes) if dtype is None else dtype
+    rng = np.random.default_rng(draw(seeds))
+    layout = draw(st.sampled_from(["contiguous", "strided", "transposed", "reversed"]))
+    if layout == "strided":
+        base = rng.uniform(low, high, tuple(2 * s for s in shape)).astype(dtype)
+        return base[tuple(slice(None, None, 2) for _ in shape)]
+    if layout == "transposed":
+        return np.array(rng.uniform(low, high, shape[::-1]), dtype=dtype, order="C").T
+    a = rng.uniform(low, high, shape).astype(dtype)
+    return a[tuple(slice(None, None, -1) for _ in shape)] if layout == "reversed" else a
+
+
+@st.composite
+def same_shape_pair(draw, low=-3.0, high=3.0):
+    shape, dtype = draw(any_shape), draw(dtypes)
+    return draw(views(shape, dtype=dtype)), draw(views(shape, low=low, high=high, dtype=dtype))
+
+
+@pytest.mark.parametrize("name", ["sigmoid_forward", "relu_forward"])
+@given(x=views())
+@FAST
+def test_unary_forward(name, x):
+    got, want = getattr(C["elementwise"], name)(x), getattr(N["elementwise"], name)(x)
+    for out in (got, want):
+        assert out.dtype == x.dtype and out.shape == np.shape(x) and out.flags.c_contiguous
+    np.testing.assert_allclose(got, want, **tol(x.dtype))
+
+
+@given(x=views(), lo=st.one_of(st.none(), st.floats(-2, 0)), hi=st.one_of(st.none(), st.floats(0, 2)))
+@FAST
+def test_clamp(x, lo, hi):
+    np.testing.assert_array_equal(C["elementwise"].clamp_forward(x, lo, hi), N["elementwise"].clamp_forward(x, lo, hi))
+    g = np.ones_like(x)
+    np.testing.assert_array_equal(C["elementwise"].clamp_backward(g, x, lo, hi),
+                                  N["elementwise"].clamp_backward(g, x, lo, hi))
+
+
+@pytest.mark.parametrize("name", ["sigmoid_backward", "tanh_backward", "relu_backward", "exp_backward",
+                                  "log_backward"])
+@given(pair=same_shape_pair(low=0.1, high=3.0))
+@FAST
+def test_elementwise_backward(name, pair):
+    g, s = pair
+    got, want = getattr(C["elementwise"], name)(g, s), getattr(N["elementwise"], name)(g, s)
+    for out in (got, want):
+        assert out.dtype == g.dtype and out.shape == np.shape(g)
+    np.testing.assert_allclose(got, want, **tol(g.dtype))
+
+
+def test_elementwise_special_values_match():
+    x = np.array([np.nan, -np.inf, np.inf, 0.0, -0.0, 80.0, -800.0])
+    for name in ["sigmoid_forward", "relu_forward"]:
+        np.testing.assert_array_equal(getattr(C["elementwise"], name)(x), getattr(N["elementwise"], name)(x))
+    np.testing.assert_array_equal(C["elementwise"].clamp_forward(x, -1, 1), N["elementwise"].clamp_forward(x, -1, 1))
+
+
+@st.composite
+def unbroadcast_case(draw):
+    """A gradient of a broadcast shape and the operand shape to sum it back to."""
+    target = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+    lead = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
+    full = tuple(lead) + tuple(draw(st.integers(1, 4)) if s == 1 else s for s in target)
+    shrunk = tuple(1 if draw(st.booleans()) else s for s in target)
+    return draw(views(full)), shrunk
+
+
+@given(case=unbroadcast_case())
+@FAST
+def test_sum_to_shape(case):
+    g, shape = case
+    got, want = C["reduce"].sum_to_shape(g, shape), N["reduce"].sum_to_shape(g, shape)
+    assert got.shape == want.shape == shape and got.dtype == g.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5 if g.dtype == np.float32 else 1e-12,
+                               atol=1e-5 if g.dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(pair=same_shape_pair(low=-10, high=10), data=st.data())
+@FAST
+def test_softmax(name, pair, data):
+    g, x = pair
+    nd = max(x.ndim, 1)
+    dim = data.draw(st.integers(-nd, nd - 1))
+    y = getattr(C["softmax"], name + "_forward")(x, dim)
+    np.testing.assert_allclose(y, getattr(N["softmax"], name + "_forward")(x, dim), **tol(x.dtype))
+    got = getattr(C["softmax"], name + "_backward")(g, y, dim)
+    np.testing.assert_allclose(got, getattr(N["softmax"], name + "_backward")(g, y, dim), **tol(x.dtype))
+
+
+@given(src=views(), size=st.integers(1, 20), seed=seeds)
+@FAST
+def test_scatter_add(src, size, seed):
+    idx = np.random.default_rng(seed).integers(0, size, src.shape)  # many repeats
+    np.testing.assert_allclose(C["scatter"].scatter_add(size, idx, src), N["scatter"].scatter_add(size, idx, src),
+                               **tol(src.dtype))
+
+
+@st.composite
+def window_case(draw):
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    h = draw(st.integers(max(d[0] * (k[0] - 1) + 1 - 2 * p[0], 1), 7))
+    w = draw(st.integers(max(d[1] * (k[1] - 1) + 1 - 2 * p[1], 1), 7))
+    shape = (draw(st.integers(0, 2)), draw(st.integers(0, 3)), h, w)
+    return draw(views(shape)), (k, s, p, d)
+
+
+@given(case=window_case())
+@FAST
+def test_im2col_col2im(case):
+    x, geo = case
+    cols = C["conv"].im2col(x, *geo)
+    np.testing.assert_array_equal(cols, N["conv"].im2col(x, *geo))
+    np.testing.assert_allclose(C["conv"].col2im(cols, x.shape, *geo), N["conv"].col2im(cols, x.shape, *geo),
+                               **tol(x.dtype))
+
+
+@given(case=window_case())
+@FAST
+def test_max_pool2d(case):
+    x, geo = case
+    x = np.round(x)  # ties: both pick the first maximum of each window
+    (o1, i1), (o2, i2) = C["conv"].max_pool2d(x, *geo), N["conv"].max_pool2d(x, *geo)
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(i1, i2)
+
+
+@pytest.mark.parametrize("call, err, msg", [
+    (lambda K: K["elementwise"].sigmoid_forward(np.arange(3)), TypeError, "float32 or float64"),
+    (lambda K: K["elementwise"].sigmoid_forward([1.0]), TypeError, "numpy.ndarray"),
+    (lambda K: K["elementwise"].tanh_backward(np.ones(3), np.ones(4)), ValueError, "expected equal shapes"),
+    (lambda K: K["elementwise"].tanh_backward(np.ones(3), np.ones(3, np.float32)), TypeError, "one dtype"),
+    (lambda K: K["reduce"].sum_to_shape(np.ones((2, 3)), (4,)), ValueError, "does not broadcast"),
+    (lambda K: K["softmax"].softmax_forward(np.ones((2, 3)), 2), IndexError, "Dimension out of range"),
+    (lambda K: K["scatter"].scatter_add(3, np.array([0, 3]), np.ones(2)), IndexError, "index 3 is out of bounds"),
+    (lambda K: K["scatter"].scatter_add(3, np.array([-1, 0]), np.ones(2)), IndexError, "out of bounds"),
+    (lambda K: K["scatter"].scatter_add(3, np.array([0]), np.ones(2)), ValueError, "expected equal"),
+    (lambda K: K["conv"].im2col(np.ones((2, 3, 4)), 3), ValueError, "4-D"),
+    (lambda K: K["conv"].im2col(np.ones((1, 1, 2, 2)), 3), RuntimeError, "too small"),
+    (lambda K: K["conv"].im2col(np.ones((1, 1, 4, 4)), 0), ValueError, "must be positive"),
+    (lambda K: K["conv"].col2im(np.ones((1, 9, 5)), (1, 1, 4, 4), 3), ValueError, "expected"),
+])
+@pytest.mark.parametrize("impl", ["cython", "numpy"])
+def test_bad_input_is_rejected_before_the_loop(call, err, msg, impl):
+    with pytest.raises(err, match=msg):
+        call(C if impl == "cython" else N)
+
+
+def test_backend_switch_rebinds_every_kernel():
+    before = kernels.current()
+    try:
+        kernels.use("numpy")
+        assert kernels.sigmoid_forward is N["elementwise"].sigmoid_forward
+        kernels.use("cython")
+        assert kernels.im2col is C["conv"].im2col
+        with pytest.raises(ValueError, match="unknown kernel backend"):
+            kernels.use("fortran")
+    finally:
+        kernels.use(before)
+
+
+def test_ops_give_the_same_results_on_both_backends():
+    import refengine as re
+    import refengine.nn.functional as F
+    rng = np.random.default_rng(0)
+    x0, w0 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    grads = {}
+    before = kernels.current()
+    try:
+        for impl in ("numpy", "cython"):
+            kernels.use(impl)
+            x, w = re.tensor(x0, requires_grad=True), re.tensor(w0, requires_grad=True)
+            h = F.max_pool2d(re.sigmoid(F.conv2d(x, w, padding=1)), 2).reshape(2, -1)
+            loss = F.cross_entropy(h, np.array([1, 5])) + re.relu(h).sum() + h[:, np.array([0, 0])].sum()
+            loss.backward()
+            grads[impl] = (x.grad.data, w.grad.data)
+    finally:
+        kernels.use(before)
+    for a, b in zip(grads["numpy"], grads["cython"]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
