@@ -9,6 +9,7 @@ focused on one op and shaped to reach classic engine bugs:
 * the same node as both operands of an op, and intermediates with several
   consumers (gradient contributions must be summed, not overwritten);
 * leaves that do not require grad, and constants;
+* non-contiguous inputs (a transposed leaf transposed back);
 * scalar outputs and non-scalar outputs with a random cotangent.
 
 The same Program runs on any adapter (``run``), evaluates in float64 numpy
@@ -41,6 +42,10 @@ class Node:
     params: dict[str, Any] = field(default_factory=dict)
     value: np.ndarray | None = None
     requires_grad: bool = False
+
+    def __post_init__(self) -> None:
+        if self.value is not None:  # 0-d arithmetic yields numpy scalars; keep real arrays
+            self.value = np.array(self.value, dtype=np.float64)
 
 
 @dataclass
@@ -157,8 +162,8 @@ class Program:
             lines.append(f"import {mod} as M")
         else:
             modname, _, cls = engine.partition(":")
-            lines += ["import torch as M  # only used to spell index/target params", f"from {modname} import {cls}",
-                      f"A = {cls}()"]
+            lines += ["import os, sys", "sys.path.insert(0, os.getcwd())  # run from where the adapter imports",
+                      f"from {modname} import {cls}", f"A = {cls}()"]
         names = [f"v{i}" for i in range(len(self.nodes))]
         for i, n in enumerate(self.nodes):
             if n.op is None:
@@ -217,9 +222,18 @@ _SCALES = (0.5, 2.0, -1.0, 0.25)  # powers of two: leaf * scale reproduces the s
 
 @st.composite
 def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
-             reuse: bool | None = None) -> Program:
-    """A random program in which ``op`` appears at least once; see the module docstring."""
+             reuse: bool | None = None, available: frozenset[str] | None = None) -> Program:
+    """A random program in which ``op`` appears at least once; see the module docstring.
+
+    ``available`` (the engine's ops; None = all) limits the helper ops (mul, add, sum,
+    tanh, transpose) used around the focus op, so a partial engine is only asked for
+    the ops it has.
+    """
     spec = REGISTRY[op]
+
+    def has(*names: str) -> bool:
+        return available is None or all(n in available for n in names)
+
     sample = spec.sample(draw)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     npdt = NP_DTYPES[dtype]
@@ -244,20 +258,28 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
                 and draw(st.booleans())):
             inputs.append(inputs[0])  # the same value as two operands
             continue
-        mode = draw(st.sampled_from(["leaf", "leaf", "scaled", "const"]))
-        if mode == "scaled":
+        modes = ["leaf", "leaf", "const"] + (["scaled"] if has("mul") else []) + (
+            ["transposed"] if has("transpose") else [])
+        mode = draw(st.sampled_from(modes))
+        if mode == "transposed" and v.ndim >= 2 and not spec.contiguous_only:
+            # a non-contiguous view with the sampled values: strided engines must cope
+            leaf = add(Node(value=np.swapaxes(v, 0, -1).copy(), requires_grad=draw(st.booleans())))
+            inputs.append(add(Node("transpose", (leaf,), {"dim0": 0, "dim1": -1})))
+            scaled.append(inputs[-1])
+        elif mode == "scaled":
             s = draw(st.sampled_from(_SCALES))
             leaf = add(Node(value=(v / s).astype(npdt).astype(np.float64), requires_grad=draw(st.booleans())))
             inputs.append(add(Node("mul", (leaf, const(s)))))
             scaled.append(inputs[-1])
         else:
-            inputs.append(add(Node(value=v, requires_grad=mode == "leaf" and draw(st.booleans()))))
-    if not any(nodes[j].requires_grad for j in range(len(nodes))):
-        first = next(j for j in range(len(nodes)) if nodes[j].op is None and nodes[j].value.shape == values[0].shape)
+            inputs.append(add(Node(value=v, requires_grad=mode != "const" and draw(st.booleans()))))
+    if not any(n.requires_grad for n in nodes):  # at least one input leaf must require grad
+        first = inputs[0] if nodes[inputs[0]].op is None else nodes[inputs[0]].inputs[0]
         nodes[first].requires_grad = True
     focus = add(Node(op, tuple(inputs), dict(sample.params)))
 
-    post = draw(st.sampled_from(["none", "none", "square", "scale", "tanh"]))
+    post = draw(st.sampled_from(["none", "none"] + (["square", "scale"] if has("mul") else []) + (
+        ["tanh"] if has("tanh") else [])))
     r = focus
     if post == "square":
         r = add(Node("mul", (focus, focus)))
@@ -267,17 +289,19 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
         r = add(Node("tanh", (focus,)))
     # a second path from an input (or an intermediate) to the output
     side_src = [j for j in scaled + inputs if any(nodes[k].requires_grad for k in _ancestors(nodes, j))]
-    if side_src and (reuse or (reuse is None and draw(st.booleans()))):
+    if side_src and has("mul", "sum", "add") and (reuse or (reuse is None and draw(st.booleans()))):
         j = draw(st.sampled_from(side_src))
         w = const(rng.uniform(-1, 1, nodes_shape(nodes, values, j)))
         t = add(Node("sum", (add(Node("mul", (j, w))),), {"dim": None, "keepdim": False}))
         r = add(Node("add", (r, t)))
     out_shape = np.asarray(Program(nodes, r, dtype, None, op).evaluate()[r]).shape
     scalar = draw(st.booleans()) if scalar_output is None else scalar_output
+    if scalar and out_shape != () and not has("sum"):
+        scalar = False
     if scalar:
         out = r if out_shape == () else add(Node("sum", (r,), {"dim": None, "keepdim": False}))
         return Program(nodes, out, dtype, None, op)
-    cot = rng.normal(size=out_shape).astype(npdt).astype(np.float64)
+    cot = np.array(rng.normal(size=out_shape), dtype=npdt).astype(np.float64)
     return Program(nodes, r, dtype, cot, op)
 
 
@@ -299,5 +323,6 @@ def nodes_shape(nodes: Sequence[Node], values: Sequence[np.ndarray], j: int) -> 
 
 
 def any_program(ops: Sequence[str], dtype: str, **kw: Any) -> st.SearchStrategy[Program]:
-    """A program focused on any of ``ops`` (for op-independent rules)."""
+    """A program focused on any of ``ops`` (for op-independent rules); ``available`` defaults to ``ops``."""
+    kw.setdefault("available", frozenset(ops))
     return st.sampled_from(list(ops)).flatmap(lambda op: programs(op, dtype, **kw))

@@ -18,8 +18,27 @@ BUILTIN = {
 }
 
 
+# -- third-party engines (conformance/adapters/peers; pip install 'autograd-conformance[peers]') --------
+PEERS = {
+    "micrograd": "conformance.adapters.peers.micrograd:MicrogradAdapter",
+    "tinygrad": "conformance.adapters.peers.tinygrad:TinygradAdapter",
+    "mygrad": "conformance.adapters.peers.mygrad:MyGradAdapter",
+    "autograd": "conformance.adapters.peers.hips_autograd:AutogradAdapter",
+    "jax": "conformance.adapters.peers.jax:JaxAdapter",
+}
+BUILTIN.update({k: "third-party engine (peers extra)" for k in PEERS})
+# -------------------------------------------------------------------------------------------------------
+
+
 def resolve(name: str) -> Adapter:
     """Build the adapter for ``name``; raise ConfigError with a one-line reason otherwise."""
+    adapter = _resolve(name)
+    adapter.spec = PEERS.get(name, name)  # a name reproducer scripts can import (pkg.mod:Class for peers)
+    return adapter
+
+
+def _resolve(name: str) -> Adapter:
+    name = PEERS.get(name, name)  # third-party engines: resolved below as package.module:ClassName
     if name in ("torch", "torch:cpu", "torch:cuda"):
         from .torch import TorchAdapter
         return TorchAdapter("cuda" if name.endswith("cuda") else "cpu")

@@ -42,6 +42,8 @@ class Adapter(abc.ABC):
 
     name: str = "engine"
     capabilities: frozenset[str] = frozenset()
+    #: the --engine string that rebuilds this adapter (set by adapters.resolve); reproducers use it
+    spec: str | None = None
 
     # -- identity --------------------------------------------------------------------
     def version(self) -> str | None:

@@ -36,9 +36,11 @@ class TorchAdapter(TorchLikeAdapter):
             raise ConfigError(f"unknown torch device {device!r} (use torch or torch:cuda)")
         if device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--engine torch:cuda: CUDA is not available on this machine")
+        # the harness's tensors are tiny: intra-op threads only add contention on a shared machine
+        torch.set_num_threads(1)
         module = torch if device == "cpu" else _DeviceNamespace(torch, device)
         super().__init__(module, name="torch" if device == "cpu" else f"torch:{device}")
         self.device = device
 
     def to_numpy(self, t: Tensor) -> np.ndarray:
-        return np.array(t.detach().cpu().numpy(), copy=True)
+        return super().to_numpy(t.cpu() if self.device != "cpu" else t)

@@ -98,7 +98,10 @@ class TorchLikeAdapter(Adapter):
 
     # -- reading ---------------------------------------------------------------------
     def to_numpy(self, t: Tensor) -> np.ndarray:
-        return np.array(t.detach().numpy(), copy=True)
+        t = t.detach()
+        if getattr(t, "_is_zerotensor", lambda: False)():  # torch's lazy zeros (e.g. abs'' ) refuse .numpy()
+            return np.zeros(tuple(t.shape), dtype=self.dtype_of(t))
+        return np.array(t.numpy(), copy=True)
 
     def grad_tensor(self, t: Tensor) -> Tensor | None:
         with warnings.catch_warnings():  # torch warns when reading .grad of a non-leaf

@@ -35,7 +35,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Property:
-    """``strategy(ops, dtype)`` draws examples; ``applies(op)`` filters ops (per-op properties)."""
+    """``strategy(ops, dtype, available)`` draws examples; ``applies(op)`` filters ops (per-op properties);
+    ``needs_ops`` are helper ops the check itself applies (missing: not-applicable)."""
 
     name: str
     family: str
@@ -44,14 +45,19 @@ class Property:
     per_op: bool = True
     needs: frozenset[str] = frozenset()
     dtypes: tuple[str, ...] = ("float64", "float32")
-    strategy: Callable[[Sequence[str], str], st.SearchStrategy[Any]] | None = None
+    strategy: Callable[[Sequence[str], str, frozenset[str] | None], st.SearchStrategy[Any]] | None = None
+    needs_ops: frozenset[str] = frozenset()
     applies: Callable[[str], bool] = lambda op: True
     cost: float = 1.0  # relative cost per example; the runner scales example counts by 1/cost
 
-    def examples(self, ops: Sequence[str], dtype: str) -> st.SearchStrategy[Any]:
+    def examples(self, ops: Sequence[str], dtype: str,
+                 available: frozenset[str] | None = None) -> st.SearchStrategy[Any]:
+        """Examples for cell ``ops[0]`` (per-op) or drawn over ``ops`` (any-op); ``available``: engine ops."""
         if self.strategy is not None:
-            return self.strategy(ops, dtype)
-        return programs(ops[0], dtype) if self.per_op else any_program(ops, dtype)
+            return self.strategy(ops, dtype, available)
+        if self.per_op:
+            return programs(ops[0], dtype, available=available)
+        return any_program(ops, dtype, available=available)
 
 
 PROPERTIES: dict[str, Property] = {}

@@ -61,6 +61,13 @@ def _hvp(A: Any, p: Program) -> Evidence:
     ts = p.run(A)
     cot = p.cotangent_tensor(A) if p.cotangent is not None else A.leaf(np.array(1.0), p.dtype, False)
     gs = A.grad([ts[p.output]], [ts[i] for i in leaves], [cot], create_graph=True)
+    # first derivatives taken with create_graph=True must still be right
+    _, tg = O.torch_grads(p)
+    first_exp = {f"grad v{i}": tg[i] for i in leaves}
+    first_obs = {f"grad v{i}": None if g is None else A.to_numpy(g) for g, i in zip(gs, leaves)}
+    c1 = O.compare(first_exp, first_obs, *O.TOL_TORCH[p.dtype])
+    if not c1.ok:
+        return from_comparison(c1, first_exp, first_obs, "torch-float64", p, "first derivatives with create_graph")
     terms = [A.apply("sum", [A.apply("mul", [g, A.leaf(w[i], p.dtype, False)], {})], {"dim": None, "keepdim": False})
              for g, i in zip(gs, leaves) if g is not None and A.requires_grad(g)]
     if terms:
@@ -76,26 +83,25 @@ def _hvp(A: Any, p: Program) -> Evidence:
     return from_comparison(c, named(p, exp), named(p, obs), "numerical-2nd-order", p, "Hessian-vector product")
 
 
-def _vjp_strategy(ops: Sequence[str], dtype: str) -> Any:
-    return programs(ops[0], dtype, scalar_output=False)
+def _vjp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return programs(ops[0], dtype, scalar_output=False, available=available)
 
 
-def _hvp_strategy(ops: Sequence[str], dtype: str) -> Any:
-    return programs(ops[0], dtype)
+def _hvp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return programs(ops[0], dtype, available=available)
 
 
 register(Property("grad_vs_numerical", "gradients",
                   "Leaf gradients equal central differences of the float64 numpy forward.", _grads_vs_numerical,
-                  cost=2.0))
+                  cost=1.5))
 register(Property("grad_vs_torch", "gradients",
                   "Leaf gradients (and which leaves get None) equal torch float64 to ~1e-10 relative.",
                   _grad_vs_torch))
 register(Property("vjp", "gradients",
                   "backward(gradient=cotangent) of a non-scalar output gives the vector-Jacobian product.",
                   _grads_vs_numerical, strategy=_vjp_strategy, cost=2.0))
-register(Property("forward", "gradients", "Forward values equal the numpy float64 reference.", _forward,
-                  cost=0.5))
+register(Property("forward", "gradients", "Forward values equal the numpy float64 reference.", _forward))
 register(Property("higher_order", "gradients",
                   "create_graph=True then grad of <grad, w> equals the numerical Hessian-vector product.", _hvp,
                   needs=frozenset({caps.HIGHER_ORDER, caps.FUNCTIONAL_GRAD}), dtypes=("float64",),
-                  strategy=_hvp_strategy, cost=4.0))
+                  strategy=_hvp_strategy, cost=4.0, needs_ops=frozenset({'add', 'sum', 'mul'})))

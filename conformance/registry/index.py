@@ -45,6 +45,8 @@ def _index_sample(draw: Any) -> Sample:
             items.append(_slice(draw, n))
         else:
             items.append(slice(None))
+    if array_done:  # numpy treats ints next to an array as advanced indices, torch as basic: avoid the mix
+        items = [slice(None) if isinstance(i, int) else i for i in items]
     if draw(st.booleans()):
         items.insert(draw(st.integers(0, len(items))), None)
     if draw(st.booleans()) and len(items) > 1:

@@ -132,7 +132,7 @@ SPECS = [
     OpSpec("reshape", "shape", 1, "M.reshape($x0, $shape)", _new_shape, lambda x, shape: x.reshape(shape),
            torch_equivalent="torch.reshape"),
     OpSpec("view", "shape", 1, "$x0.view($shape)", _new_shape, lambda x, shape: x.reshape(shape),
-           requires=("Tensor.view",), torch_equivalent="torch.Tensor.view"),
+           requires=("Tensor.view",), torch_equivalent="torch.Tensor.view", contiguous_only=True),
     OpSpec("expand", "shape", 1, "$x0.expand($shape)", _expand, _expand_ref, requires=("Tensor.expand",),
            torch_equivalent="torch.Tensor.expand"),
     OpSpec("squeeze", "shape", 1, lambda p: "M.squeeze($x0)" if p["dim"] is None else "M.squeeze($x0, $dim)",

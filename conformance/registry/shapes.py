@@ -10,7 +10,8 @@ from hypothesis.extra import numpy as hnp
 MAX_SIDE = 4
 
 
-def shape(draw: Any, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = MAX_SIDE) -> tuple[int, ...]:
+def shape(draw: Any, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
+          max_side: int = MAX_SIDE) -> tuple[int, ...]:
     return draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side))
 
 

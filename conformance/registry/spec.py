@@ -86,6 +86,7 @@ class OpSpec:
     tol: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_TOL))
     torch_equivalent: str = ""
     smooth2: bool = True  # twice differentiable away from kinks (used by higher-order checks)
+    contiguous_only: bool = False  # inputs must be contiguous (view): no transposed inputs
     notes: str = ""
 
     def domain(self, i: int) -> Domain:

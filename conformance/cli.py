@@ -1,0 +1,203 @@
+"""Command line: ``conformance run|list-engines|list-ops|list-properties`` (+ report tools).
+
+Exit codes: 0 conformant, 1 nonconformance found (a failed or errored cell),
+2 usage or configuration error, with a one-line reason on stderr (the traceback
+only with ``--debug``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+from .results import RunResults, Status
+
+
+class UsageError(Exception):
+    pass
+
+
+def _progress_printer(stream: Any = sys.stderr) -> Any:
+    """A progress bar on stderr: tqdm when installed, else a plain single line (not a dependency)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        pass
+    else:
+        bar = tqdm(total=None, file=stream, unit="cell", dynamic_ncols=True)
+
+        def show_tqdm(done: int, total: int, label: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_description_str(label[:40])
+            if done == total:
+                bar.close()
+        return show_tqdm
+    t0 = time.perf_counter()
+    tty = stream.isatty()
+
+    def show(done: int, total: int, label: str) -> None:
+        pct = 100 * done // max(total, 1)
+        line = f"[{done}/{total} {pct:3d}% {time.perf_counter() - t0:6.1f}s] {label}"
+        if tty:
+            stream.write("\r" + line[:100].ljust(100) + ("\n" if done == total else ""))
+        elif done == total or done % 25 == 0:
+            stream.write(line + "\n")
+        stream.flush()
+    return show
+
+
+def _write_report(rr: RunResults, out: Path, final: bool) -> None:
+    try:
+        from . import report
+    except ImportError:
+        report = None  # type: ignore[assignment]
+    if report is not None and hasattr(report, "write_all"):
+        if final:
+            report.write_all(rr, out)
+        else:
+            report.write_results_json(rr, out)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(rr.to_dict(), indent=1))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import expectations, runner
+    from .adapters import resolve
+    from .registry import REGISTRY
+    from .properties import PROPERTIES
+
+    ops = _split(args.ops)
+    props = _split(args.properties)
+    for o in ops or []:
+        if o not in REGISTRY:
+            raise UsageError(f"unknown op {o!r} (see conformance list-ops)")
+    for p in props or []:
+        if p not in PROPERTIES:
+            raise UsageError(f"unknown property {p!r} (see conformance list-properties)")
+    deviations = []
+    if args.expect:
+        try:
+            deviations = expectations.load(Path(args.expect))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--expect: {e}") from None
+    adapter = resolve(args.engine)
+    show = None if args.quiet else _progress_printer()
+    seed = runner.resolve_seed(runner.PROFILES[args.profile], args.seed)
+    print(f"conformance: engine {adapter.name}, profile {args.profile}, seed {seed}", file=sys.stderr)
+    partial: list[RunResults] = []
+
+    def save(run: RunResults) -> None:
+        if not partial:
+            partial.append(run)
+        if args.report and len(run.results) % 20 == 0:
+            _write_report(run, Path(args.report), final=False)
+
+    try:
+        rr = runner.run_all(adapter, args.profile, ops, props, seed, show, argv=sys.argv, on_result=save)
+    except KeyboardInterrupt:
+        if args.report and partial:
+            _write_report(partial[0], Path(args.report), final=False)  # info.complete stays False
+        raise
+    stale = expectations.apply(rr.results, deviations)
+    for d in stale:
+        print(f"warning: stale expected deviation {d.describe()} ({d.reason}): it did not fail", file=sys.stderr)
+    if args.report:
+        _write_report(rr, Path(args.report), final=True)
+    _summary(rr, sys.stdout)
+    return 0 if rr.conformant else 1
+
+
+def _summary(rr: RunResults, out: Any) -> None:
+    cov = rr.coverage()["by_status"]
+    print("  ".join(f"{k}: {v}" for k, v in cov.items() if v), file=out)
+    for r in rr.results:
+        if r.status.is_problem or r.status == Status.EXPECTED_FAILURE:
+            print(f"{r.status.value.upper():17s} {r.op:14s} {r.property:22s} {r.dtype:8s} {r.message[:140]}",
+                  file=out)
+    print("CONFORMANT" if rr.conformant else "NONCONFORMANT", file=out)
+
+
+def _split(v: Sequence[str] | None) -> list[str] | None:
+    if not v:
+        return None
+    return [x for item in v for x in item.split(",") if x]
+
+
+def cmd_list_engines(args: argparse.Namespace) -> int:
+    from .adapters import BUILTIN
+    for name, doc in BUILTIN.items():
+        print(f"{name:28s} {doc}")
+    return 0
+
+
+def cmd_list_ops(args: argparse.Namespace) -> int:
+    from .registry import REGISTRY
+    for spec in REGISTRY.values():
+        print(f"{spec.name:14s} {spec.family:12s} {spec.torch_equivalent}")
+    return 0
+
+
+def cmd_list_properties(args: argparse.Namespace) -> int:
+    from .properties import PROPERTIES
+    for p in PROPERTIES.values():
+        scope = "per-op" if p.per_op else "any-op"
+        needs = f" [needs {', '.join(sorted(p.needs))}]" if p.needs else ""
+        print(f"{p.name:22s} {p.family:11s} {scope:7s} {p.doc}{needs}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="conformance", description="Check an autograd engine against "
+                                 "numerical differentiation and PyTorch, op by op and rule by rule.")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks of configuration errors")
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the conformance suite against an engine")
+    r.add_argument("--engine", required=True, help="torch | torch:cuda | refengine | torchlike:MODULE | pkg.mod:Class")
+    r.add_argument("--profile", default="ci", choices=["quick", "ci", "thorough"])
+    r.add_argument("--ops", nargs="*", help="ops to test (default: all); comma or space separated")
+    r.add_argument("--properties", nargs="*", help="properties to test (default: all)")
+    r.add_argument("--seed", type=int, help="run seed (replays every cell exactly)")
+    r.add_argument("--report", metavar="DIR", help="write results.json, junit.xml, summary.md, index.html")
+    r.add_argument("--expect", metavar="FILE", help="expected deviations (TOML or JSON)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    r.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    r.set_defaults(func=cmd_run)
+    for name, fn, doc in [("list-engines", cmd_list_engines, "engine names"), ("list-ops", cmd_list_ops, "ops"),
+                          ("list-properties", cmd_list_properties, "properties")]:
+        sub.add_parser(name, help=f"list {doc}").set_defaults(func=fn)
+    try:
+        from .report.cli import add_subcommands
+    except ImportError:
+        pass
+    else:
+        add_subcommands(sub)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = build_parser()
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:  # argparse already printed its one-line usage error
+        return 2 if e.code not in (0, None) else 0
+    from .adapters.base import ConfigError
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, ConfigError) as e:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"conformance: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("conformance: interrupted", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""pytest plugin (entry point ``pytest11 = conformance.plugin``).
+
+``pytest --pyargs conformance --engine mypkg.adapter:Adapter`` collects
+``conformance/test_engine.py`` and parametrizes it with one test per
+op x property x dtype cell of the chosen profile.  Without ``--engine`` the plugin
+does nothing (it is loaded in every pytest session of the environment, so it must
+stay inert and import no engine).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: Any) -> None:
+    g = parser.getgroup("conformance", "autograd conformance suite")
+    g.addoption("--engine", default=None, help="engine to check (torch, refengine, torchlike:MOD, pkg.mod:Class)")
+    g.addoption("--conformance-profile", default="ci", choices=["quick", "ci", "thorough"])
+    g.addoption("--conformance-seed", type=int, default=None)
+    g.addoption("--conformance-ops", default=None, help="comma-separated ops")
+    g.addoption("--conformance-properties", default=None, help="comma-separated properties")
+
+
+def _adapter(config: Any) -> Any:
+    if not hasattr(config, "_conformance_adapter"):
+        from .adapters import resolve
+        from .adapters.base import ConfigError
+        try:
+            config._conformance_adapter = resolve(config.getoption("--engine"))
+        except ConfigError as e:
+            raise pytest.UsageError(f"--engine: {e}") from None
+    return config._conformance_adapter
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    if "conformance_cell" not in metafunc.fixturenames:
+        return
+    config = metafunc.config
+    if not config.getoption("--engine"):
+        metafunc.parametrize("conformance_cell", [None], ids=["no-engine"])
+        return
+    from . import runner
+
+    split = lambda v: v.split(",") if v else None  # noqa: E731
+    adapter = _adapter(config)
+    prof = runner.PROFILES[config.getoption("--conformance-profile")]
+    cells = runner.plan(adapter, prof, split(config.getoption("--conformance-ops")),
+                        split(config.getoption("--conformance-properties")))
+    metafunc.parametrize("conformance_cell", cells, ids=[f"{op}-{p.name}-{dt}" for p, op, dt in cells])
+
+
+@pytest.fixture
+def conformance_engine(request: Any) -> Any:
+    return _adapter(request.config)

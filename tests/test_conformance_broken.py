@@ -1,0 +1,53 @@
+"""Detection power: every deliberately broken engine in tests/broken_engines is flagged by
+the ci profile on the cells that should see it, with a runnable reproducer."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from broken_engines import BROKEN  # noqa: E402
+
+from conformance.results import Status  # noqa: E402
+from conformance.runner import run_all  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _restore_grad_mode():
+    yield
+    torch.set_grad_enabled(True)  # a broken grad-mode engine may leave torch's global mode off
+
+
+@pytest.mark.parametrize("cls", list(BROKEN), ids=lambda c: c.__name__)
+def test_broken_engine_is_flagged(cls: type) -> None:
+    ops, props = BROKEN[cls]
+    rr = run_all(cls(), "ci", ops=ops, properties=props, seed=0)
+    flagged = [r for r in rr.results if r.status.is_problem]
+    assert flagged, f"{cls.__name__} slipped through: {[(r.op, r.property, r.dtype, r.status) for r in rr.results]}"
+    # a wrong answer is reported as FAILED (not as an engine/harness ERROR)
+    assert any(r.status == Status.FAILED for r in flagged), [(r.status, r.message) for r in flagged]
+    for r in flagged:
+        if r.status == Status.FAILED:
+            assert r.message and r.reproducer and "import" in r.reproducer
+            assert r.seed == 0
+
+
+@pytest.mark.parametrize("cls", list(BROKEN), ids=lambda c: c.__name__)
+def test_broken_engine_caught_on_other_seed(cls: type) -> None:
+    ops, props = BROKEN[cls]
+    rr = run_all(cls(), "ci", ops=ops, properties=props, seed=12345)
+    assert not rr.conformant
+
+
+def test_stateful_lockstep_catches_nonleaf_grad_and_passes_torch() -> None:
+    from broken_engines.engines import FillsNonLeafGrad
+
+    from conformance.adapters import resolve
+
+    bad = run_all(FillsNonLeafGrad(), "ci", properties=["stateful_vs_torch"], seed=0)
+    assert bad.results[0].status == Status.FAILED and "grad" in bad.results[0].message
+    good = run_all(resolve("torch"), "ci", properties=["stateful_vs_torch"], seed=0)
+    assert good.results[0].status == Status.PASSED

@@ -1,0 +1,135 @@
+"""Runner, expectations and CLI: torch is conformant, torchlike:torch is identical, gating works."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conformance import expectations
+from conformance.adapters import resolve
+from conformance.adapters.torch import TorchAdapter
+from conformance.results import ANY_OP, Result, RunResults, Status
+from conformance.runner import PROFILES, run_all
+
+ROOT = Path(__file__).resolve().parents[1]
+SOME_OPS = ["add", "div", "pow", "max", "matmul", "expand", "index", "softmax", "conv2d", "var"]
+
+
+def _cells(rr: RunResults) -> dict:
+    return {r.key: (r.status, r.examples, r.max_abs_error) for r in rr.results}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_torch_has_no_failures(seed: int) -> None:
+    rr = run_all(resolve("torch"), "quick", ops=SOME_OPS, seed=seed)
+    problems = [(r.op, r.property, r.dtype, r.message) for r in rr.results if r.status.is_problem]
+    assert not problems
+    assert rr.info.complete and rr.info.seed == seed
+
+
+def test_torchlike_torch_gives_exactly_torch_results() -> None:
+    a = run_all(resolve("torch"), "quick", ops=SOME_OPS[:5], seed=7)
+    b = run_all(resolve("torchlike:torch"), "quick", ops=SOME_OPS[:5], seed=7)
+    assert _cells(a) == _cells(b)
+    assert {r.engine for r in b.results} == {"torchlike:torch"}
+
+
+class _NoHigherOrder(TorchAdapter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.capabilities = self.capabilities - {"higher_order", "hooks"}
+        self.name = "no-higher-order"
+
+    def has_op(self, op: str) -> bool:
+        return op != "conv2d" and super().has_op(op)
+
+
+def test_missing_capability_or_op_is_not_applicable_never_passed() -> None:
+    rr = run_all(_NoHigherOrder(), "quick", ops=["sin", "conv2d"], properties=["higher_order", "hooks", "forward"])
+    st = {(r.op, r.property, r.dtype): r.status for r in rr.results}
+    assert st[("sin", "higher_order", "float64")] == Status.NOT_APPLICABLE
+    assert st[(ANY_OP, "hooks", "float64")] == Status.NOT_APPLICABLE
+    assert st[("conv2d", "forward", "float64")] == Status.NOT_APPLICABLE
+    assert st[("sin", "forward", "float64")] == Status.PASSED
+
+
+class _RaisesOnCos(TorchAdapter):
+    def apply(self, op, inputs, params):  # type: ignore[no-untyped-def]
+        if op == "cos":
+            raise ValueError("kernel missing")
+        return super().apply(op, inputs, params)
+
+
+def test_engine_exception_is_error_not_failure() -> None:
+    rr = run_all(_RaisesOnCos(), "quick", ops=["cos"], properties=["grad_vs_numerical"], seed=0)
+    r = rr.results[0]
+    assert r.status == Status.ERROR and "ValueError" in r.message and r.traceback
+
+
+def test_expectations_mark_failures_and_warn_stale(tmp_path: Path) -> None:
+    f = tmp_path / "expect.toml"
+    f.write_text('[[deviation]]\nengine = "e"\nop = "sin"\nproperty = "p"\ndtype = "*"\nreason = "known"\n'
+                 '[[deviation]]\nengine = "e"\nop = "cos"\nproperty = "p"\nreason = "fixed long ago"\n')
+    devs = expectations.load(f)
+    rs = [Result("e", "sin", "p", "float64", Status.FAILED), Result("e", "cos", "p", "float64", Status.PASSED)]
+    stale = expectations.apply(rs, devs)
+    assert rs[0].status == Status.EXPECTED_FAILURE and rs[0].expectation_reason == "known"
+    assert [d.op for d in stale] == ["cos"]
+    f.write_text('[[deviation]]\nop = "sin"\n')
+    with pytest.raises(ValueError):
+        expectations.load(f)
+
+
+def test_profiles_are_explicit() -> None:
+    from hypothesis import settings
+    for name, prof in PROFILES.items():
+        s = settings.get_profile(f"conformance-{name}")
+        assert s.database is None and s.deadline is None and not s.derandomize
+        assert s.max_examples == prof.max_examples
+
+
+def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "conformance", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=300)
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    ok = _cli("run", "--engine", "torch", "--profile", "quick", "--ops", "sin", "--properties", "forward",
+              "--report", str(tmp_path), env_extra={"CI": "true"})
+    assert ok.returncode == 0, ok.stderr
+    assert RunResults.from_dict(__import__("json").loads((tmp_path / "results.json").read_text())).conformant
+    bad = _cli("run", "--engine", "tests.broken_engines.engines:SinBackwardOff", "--profile", "quick",
+               "--ops", "sin", "--properties", "grad_vs_torch")
+    assert bad.returncode == 1, bad.stderr
+    assert "FAILED" in bad.stdout
+    for args in (["run", "--engine", "nope"], ["run", "--engine", "torch:cuda"] if not _cuda() else ["bogus"],
+                 ["run", "--engine", "torch", "--ops", "nosuchop"], ["bogus-command"]):
+        r = _cli(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def _cuda() -> bool:
+    import torch
+    return bool(torch.cuda.is_available())
+
+
+def test_importing_conformance_imports_no_engine() -> None:
+    code = ("import sys, conformance, conformance.runner, conformance.cli, conformance.adapters; "
+            "print('torch' in sys.modules, 'refengine' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_pytest_plugin_one_test_per_cell() -> None:
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "conformance",
+                        "--engine", "torch", "--conformance-profile", "quick", "--conformance-ops", "sin,exp",
+                        "--conformance-properties", "forward,leaf_rule"], capture_output=True, text=True, cwd=ROOT,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "6 passed" in r.stdout  # sin/exp x forward x 2 dtypes + leaf_rule (*) x 2 dtypes
