@@ -7,7 +7,6 @@ only with ``--debug``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import traceback
@@ -51,23 +50,29 @@ def _progress_printer(stream: Any = sys.stderr) -> Any:
     return show
 
 
-def _write_report(rr: RunResults, out: Path, final: bool) -> None:
+def _write_report(rr: RunResults, out: Path, final: bool, baseline: RunResults | None = None) -> None:
+    from . import report
     try:
-        from . import report
-    except ImportError:
-        report = None  # type: ignore[assignment]
-    if report is not None and hasattr(report, "write_all"):
         if final:
-            report.write_all(rr, out)
+            report.write_all(rr, out, baseline=baseline)
         else:
             report.write_results_json(rr, out)
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(rr.to_dict(), indent=1))
+    except OSError as e:
+        raise UsageError(f"cannot write the report to {out}: {e.strerror or e}") from None
+
+
+def _load_baseline(path: str | None) -> RunResults | None:
+    if not path:
+        return None
+    from .report import ReportInputError, load_run
+    try:
+        return load_run(path)
+    except ReportInputError as e:
+        raise UsageError(f"--baseline: {e}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import expectations, runner
+    from . import deviations as deviation_file, runner
     from .adapters import resolve
     from .registry import REGISTRY
     from .properties import PROPERTIES
@@ -83,9 +88,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     deviations = []
     if args.expect:
         try:
-            deviations = expectations.load(Path(args.expect))
+            deviations = deviation_file.load(Path(args.expect))
         except (OSError, ValueError) as e:
             raise UsageError(f"--expect: {e}") from None
+    baseline = _load_baseline(args.baseline)
     adapter = resolve(args.engine)
     show = None if args.quiet else _progress_printer()
     seed = runner.resolve_seed(runner.PROFILES[args.profile], args.seed)
@@ -104,12 +110,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.report and partial:
             _write_report(partial[0], Path(args.report), final=False)  # info.complete stays False
         raise
-    stale = expectations.apply(rr.results, deviations)
+    stale = deviation_file.apply(rr.results, deviations)
     for d in stale:
         print(f"warning: stale expected deviation {d.describe()} ({d.reason}): it did not fail", file=sys.stderr)
     if args.report:
-        _write_report(rr, Path(args.report), final=True)
+        _write_report(rr, Path(args.report), final=True, baseline=baseline)
     _summary(rr, sys.stdout)
+    if baseline is not None:
+        from .report import diff_runs
+        d = diff_runs(baseline, rr)
+        print(d.to_text(), file=sys.stdout)
+        if args.fail_on != "nonconformance":
+            return d.exit_code(args.fail_on)
+    elif args.fail_on != "nonconformance":
+        raise UsageError(f"--fail-on {args.fail_on} needs --baseline")
     return 0 if rr.conformant else 1
 
 
@@ -165,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="run seed (replays every cell exactly)")
     r.add_argument("--report", metavar="DIR", help="write results.json, junit.xml, summary.md, index.html")
     r.add_argument("--expect", metavar="FILE", help="expected deviations (TOML or JSON)")
+    r.add_argument("--baseline", metavar="RESULTS_JSON", help="compare with an earlier results.json")
+    r.add_argument("--fail-on", default="nonconformance", choices=["nonconformance", "regression", "any"],
+                   help="exit 1 on any failing cell (default), on regressions against --baseline only, "
+                        "or on regressions and any failing cell")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     r.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_run)
