@@ -119,7 +119,7 @@ class _Skewed:
 
     def grad_of(self, t):
         g = self._a.grad_of(t)
-        return None if g is None else g * 1.001
+        return None if g is None else np.asarray(g * 1.001)
 
 
 def _cell(A, prop: str, op: str):
