@@ -149,23 +149,37 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
     # 2. discover the graph and count each node's consumers (each node is expanded once,
     #    so each edge is counted once)
     start = [r[0] for r in roots]
-    seen = set(start)
-    stack = list(seen)
-    parents = {} if capture else None
-    while stack:
-        n = stack.pop()
-        for edge in n.next_functions:
-            nxt_obj = (<tuple>edge)[0]
-            if nxt_obj is None:
-                continue
-            if capture:
+    if not capture:
+        # deps doubles as the "seen" set: a node is expanded when it first gets a count
+        stack = list(dict.fromkeys(start))
+        for node in stack:
+            deps[node] = 0
+        while stack:
+            n = stack.pop()
+            for edge in n.next_functions:
+                nxt_obj = (<tuple>edge)[0]
+                if nxt_obj is None:
+                    continue
+                c = deps.get(nxt_obj)
+                if c is None:
+                    deps[nxt_obj] = 1
+                    stack.append(nxt_obj)
+                else:
+                    deps[nxt_obj] = c + 1
+    else:
+        seen = set(start)
+        stack = list(seen)
+        parents = {}
+        while stack:
+            n = stack.pop()
+            for edge in n.next_functions:
+                nxt_obj = (<tuple>edge)[0]
+                if nxt_obj is None:
+                    continue
                 parents.setdefault(nxt_obj, []).append(n)
-            else:
-                deps[nxt_obj] = deps.get(nxt_obj, 0) + 1
-            if nxt_obj not in seen:
-                seen.add(nxt_obj)
-                stack.append(nxt_obj)
-    if capture:
+                if nxt_obj not in seen:
+                    seen.add(nxt_obj)
+                    stack.append(nxt_obj)
         # autograd.grad runs only the nodes on a path from the roots to the inputs
         needed = set()
         stack = [node for node, _ in targets if node in seen]
@@ -213,8 +227,9 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                 outs = [None] * len(n.next_functions)
             else:
                 outs = n._run(grads, create_graph)
-            if not keep_graph:
-                n._release()
+            if not keep_graph and n._saved:  # what n._release() does, without a Python call
+                n._saved = None
+                n._freed = True
             for k in range(len(n.next_functions)):
                 edge = <tuple>n.next_functions[k]
                 nxt_obj = edge[0]
@@ -227,8 +242,9 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                     if buf is None:
                         buf = buffers[nxt_obj] = [None] * len((<Node>nxt_obj)._output_meta)
                     buf[nr] = _add(buf[nr], g)
-                deps[nxt_obj] -= 1
-                if deps[nxt_obj] == 0:
+                c = deps[nxt_obj] - 1
+                deps[nxt_obj] = c
+                if c == 0:
                     ready.append(nxt_obj)
     finally:
         set_grad_enabled_c(prev_mode)

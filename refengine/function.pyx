@@ -20,23 +20,14 @@ import weakref
 cimport cython
 import numpy as np
 cimport numpy as cnp
+from cpython.tuple cimport PyTuple_New
+from refengine._graphutil cimport _untracked, _put, _meta, _matches, _expandable
 
-from refengine.variable cimport Variable, VersionCounter, make_variable, grad_enabled, set_grad_enabled_c
+from refengine.variable cimport (Variable, VersionCounter, make_variable, grad_enabled, set_grad_enabled_c,
+                                 set_apply_impl)
+from refengine.variable import _HookHandle
 
 cnp.import_array()
-
-cdef extern from "Python.h":
-    void PyObject_GC_UnTrack(void *op)
-
-
-cdef inline object _untracked(object container):
-    """Hide a graph-structure tuple from the cyclic GC.
-
-    Nodes and Variables are not GC-tracked (they form no cycles by design), so the
-    tuples linking them cannot be part of a collectable cycle either; leaving them
-    tracked only makes every collection walk the whole graph."""
-    PyObject_GC_UnTrack(<void *>container)
-    return container
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -71,6 +62,8 @@ cdef class SavedVariable:
             v.output_nr = self.output_nr
             v._version = self.version
             return v
+        if self.var is None:  # a constant: wrapped only when a create_graph backward asks for it
+            self.var = make_variable(np.asarray(self.data), False, False)
         return self.var
 
 
@@ -83,24 +76,6 @@ cdef SavedVariable _saved(object data, object var, VersionCounter version, bint 
     s.is_output = is_output
     s.output_nr = nr
     return s
-
-
-cdef class _TensorHookHandle:
-    cdef object _node_ref
-    cdef int _nr
-    cdef object _fn
-
-    def __init__(self, node, nr, fn):
-        self._node_ref = weakref.ref(node)
-        self._nr = nr
-        self._fn = fn
-
-    def remove(self):
-        node = self._node_ref()
-        if node is not None:
-            hooks = (<Node>node)._tensor_hooks.get(self._nr, [])
-            if self._fn in hooks:
-                hooks.remove(self._fn)
 
 
 @cython.no_gc
@@ -131,21 +106,17 @@ cdef class Node:
     def saved_tensors(self):
         """The values given to save_for_backward: ndarrays in a plain backward of an
         ArrayFunction, Variables otherwise.  Raises once the graph was freed."""
-        cdef SavedVariable sv
-        cdef list out
         if self._freed:
             raise RuntimeError(FREED_MESSAGE)
         if self._saved is None:
             return tuple(self._raw_saved or ())
         cdef bint as_var = self._diff or not self._is_array_fn
-        out = []
-        for s in self._saved:
-            if s is None:
-                out.append(None)
-            else:
-                sv = s
-                out.append(sv.unpack(self, as_var))
-        return tuple(out)
+        cdef Py_ssize_t i, n = len(self._saved)
+        out = PyTuple_New(n)
+        for i in range(n):
+            s = self._saved[i]
+            _put(out, i, None if s is None else (<SavedVariable>s).unpack(self, as_var))
+        return out
 
     @property
     def saved_values(self):
@@ -156,7 +127,7 @@ cdef class Node:
         if self._tensor_hooks is None:
             self._tensor_hooks = {}
         self._tensor_hooks.setdefault(nr, []).append(hook)
-        return _TensorHookHandle(self, nr, hook)
+        return _HookHandle(self._tensor_hooks[nr], hook)  # removes the hook from this very list
 
     def _retain_output(self, int nr, Variable v):
         if self._retained is None:
@@ -183,7 +154,11 @@ cdef class Node:
                     grads[i] = make_variable(z, False, False) if create_graph else z
         if not arrays and not create_graph:
             grads = [None if g is None else make_variable(g, False, False) for g in grads]
-        result = self._fn.backward(self, *grads)
+        call = PyTuple_New(len(grads) + 1)  # (ctx, *grads) built in place
+        _put(call, 0, self)
+        for i in range(len(grads)):
+            _put(call, i + 1, grads[i])
+        result = self._fn.backward(*call)
         if not isinstance(result, tuple):
             result = (result,)
         npos = self._npos
@@ -203,9 +178,8 @@ cdef class Node:
         meta = <tuple>self._input_meta[k]
         shape = <tuple>meta[0]
         dtype = meta[1]
-        if not create_graph and type(g) is np.ndarray:
-            if (<object>g).shape == shape and (<object>g).dtype is dtype:
-                return g  # the common case, checked without Python-level calls
+        if not create_graph and _matches(g, shape, dtype):
+            return g  # the common case, checked through numpy's C API
         if create_graph:
             if not isinstance(g, Variable):
                 g = make_variable(np.asarray(g), False, False)
@@ -232,16 +206,6 @@ cdef class Node:
             else:
                 g = g.astype(dtype)
         return g
-
-
-cdef bint _expandable(tuple target, tuple shape):
-    """True if an array of ``target`` shape broadcasts to ``shape`` (so the grad can be summed back)."""
-    if len(target) > len(shape):
-        return False
-    for a, b in zip(reversed(target), reversed(shape)):
-        if a != b and a != 1:
-            return False
-    return True
 
 
 @cython.no_gc
@@ -310,14 +274,24 @@ class ArrayFunction(Function):
     node_name = "ArrayFunctionBackward"
 
 
+# needs_input_grad and _var_positions of ops with up to 4 arguments, indexed by a bit mask of the
+# arguments: shared immutable tuples instead of two allocations per op
+cdef enum: _SHARED = 4
+cdef list _FLAGS = [[tuple([bool(m >> i & 1) for i in range(n)]) for m in range(1 << n)] for n in range(5)]
+cdef list _POSITIONS = [[tuple([i for i in range(n) if m >> i & 1]) for m in range(1 << n)] for n in range(5)]
+
+
 cdef object _apply(object cls, tuple args, dict kwargs):
     cdef bint arrays = cls._arrays
     cdef bint any_req = False, any_vol = False, record
     cdef Py_ssize_t i, n = len(args)
     cdef Variable v, w
-    cdef Node node
-    cdef list fargs = [None] * n
-    cdef list needs = [False] * n
+    cdef Node node = Node.__new__(Node)
+    # forward's positional arguments (ctx, *inputs), built in place: no list -> tuple copies
+    cdef tuple call = PyTuple_New(n + 1)
+    cdef list needs = [False] * n if n > _SHARED else None
+    cdef unsigned int need_mask = 0
+    _put(call, 0, node)
     for i in range(n):
         a = args[i]
         if isinstance(a, Variable):
@@ -326,40 +300,47 @@ cdef object _apply(object cls, tuple args, dict kwargs):
                 any_vol = True
             elif v.grad_fn is not None or v._requires_grad:
                 any_req = True
-                needs[i] = True
+                if needs is None:
+                    need_mask |= 1u << i
+                else:
+                    needs[i] = True
             if arrays:
-                fargs[i] = v.data
+                a = v.data
             else:
                 w = make_variable(v.data, False, False)
                 w._version = v._version
-                fargs[i] = w
-        else:
-            fargs[i] = a
+                a = w
+        _put(call, i + 1, a)
     record = any_req and not any_vol and grad_enabled()
-    node = Node.__new__(Node)
     node._fn = cls
     node._is_array_fn = arrays
     node.materialize_grads = True
-    node.needs_input_grad = tuple(needs) if record else (False,) * n
+    if needs is not None:
+        node.needs_input_grad = tuple(needs) if record else (False,) * n
+    else:
+        node.needs_input_grad = _FLAGS[n][need_mask if record else 0]
     forward = cls.forward
     if arrays:
-        out = forward(node, *fargs, **kwargs) if kwargs else forward(node, *fargs)
+        out = forward(*call, **kwargs) if kwargs else forward(*call)
     else:
         prev = grad_enabled()
         set_grad_enabled_c(False)
         try:
-            out = forward(node, *fargs, **kwargs)
+            out = forward(*call, **kwargs)
         finally:
             set_grad_enabled_c(prev)
     if type(out) is tuple:
         results = [_wrap_output(o, cls, any_vol) for o in <tuple>out]
         if record:
-            _connect(node, args, fargs, <tuple>out, results)
+            _connect(node, args, call, <tuple>out, results)
         return tuple(results)
     r = _wrap_output(out, cls, any_vol)
     if record:
-        _connect(node, args, fargs, (out,), [r])
+        _connect(node, args, call, (out,), [r])
     return r
+
+
+set_apply_impl(_apply)
 
 
 cdef Variable _wrap_output(object o, object cls, bint is_volatile):
@@ -372,44 +353,70 @@ cdef Variable _wrap_output(object o, object cls, bint is_volatile):
     return make_variable(o, False, is_volatile)
 
 
-cdef void _connect(Node node, tuple args, list fargs, tuple outs, list results):
+cdef tuple _input_meta(Variable v):
+    """(shape, dtype) of an input: its producer's record when the array still matches it (the
+    common case; saves two tuple allocations), else read afresh."""
+    cdef tuple m
+    if isinstance(v.grad_fn, Node):
+        om = (<Node>v.grad_fn)._output_meta
+        if om is not None and 0 <= v.output_nr < len(<tuple>om):
+            m = (<tuple>om)[v.output_nr]
+            if _matches(v.data, <tuple>m[0], m[1]):
+                return m
+    return _meta(v.data)
+
+
+cdef void _connect(Node node, tuple args, tuple call, tuple outs, list results):
     """Link a recorded node into the graph: edges to inputs, outputs' grad_fn, saved values."""
     cdef Variable v, r
-    cdef Py_ssize_t i
-    edges, positions, meta = [], [], []
-    for i in range(len(args)):
+    cdef Py_ssize_t i, k = 0, n = len(args), nvars = 0
+    cdef unsigned int var_mask = 0
+    for i in range(n):
+        if isinstance(args[i], Variable):
+            nvars += 1
+            var_mask |= (1u << i) if i < _SHARED else 0
+    # tuples filled in place: no list -> tuple copies
+    cdef tuple edges = PyTuple_New(nvars), meta = PyTuple_New(nvars)
+    cdef tuple positions = _POSITIONS[n][var_mask] if n <= _SHARED else PyTuple_New(nvars)
+    for i in range(n):
         a = args[i]
         if isinstance(a, Variable):
             v = <Variable>a
             if v.grad_fn is not None:
-                edges.append(_untracked((v.grad_fn, v.output_nr)))
+                _put(edges, k, _untracked((v.grad_fn, v.output_nr)))
             elif v._requires_grad:
-                edges.append(_untracked((grad_accumulator(v), 0)))
+                _put(edges, k, _untracked((grad_accumulator(v), 0)))
             else:
-                edges.append(_untracked((None, 0)))
-            positions.append(i)
-            meta.append(_untracked((v.data.shape, v.data.dtype)))
-    node.next_functions = _untracked(tuple(edges))
-    node._var_positions = tuple(positions)
-    node._npos = positions[-1] + 1 if positions else 0
-    node._input_meta = _untracked(tuple(meta))
+                _put(edges, k, _untracked((None, 0)))
+            if n > _SHARED:
+                _put(positions, k, i)
+            _put(meta, k, _input_meta(v))
+            k += 1
+    node.next_functions = _untracked(edges)
+    node._var_positions = positions
+    node._npos = positions[nvars - 1] + 1 if nvars else 0
+    node._input_meta = _untracked(meta)
     non_diff = node._non_diff
-    out_meta = []
+    cdef tuple out_meta = PyTuple_New(len(results))
     for i in range(len(results)):
         r = results[i]
-        out_meta.append(_untracked((r.data.shape, r.data.dtype)))
-        if r.data.dtype.kind != "f" or (non_diff is not None and id(outs[i]) in non_diff):
+        _put(out_meta, i, _meta(r.data))
+        if (<cnp.dtype>out_meta[i][1]).kind != b"f" or (non_diff is not None and id(outs[i]) in non_diff):
             continue
         r.grad_fn = node
         r.output_nr = i
-    node._output_meta = _untracked(tuple(out_meta))
+    node._output_meta = _untracked(out_meta)
     if node._raw_saved is not None:
-        node._saved = _untracked(tuple([_resolve_saved(x, args, fargs, outs, results) for x in node._raw_saved]))
+        raw = tuple(node._raw_saved)
+        saved = PyTuple_New(len(raw))
+        for i in range(len(raw)):
+            _put(saved, i, _resolve_saved(raw[i], args, call, outs, results))
+        node._saved = _untracked(saved)
         node._raw_saved = None
     node._non_diff = None
 
 
-cdef object _resolve_saved(object x, tuple args, list fargs, tuple outs, list results):
+cdef object _resolve_saved(object x, tuple args, tuple call, tuple outs, list results):
     """Map a value forward saved to its Variable (input or output) so in-place changes are caught."""
     cdef Py_ssize_t i
     cdef Variable v
@@ -419,12 +426,12 @@ cdef object _resolve_saved(object x, tuple args, list fargs, tuple outs, list re
         if x is outs[i]:
             v = results[i]
             return _saved(v.data, None, v._version, True, i)
-    for i in range(len(fargs)):
-        if x is fargs[i] or x is args[i]:
+    for i in range(len(args)):
+        if x is call[i + 1] or x is args[i]:  # call[0] is the ctx
             if isinstance(args[i], Variable):
                 v = args[i]
                 return _saved(v.data, v, v._version, False, 0)
     if isinstance(x, Variable):
         v = x
         return _saved(v.data, v, v._version, False, 0)
-    return _saved(x, make_variable(np.asarray(x), False, False), None, False, 0)
+    return _saved(x, None, None, False, 0)

@@ -22,3 +22,8 @@ cdef Variable make_variable(object data, bint requires_grad, bint is_volatile)
 # Grad mode lives in a C thread-local, read on every op without a Python attribute lookup.
 cdef bint grad_enabled() noexcept
 cdef void set_grad_enabled_c(bint mode) noexcept
+
+
+# function.pyx hands its _apply here at import, so the hottest operators call it in C.
+ctypedef object (*ApplyFn)(object cls, tuple args, dict kwargs)
+cdef void set_apply_impl(ApplyFn fn) noexcept

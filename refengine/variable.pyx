@@ -56,10 +56,26 @@ _NONLEAF_GRAD_WARNING = (
     "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor.")
 
 
+#: the Functions of + - * / and unary -, called straight through _apply_impl (no Python frames)
+cdef object _Add = None, _Sub = None, _Mul = None, _Div = None, _Neg = None
+cdef ApplyFn _apply_impl = _unbound
+
+
+cdef object _unbound(object cls, tuple args, dict kwargs):
+    raise RuntimeError("refengine.variable used before refengine.function was imported")
+
+
+cdef void set_apply_impl(ApplyFn fn) noexcept:
+    global _apply_impl
+    _apply_impl = fn
+
+
 def bind_ops(ns):
     """Connect the operators of Variable to the op namespace (called once at import)."""
-    global _ops
+    global _ops, _Add, _Sub, _Mul, _Div, _Neg
     _ops = ns
+    # what ops.add/sub/mul/div/neg do for operators (alpha=1): Fn.apply(a, b)
+    _Add, _Sub, _Mul, _Div, _Neg = ns.arith.Add, ns.arith.Sub, ns.arith.Mul, ns.arith.Div, ns.arith.Neg
 
 
 @cython.no_gc
@@ -346,19 +362,19 @@ cdef class Variable:
         return sorted(set(object.__dir__(self)) | set(TENSOR_METHODS))
 
     # ----- operators -------------------------------------------------------------------
-    def __add__(self, other): return _ops.add(self, other)
-    def __radd__(self, other): return _ops.add(other, self)
-    def __sub__(self, other): return _ops.sub(self, other)
-    def __rsub__(self, other): return _ops.sub(other, self)
-    def __mul__(self, other): return _ops.mul(self, other)
-    def __rmul__(self, other): return _ops.mul(other, self)
-    def __truediv__(self, other): return _ops.div(self, other)
-    def __rtruediv__(self, other): return _ops.div(other, self)
+    def __add__(self, other): return _apply_impl(_Add, (self, other), None)
+    def __radd__(self, other): return _apply_impl(_Add, (other, self), None)
+    def __sub__(self, other): return _apply_impl(_Sub, (self, other), None)
+    def __rsub__(self, other): return _apply_impl(_Sub, (other, self), None)
+    def __mul__(self, other): return _apply_impl(_Mul, (self, other), None)
+    def __rmul__(self, other): return _apply_impl(_Mul, (other, self), None)
+    def __truediv__(self, other): return _apply_impl(_Div, (self, other), None)
+    def __rtruediv__(self, other): return _apply_impl(_Div, (other, self), None)
     def __pow__(self, other, mod=None): return _ops.pow(self, other)
     def __rpow__(self, other, mod=None): return _ops.pow(other, self)
     def __matmul__(self, other): return _ops.matmul(self, other)
     def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __neg__(self): return _ops.neg(self)
+    def __neg__(self): return _apply_impl(_Neg, (self,), None)
     def __pos__(self): return self
     def __abs__(self): return _ops.abs(self)
     def __getitem__(self, index): return _ops.index(self, index)

@@ -6,8 +6,9 @@ a row of ``cols[n, c*kh*kw + i*kw + j, oh*OW + ow]`` so conv2d becomes one
 batched matmul (BLAS) and its backward ``col2im`` (the adjoint: a scatter-add of
 the columns back onto the padded image).  ``max_pool2d`` scans each window
 directly and records the flat input index of its first maximum (torch's tie
-rule), which the backward scatter-adds into; a window lying wholly in the padding
-(possible with dilation) gives -inf and points at its plane's first element.  Inputs are strided 4-D typed
+rule; of its last NaN when it holds NaN, as torch), which the backward scatter-adds
+into; a window lying wholly in the padding (possible with dilation) gives -inf and
+points at its plane's first element.  Inputs are strided 4-D typed
 memoryviews (any layout, negative strides included); geometry is validated by
 ``validate.window`` before the unchecked ``nogil`` loops.  Twin: ``conv_numpy.py``.
 """
@@ -129,13 +130,11 @@ cdef void _maxpool(const floating[:, :, :, :] x, floating[:, :, :, ::1] out, int
                                 if ix < 0 or ix >= W:
                                     continue
                                 v = x[n, c, iy, ix]
+                                # torch's rule: the first maximum, but every NaN takes over
+                                # (so the last NaN of the window holds the index)
                                 if best < 0 or v > m or v != v:
                                     m = v
                                     best = iy * W + ix
-                                    if v != v:
-                                        break
-                            if m != m and best >= 0:
-                                break
                         if best < 0:                    # the window lies wholly in the padding
                             m = -INFINITY
                             best = 0
@@ -152,7 +151,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     x = validate.float_array(x, "input")
     kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = _geometry(x, kernel_size, stride, padding, dilation, "im2col")
     N, C = x.shape[:2]
-    cols = np.empty((N, C * kh * kw, oh * ow), x.dtype)
+    cols = validate.alloc((N, C * kh * kw, oh * ow), x.dtype, "im2col")
     if cols.size:
         if x.dtype == np.float32:
             _im2col[float](x, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
@@ -169,7 +168,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
     want = (x_shape[0], x_shape[1] * kh * kw, oh * ow)
     if cols.shape != want:
         raise ValueError(f"col2im: cols has shape {cols.shape}, expected {want} for input shape {x_shape}")
-    x = np.zeros(x_shape, cols.dtype)
+    x = validate.alloc(x_shape, cols.dtype, "col2im", zero=True)
     if cols.size:
         if cols.dtype == np.float32:
             _col2im[float](cols, x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
@@ -187,8 +186,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
         raise RuntimeError(f"max_pool2d: pad should be at most half of effective kernel size, but got "
                            f"pad=({ph}, {pw}) and kernel_size=({kh}, {kw})")
     N, C = x.shape[:2]
-    out = np.empty((N, C, oh, ow), x.dtype)
-    arg = np.empty((N, C, oh, ow), np.int64)
+    out = validate.alloc((N, C, oh, ow), x.dtype, "max_pool2d")
+    arg = validate.alloc((N, C, oh, ow), np.int64, "max_pool2d")
     if out.size:
         if x.dtype == np.float32:
             _maxpool[float](x, out, arg, kh, kw, sh, sw, ph, pw, dh, dw)

@@ -1,5 +1,5 @@
 # cython: language_level=3, cdivision=True
-# distutils: extra_compile_args = -fno-trapping-math -fno-math-errno
+# distutils: extra_compile_args = -fno-trapping-math -fno-math-errno -ffp-contract=off
 """Fused elementwise kernels: one pass over memory instead of numpy's chain of temporaries.
 
 Every kernel computes ``out[i] = f(a[i], b[i])`` for arrays of any rank and
@@ -10,6 +10,10 @@ below); anything else walks the operands' byte strides with an odometer over the
 outer dims (an N-d iterator, so no operand is ever copied).  Inputs are
 validated in the ``def`` wrappers (``refengine.kernels.validate``) before the
 unchecked ``nogil`` loops run.  The numpy twin is ``elementwise_numpy.py``.
+
+``-ffp-contract=off``: the AVX2/AVX-512 clones would otherwise fuse ``1 - y*y`` (tanh
+backward) into an FMA, whose single rounding differs from numpy's two; without it
+every kernel but sigmoid_forward (libm exp vs numpy's) is bit-identical to its twin.
 """
 cimport cython
 from cython cimport floating
@@ -43,7 +47,7 @@ cdef extern from *:
         RE_LOOP(re_clamp_f_##sfx, T, (x != x) ? x : (x > hi ? hi : (x < lo ? lo : x))) \
         RE_LOOP(re_sig_b_##sfx, T, x * y * (1 - y)) \
         RE_LOOP(re_tanh_b_##sfx, T, x * (1 - y * y)) \
-        RE_LOOP(re_relu_b_##sfx, T, y > 0 ? x : 0) \
+        RE_LOOP(re_relu_b_##sfx, T, y <= 0 ? 0 : x) \
         RE_LOOP(re_clamp_b_##sfx, T, ((y >= lo) & (y <= hi)) ? x : 0) \
         RE_LOOP(re_exp_b_##sfx, T, x * y) \
         RE_LOOP(re_log_b_##sfx, T, x / y) \
@@ -85,23 +89,30 @@ cdef inline floating _exp(floating v) noexcept nogil:
 @cython.wraparound(False)
 @cython.initializedcheck(False)
 cdef inline floating _f(int op, floating a, floating b, floating lo, floating hi) noexcept nogil:
-    """The scalar formula of kernel ``op`` (a = first operand, b = second)."""
+    """The scalar formula of kernel ``op`` (a = first operand, b = second).
+
+    ``one`` is typed: Cython writes a bare ``1`` as the double ``1.0``, which would run
+    the float32 formulas in double on this (strided) path but in float on the contiguous
+    one, so one input would give different results in different layouts."""
+    cdef floating one = 1
     if op == SIG_F:
-        return 1 / (1 + _exp(-a))
+        return one / (one + _exp(-a))
     elif op == RELU_F:
         return a if (a > 0 or a != a) else 0   # NaN stays NaN, as in torch
     elif op == CLAMP_F:
         if a != a:
             return a                           # torch.clamp propagates NaN
-        if lo > hi:
+        if lo != lo:
+            return lo                          # ... a NaN bound too: NaN everywhere
+        if hi != hi or lo > hi:
             return hi                          # torch: min > max gives max everywhere
         return hi if a > hi else (lo if a < lo else a)
     elif op == SIG_B:                          # a = grad, b = sigmoid(x)
-        return a * b * (1 - b)
+        return a * b * (one - b)
     elif op == TANH_B:                         # b = tanh(x)
-        return a * (1 - b * b)
+        return a * (one - b * b)
     elif op == RELU_B:                         # b = x (or relu(x): same sign test)
-        return a if b > 0 else 0
+        return 0 if b <= 0 else a              # torch's threshold_backward: NaN passes g
     elif op == CLAMP_B:                        # b = x: gradient passes where lo <= x <= hi
         return a if (b >= lo and b <= hi) else 0
     elif op == EXP_B:                          # b = exp(x)
@@ -116,7 +127,7 @@ cdef inline floating _f(int op, floating a, floating b, floating lo, floating hi
 cdef void _flat(int op, floating* out, const floating* a, const floating* b, Py_ssize_t n,
                 floating lo, floating hi) noexcept nogil:
     """Contiguous operands: the op's C loop (see the extern block).  clamp with min > max
-    (torch: max everywhere) takes the reference formula ``_f``."""
+    (torch: max everywhere) or a NaN bound (NaN everywhere) takes the reference formula ``_f``."""
     cdef Py_ssize_t i
     if op == CLAMP_F and not lo <= hi:
         for i in range(n):
@@ -222,7 +233,7 @@ def tanh_backward(g, y):
 
 
 def relu_backward(g, x):
-    """``g`` where ``x > 0`` else 0."""
+    """0 where ``x <= 0`` else ``g`` (so a NaN ``x`` passes ``g``, as torch's threshold_backward)."""
     return _binary(RELU_B, g, x)
 
 

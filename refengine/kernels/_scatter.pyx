@@ -33,7 +33,7 @@ def scatter_add(size, idx, src):
         raise ValueError(f"size must be non-negative, got {size}")
     src = validate.float_array(src, "src")
     idx = validate.indices(idx, size, src)
-    out = np.zeros(size, src.dtype)
+    out = validate.alloc(size, src.dtype, "scatter_add", zero=True)
     if src.size == 0:
         return out
     i1 = idx.reshape(-1)

@@ -12,7 +12,7 @@ before exp (as torch does) so large logits do not overflow.  Twin:
 """
 cimport cython
 from cython cimport floating
-from libc.math cimport exp, expf, isfinite, log
+from libc.math cimport exp, expf, log
 import numpy as np
 
 from refengine.kernels import validate
@@ -65,15 +65,17 @@ cdef void _fwd(const floating[:, :] x, floating[:, ::1] out, bint take_log):
             for i in range(1, n):
                 if x[r, i] > m:
                     m = x[r, i]
-            if not isfinite(m):
-                m = 0                               # all -inf / inf / nan rows: no shift (torch gives nan)
+            # no special case for an infinite max: like torch, a row holding +inf (inf - inf)
+            # or only -inf (-inf + inf) is NaN throughout, rather than [nan, 0, ...]
             s = 0
             for i in range(n):
                 s += _ex(<floating>(x[r, i] - m))
             if take_log:
-                s = log(s) + m
+                # (x - m) - log(s), not x - (m + log(s)): with |m| large, m + log(s) rounds
+                # log(s) away (float32 logits 3e38, 3e38: 0 instead of -log 2)
+                s = log(s)
                 for i in range(n):
-                    out[r, i] = <floating>(x[r, i] - s)
+                    out[r, i] = <floating>(<floating>(x[r, i] - m) - s)
             else:
                 s = 1.0 / s
                 for i in range(n):

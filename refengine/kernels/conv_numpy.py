@@ -9,7 +9,10 @@ from refengine.kernels import validate
 
 def _windows(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fill=0.0):
     """(N, C, OH, OW, kh, kw) view of every dilated window of the padded input."""
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    N, C, H, W = x.shape
+    xp = validate.alloc((N, C, H + 2 * ph, W + 2 * pw), x.dtype, "padding")  # a clear error if too big
+    xp[...] = fill
+    xp[:, :, ph: ph + H, pw: pw + W] = x
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     w = sliding_window_view(xp, (span_h, span_w), axis=(2, 3))[..., ::dh, ::dw]
     return w[:, :, : oh * sh : sh, : ow * sw : sw]
@@ -21,7 +24,9 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     kh, kw, oh, ow = geo[0], geo[1], geo[8], geo[9]
     w = _windows(x, *geo)                                  # N, C, OH, OW, kh, kw
     N, C = x.shape[:2]
-    return np.ascontiguousarray(w.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, oh * ow))
+    out = validate.alloc((N, C * kh * kw, oh * ow), x.dtype, "im2col")
+    out[...] = w.transpose(0, 1, 4, 5, 2, 3).reshape(out.shape)
+    return out
 
 
 def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
@@ -32,7 +37,7 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
     want = (N, C * kh * kw, oh * ow)
     if cols.shape != want:
         raise ValueError(f"col2im: cols has shape {cols.shape}, expected {want} for input shape {x_shape}")
-    xp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), cols.dtype)
+    xp = validate.alloc((N, C, H + 2 * ph, W + 2 * pw), cols.dtype, "col2im", zero=True)
     c6 = cols.reshape(N, C, kh, kw, oh, ow)
     for i in range(kh):
         for j in range(kw):
@@ -50,12 +55,18 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
                            f"pad=({ph}, {pw}) and kernel_size=({kh}, {kw})")
     N, C, H, W = x.shape
     w = _windows(x, *geo, fill=-np.inf).reshape(N, C, oh, ow, kh * kw)
-    k = np.argmax(np.where(np.isnan(w), np.inf, w), axis=-1)   # first max; NaN wins as in torch
+    # taps on real elements: a -inf input must win over the -inf padding
+    tap = _windows(np.ones((1, 1, H, W), bool), *geo, fill=False).reshape(1, 1, oh, ow, kh * kw)
+    m = np.max(np.where(tap, w, -np.inf), axis=-1, keepdims=True)
+    k = np.argmax(tap & (w == m), axis=-1)                      # the first maximum (torch's tie rule)
+    nan = np.isnan(w) & tap
+    last_nan = kh * kw - 1 - np.argmax(nan[..., ::-1], axis=-1)  # ... but the last NaN, as torch
+    k = np.where(nan.any(-1), last_nan, k)
     out = np.take_along_axis(w, k[..., None], -1)[..., 0].astype(x.dtype)
     ki, kj = np.divmod(k, kw)
     iy = np.arange(oh)[:, None] * sh - ph + ki * dh
     ix = np.arange(ow)[None, :] * sw - pw + kj * dw
     base = (np.arange(N)[:, None, None, None] * C + np.arange(C)[None, :, None, None]) * H * W
-    inside = _windows(np.ones((1, 1, H, W)), *geo).reshape(1, 1, oh, ow, kh * kw).any(-1)
+    inside = tap.any(-1)
     out = np.where(inside, out, -np.inf).astype(x.dtype)  # windows wholly in the padding: -inf ...
     return out, np.where(inside, base + iy * W + ix, base).astype(np.int64)  # ... at the plane's start

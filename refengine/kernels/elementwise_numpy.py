@@ -26,6 +26,11 @@ def relu_forward(x):
 def clamp_forward(x, lo=None, hi=None):
     x = validate.float_array(x, "input")
     lo, hi = validate.bounds(lo, hi)
+    # bounds in the input's dtype, as the kernel casts them (1e300 is inf for float32)
+    with np.errstate(over="ignore"):
+        lo, hi = x.dtype.type(lo), x.dtype.type(hi)
+    if np.isnan(lo) or np.isnan(hi):        # torch: a NaN bound gives NaN everywhere
+        return _out(x, np.full(x.shape, np.nan))
     if lo > hi:
         return _out(x, np.where(np.isnan(x), x, hi))
     return _out(x, np.clip(x, lo, hi))
@@ -43,12 +48,14 @@ def tanh_backward(g, y):
 
 def relu_backward(g, x):
     g, x = validate.same_layout(g, x)
-    return _out(g, np.where(x > 0, g, 0))
+    return _out(g, np.where(x <= 0, 0, g))  # NaN x passes g (torch's threshold_backward)
 
 
 def clamp_backward(g, x, lo=None, hi=None):
     g, x = validate.same_layout(g, x)
     lo, hi = validate.bounds(lo, hi)
+    with np.errstate(over="ignore"):
+        lo, hi = x.dtype.type(lo), x.dtype.type(hi)
     return _out(g, np.where((x >= lo) & (x <= hi), g, 0))
 
 

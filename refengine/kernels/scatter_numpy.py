@@ -12,6 +12,6 @@ def scatter_add(size, idx, src):
         raise ValueError(f"size must be non-negative, got {size}")
     src = validate.float_array(src, "src")
     idx = validate.indices(idx, size, src)
-    out = np.zeros(size, src.dtype)
+    out = validate.alloc(size, src.dtype, "scatter_add", zero=True)
     np.add.at(out, idx.reshape(-1), src.reshape(-1))
     return out

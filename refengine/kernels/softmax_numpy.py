@@ -7,8 +7,9 @@ from refengine.kernels import validate
 
 
 def _shift(x, ax):
-    m = np.max(x, axis=ax, keepdims=True)
-    return x - np.where(np.isfinite(m), m, 0)
+    # shifted by the max even when it is infinite: a row with +inf, or only -inf, is NaN (torch)
+    with np.errstate(invalid="ignore"):
+        return x - np.max(x, axis=ax, keepdims=True)
 
 
 def softmax_forward(x, dim):
@@ -36,8 +37,8 @@ def log_softmax_forward(x, dim):
 def softmax_backward(g, y, dim):
     g, y = validate.same_layout(g, y, ("grad", "output"))
     ax = validate.axis(dim, g.ndim)
-    if g.ndim == 0:
-        return np.zeros((), g.dtype) * g
+    if g.ndim == 0:  # the one-element row: the same formula, so a NaN output stays NaN
+        return softmax_backward(g.reshape(1), y.reshape(1), 0).reshape(())
     return (y * (g - np.sum(g * y, axis=ax, keepdims=True))).astype(g.dtype)
 
 

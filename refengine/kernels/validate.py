@@ -14,17 +14,24 @@ MAX_NDIM = 32
 
 
 def float_array(x, name: str) -> np.ndarray:
-    """``x`` as a float32/float64 ndarray (any strides; a numpy scalar becomes 0-d), or TypeError."""
+    """``x`` as a float32/float64 ndarray (any strides; a numpy scalar becomes 0-d), or TypeError.
+
+    A non-native byte order (``astype('>f8')``) or an unaligned buffer (a byte offset, or
+    strides that are not a multiple of the itemsize) is copied to a native, aligned array
+    first: the kernels read elements through typed pointers, and the vectorised loops
+    may assume natural alignment, so they must never see such a buffer.
+    """
     if isinstance(x, np.generic):
         x = np.asarray(x)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
-    if x.dtype not in FLOATS:
-        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+    dt = x.dtype
+    if dt.kind != "f" or dt.newbyteorder("=") not in FLOATS or dt.fields is not None:
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
     if x.ndim > MAX_NDIM:
         raise ValueError(f"{name} has {x.ndim} dims; kernels support at most {MAX_NDIM}")
-    if not x.dtype.isnative:
-        raise TypeError(f"{name} must be in native byte order")
+    if not dt.isnative or not x.flags.aligned:
+        x = np.array(x, dtype=dt.newbyteorder("="), order="C", copy=True)
     return x
 
 
@@ -49,7 +56,10 @@ def bounds(lo, hi) -> tuple[float, float]:
 
 def target_shape(g: np.ndarray, shape) -> tuple:  # g already checked by float_array
     """``shape`` as a tuple that broadcasts to ``g.shape`` (the sum_to_shape contract)."""
-    shape = tuple(int(s) for s in shape)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
     lead = g.ndim - len(shape)
     ok = lead >= 0 and all(s in (1, n) for s, n in zip(shape, g.shape[lead:]))
     if not ok:
@@ -73,19 +83,25 @@ def indices(idx, size: int, src: np.ndarray) -> np.ndarray:
         raise TypeError(f"indices must be integers, got {idx.dtype}")
     if idx.shape != src.shape:
         raise ValueError(f"indices have shape {idx.shape} but src has shape {src.shape}; expected equal")
-    if idx.size and (idx.min() < 0 or idx.max() >= size):
-        bad = idx.min() if idx.min() < 0 else idx.max()
-        raise IndexError(f"index {int(bad)} is out of bounds for size {size}")
-    return idx.astype(np.int64, copy=False)
+    if idx.size:
+        # compared before any cast: a uint64 above 2**63 must not wrap to a valid int64
+        lo, hi = idx.min(), idx.max()
+        if lo < 0 or hi >= size:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"index {int(bad)} is out of bounds for size {size}")
+    # native, aligned int64 (any byte order, stride or width in): the kernel's typed view
+    return np.asarray(idx, dtype=np.int64) if idx.flags.aligned else np.array(idx, dtype=np.int64)
 
 
 def pair(v, name: str) -> tuple[int, int]:
     """An int or a pair of ints (torch's kernel_size/stride/padding/dilation convention)."""
-    if isinstance(v, (int, np.integer)):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
         return int(v), int(v)
+    if not isinstance(v, (tuple, list)):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
     v = tuple(v)
     if len(v) == 1:
-        return int(v[0]), int(v[0])
+        v = v * 2
     if len(v) != 2 or not all(isinstance(i, (int, np.integer)) for i in v):
         raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
     return int(v[0]), int(v[1])
@@ -103,10 +119,31 @@ def window(x_shape, kernel, stride, padding, dilation, what="conv2d") -> tuple:
         raise ValueError(f"{what}: kernel_size, stride and dilation must be positive and padding "
                          f"non-negative, got kernel ({kh}, {kw}) stride ({sh}, {sw}) padding ({ph}, {pw}) "
                          f"dilation ({dh}, {dw})")
+    if min(x_shape) < 0:
+        raise ValueError(f"{what}: input shape must be non-negative, got {tuple(x_shape)}")
     H, W = x_shape[2], x_shape[3]
     oh = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     ow = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     if oh <= 0 or ow <= 0:
         raise RuntimeError(f"{what}: calculated output size ({oh}x{ow}) is too small for input "
                            f"{H}x{W} with kernel ({kh}, {kw}), padding ({ph}, {pw}), dilation ({dh}, {dw})")
+    # the kernels take the geometry as C ints and index with products of it: keep every
+    # term (and the padded extent) well inside 32 bits rather than overflow in a loop
+    if max(kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, H + 2 * ph, W + 2 * pw,
+           dh * kh, dw * kw, sh * oh, sw * ow) >= 2**31:
+        raise ValueError(f"{what}: geometry too large: kernel ({kh}, {kw}), stride ({sh}, {sw}), padding "
+                         f"({ph}, {pw}), dilation ({dh}, {dw}) for input {H}x{W}; expected values below 2**31")
     return kh, kw, sh, sw, ph, pw, dh, dw, oh, ow
+
+
+def alloc(shape, dtype, what: str, zero: bool = False) -> np.ndarray:
+    """A new array for a kernel's result, or a RuntimeError naming the size asked for: a
+    geometry (padding, size) can ask for far more than the input's memory, and numpy's bare
+    MemoryError would not say which argument did it."""
+    try:
+        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+    except (MemoryError, ValueError) as e:
+        shape = tuple(np.atleast_1d(shape).tolist())
+        n = float(np.prod([float(s) for s in shape])) * np.dtype(dtype).itemsize
+        raise RuntimeError(f"{what}: cannot allocate a result of shape {shape} "
+                           f"({n / 2**30:.3g} GiB): {type(e).__name__}: {e}") from None

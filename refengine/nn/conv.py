@@ -67,7 +67,8 @@ class Conv2d(ArrayFunction):
         F = w.shape[0]
         cols = K.im2col(x, *geo)                              # N, K, P
         oh, ow = ctx.out_hw = _out_hw(x.shape, geo)
-        out = np.matmul(w.reshape(F, -1), cols).reshape(N, F, oh, ow)
+        # explicit sizes, never -1: numpy cannot infer a dim of a zero-size array (N == 0)
+        out = np.matmul(w.reshape(F, _rest(w.shape)), cols).reshape(N, F, oh, ow)
         if b is not None:
             out += b.reshape(1, F, 1, 1)
         ctx.geo, ctx.cols = geo, cols
@@ -80,8 +81,8 @@ class Conv2d(ArrayFunction):
         if is_var(g):
             return _conv_backward_graph(ctx, g, x, w)
         N, F = g.shape[:2]
-        g3 = g.reshape(N, F, -1)
-        w2 = w.reshape(F, -1)
+        g3 = g.reshape(N, F, _rest(g.shape[1:]))
+        w2 = w.reshape(F, _rest(w.shape))
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
             gx = K.col2im(np.matmul(w2.T, g3), x.shape, *ctx.geo)
@@ -97,8 +98,8 @@ def _conv_backward_graph(ctx, g, x, w):
     """The conv2d backward from differentiable ops (create_graph=True)."""
     from refengine.ops import matmul, reshape, sum as _sum, transpose
     N, F = shape_of(g)[:2]
-    g3 = reshape(g, (N, F, -1))
-    w2 = reshape(w, (F, -1)) if is_var(w) else w.reshape(F, -1)
+    g3 = reshape(g, (N, F, _rest(shape_of(g)[1:])))
+    w2 = reshape(w, (F, _rest(shape_of(w)))) if is_var(w) else w.reshape(F, _rest(w.shape))
     gx = gw = gb = None
     if ctx.needs_input_grad[0]:
         gx = fold(matmul(transpose(w2, 0, 1) if is_var(w2) else w2.T, g3), shape_of(x), ctx.geo)
@@ -109,6 +110,11 @@ def _conv_backward_graph(ctx, g, x, w):
     if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
         gb = _sum(g, dim=(0, 2, 3))
     return gx, gw, gb
+
+
+def _rest(shape):
+    """The product of ``shape[1:]`` (what ``reshape(shape[0], -1)`` would infer)."""
+    return int(np.prod(shape[1:], dtype=np.int64))
 
 
 def _out_hw(shape, geo):
@@ -189,7 +195,7 @@ class AvgPoolBackward(ArrayFunction):
         ctx.geo, ctx.divisor = geo, divisor
         N, C, H, W = shape
         kk = geo[0][0] * geo[0][1]
-        g3 = (g.reshape(N * C, 1, -1) / divisor).astype(g.dtype)
+        g3 = (g.reshape(N * C, 1, _rest(g.shape[1:])) / divisor).astype(g.dtype)
         cols = np.ascontiguousarray(np.broadcast_to(g3, (N * C, kk, g3.shape[2])))
         return K.col2im(cols, (N * C, 1, H, W), *geo).reshape(shape)
 

@@ -198,7 +198,10 @@ class MseLoss(ArrayFunction):
 
     @staticmethod
     def forward(ctx, a, b, reduction="mean"):
-        d = binary(np.subtract, a, b)
+        # torch broadcasts the operands first, so a 0-d float64 with a float32 tensor
+        # promotes as two dimensioned tensors (float64), not by the 0-d rule (float32)
+        d = binary(np.subtract, *np.broadcast_arrays(a, b)) if np.shape(a) != np.shape(b) else \
+            binary(np.subtract, a, b)
         ctx.save_for_backward(a, b)
         ctx.reduction, ctx.n, ctx.shape = reduction, d.size, d.shape
         sq = d * d
@@ -210,7 +213,8 @@ class MseLoss(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        scale = 2.0 / ctx.n if ctx.reduction == "mean" else 2.0
+        # n == 0: an empty mean (NaN forward, as torch) has an empty, all-zero gradient
+        scale = (2.0 / ctx.n if ctx.n else 0.0) if ctx.reduction == "mean" else 2.0
         gd = (g * scale) * (a - b)
         ga = sum_to_shape(gd, shape_of(a)) if ctx.needs_input_grad[0] else None
         gb = sum_to_shape(-gd, shape_of(b)) if ctx.needs_input_grad[1] else None

@@ -20,19 +20,53 @@ def _shape(x):
     return x.shape if type(x) is np.ndarray else np.shape(x)
 
 
+def _is_scalar(x):
+    t = type(x)
+    return t is float or t is int
+
+
+def _broadcast_from(a, b, r):
+    """The input shapes if an array input was broadcast to ``r``'s shape, else None (backward then
+    skips sum_to_shape).  A Python scalar never needs a gradient, so its shape does not matter."""
+    rs = r.shape
+    if ((_is_scalar(a) or (type(a) is np.ndarray and a.shape == rs))
+            and (_is_scalar(b) or (type(b) is np.ndarray and b.shape == rs))):
+        return None
+    return _shape(a), _shape(b)
+
+
 class Add(ArrayFunction):
     node_name = "AddBackward0"
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
-        return binary(np.add, a, b)
+        tb = type(b)
+        if tb is float or tb is int:  # y op 0.5: numpy's weak scalar already agrees with torch
+            r = np.add(a, b)
+            if type(a) is np.ndarray and a.shape == r.shape:
+                return r  # nothing broadcast: _op_state stays None
+        else:
+            r = binary(np.add, a, b)
+        ctx._op_state = _broadcast_from(a, b, r)  # a Node slot: no ctx.__dict__ entry
+        return r
 
     @staticmethod
     def backward(ctx, g):
-        sa, sb = ctx.shapes
         need = ctx.needs_input_grad
+        shapes = ctx._op_state
+        if shapes is None:
+            return (g if need[0] else None), (g if need[1] else None)
+        sa, sb = shapes
         return (sum_to_shape(g, sa) if need[0] else None), (sum_to_shape(g, sb) if need[1] else None)
+
+
+_BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+             "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _is_bool(x) -> bool:
+    t = type(x)
+    return t is bool or t is np.bool_ or (t is np.ndarray and x.dtype.kind == "b")
 
 
 class Sub(ArrayFunction):
@@ -40,14 +74,32 @@ class Sub(ArrayFunction):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
-        return binary(np.subtract, a, b)
+        tb = type(b)
+        if _is_bool(a) or _is_bool(b):  # here, not in sub(): Variable.__sub__ comes straight to Sub
+            raise RuntimeError(_BOOL_SUB)
+        if tb is float or tb is int:  # y op 0.5: numpy's weak scalar already agrees with torch
+            r = np.subtract(a, b)
+            if type(a) is np.ndarray and a.shape == r.shape:
+                return r  # nothing broadcast: _op_state stays None
+        else:
+            r = binary(np.subtract, a, b)
+        ctx._op_state = _broadcast_from(a, b, r)
+        return r
 
     @staticmethod
     def backward(ctx, g):
-        sa, sb = ctx.shapes
         need = ctx.needs_input_grad
+        shapes = ctx._op_state
+        if shapes is None:
+            return (g if need[0] else None), (-g if need[1] else None)
+        sa, sb = shapes
         return (sum_to_shape(g, sa) if need[0] else None), (sum_to_shape(-g, sb) if need[1] else None)
+
+
+def _unbroadcast(g, like):
+    # sum_to_shape only when the shapes differ (skips two Python calls in the common case)
+    shape = like.shape
+    return g if g.shape == shape else sum_to_shape(g, shape)
 
 
 class Mul(ArrayFunction):
@@ -55,14 +107,23 @@ class Mul(ArrayFunction):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return binary(np.multiply, a, b)
+        ctx._raw_saved = (a, b)  # what ctx.save_for_backward(a, b) does, without the method call
+        tb = type(b)
+        return np.multiply(a, b) if tb is float or tb is int else binary(np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        ga = sum_to_shape(g * b, shape_of(a)) if ctx.needs_input_grad[0] else None
-        gb = sum_to_shape(g * a, shape_of(b)) if ctx.needs_input_grad[1] else None
+        need = ctx.needs_input_grad
+        ga = gb = None
+        if need[0]:  # sum_to_shape only when a was broadcast (inline: no extra Python call)
+            ga = g * b
+            if ga.shape != a.shape:
+                ga = sum_to_shape(ga, a.shape)
+        if need[1]:
+            gb = g * a
+            if gb.shape != b.shape:
+                gb = sum_to_shape(gb, b.shape)
         return ga, gb
 
 
@@ -79,8 +140,10 @@ class Div(ArrayFunction):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            ga = sum_to_shape(g / b, shape_of(a)) if ctx.needs_input_grad[0] else None
-            gb = sum_to_shape(-g * a / (b * b), shape_of(b)) if ctx.needs_input_grad[1] else None
+            ga = _unbroadcast(g / b, a) if ctx.needs_input_grad[0] else None
+            # torch's -g * ((a / b) / b), not a / (b * b): b * b under- or overflows for |b|
+            # beyond 1e+-154 (float64; 1e+-19 float32), turning a finite gradient into 0, inf or NaN
+            gb = _unbroadcast(-g * ((a / b) / b), b) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -135,9 +198,13 @@ class PowScalarBase(Pow):
 
 
 class _MinMax(ArrayFunction):
-    """maximum/minimum: the gradient goes to the larger (smaller) input; ties split it evenly."""
+    """maximum/minimum: the gradient goes to the larger (smaller) input; ties split it evenly.
+
+    torch's masks, not "which input equals the result": an input is masked out only where
+    it compares strictly worse, so with a NaN on either side both inputs get the gradient."""
 
     ufunc = None
+    loses = None  # a (strictly) loses to b
 
     @classmethod
     def forward(cls, ctx, a, b):
@@ -148,10 +215,9 @@ class _MinMax(ArrayFunction):
     def backward(cls, ctx, g):
         a, b = ctx.saved_tensors
         da, db = data_of(a), data_of(b)
-        win = cls.ufunc(da, db) == da          # a wins (or ties)
         tie = da == db
-        wa = np.where(tie, 0.5, win).astype(g.dtype)
-        wb = np.where(tie, 0.5, ~win).astype(g.dtype)
+        wa = np.where(tie, 0.5, ~cls.loses(da, db)).astype(g.dtype)
+        wb = np.where(tie, 0.5, ~cls.loses(db, da)).astype(g.dtype)
         ga = sum_to_shape(g * wa, shape_of(a)) if ctx.needs_input_grad[0] else None
         gb = sum_to_shape(g * wb, shape_of(b)) if ctx.needs_input_grad[1] else None
         return ga, gb
@@ -160,11 +226,13 @@ class _MinMax(ArrayFunction):
 class Maximum(_MinMax):
     node_name = "MaximumBackward0"
     ufunc = np.maximum
+    loses = np.less
 
 
 class Minimum(_MinMax):
     node_name = "MinimumBackward0"
     ufunc = np.minimum
+    loses = np.greater
 
 
 class Where(ArrayFunction):
@@ -198,7 +266,7 @@ def add(input, other, alpha=1):
 
 @method()
 def sub(input, other, alpha=1):
-    """``input - alpha * other`` with broadcasting."""
+    """``input - alpha * other`` with broadcasting; a bool operand is refused, as torch does."""
     return Sub.apply(input, other if alpha == 1 else mul(other, alpha))
 
 

@@ -26,7 +26,10 @@ def result_dtype(a, b):
     za, zb = np.ndim(a) == 0, np.ndim(b) == 0
     if za != zb:  # one 0-d operand: it only matters if its category is higher
         zero_dt, zero_cat, dim_dt, dim_cat = (da, ca, db, cb) if za else (db, cb, da, ca)
-        return dim_dt if zero_cat <= dim_cat else None
+        # torch: the dimensioned operand's dtype, unless the 0-d one is of a higher category
+        # (float 0-d with an int array): then the 0-d one's dtype -- numpy would widen
+        # float32 + int64 to float64
+        return dim_dt if zero_cat <= dim_cat else zero_dt
     if ca != cb:  # int/bool with float: the float's dtype (numpy would widen float32 to float64)
         return da if ca > cb else db
     return None

@@ -93,7 +93,9 @@ class MeanAll(Mean):
 
 
 def _nonempty(a, dims, name):
-    if a.size == 0 or any(a.shape[d] == 0 for d in dims):
+    # only the reduced dims must be non-empty (torch: amax of a (1, 0) tensor over dim 0 is a
+    # (0,) tensor); a 0-d input has one element and no dims
+    if any(a.shape[d] == 0 for d in dims):
         raise IndexError(f"{name}(): Expected reduction dim to have non-zero size.")
 
 
@@ -136,6 +138,7 @@ class Amax(ArrayFunction):
     node_name = "AmaxBackward0"
     pick = staticmethod(np.max)
     label = "amax"
+    nan_share = False
 
     @classmethod
     def forward(cls, ctx, a, dim=None, keepdim=False):
@@ -143,6 +146,10 @@ class Amax(ArrayFunction):
         _nonempty(a, dims, cls.label)
         r = cls.pick(a, axis=_axes(a, dims), keepdims=True)
         mask = a == r
+        if cls.nan_share:
+            # torch's max()/min() (no dim) share the gradient among the NaNs when the result
+            # is NaN; amax/amin leave it NaN (no element equals a NaN result)
+            mask |= np.isnan(a) & np.isnan(r)
         ctx.weight = mask / np.sum(mask, axis=_axes(a, dims), keepdims=True)
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
         return r if keepdim else r.reshape([s for i, s in enumerate(a.shape) if i not in dims])
@@ -161,11 +168,13 @@ class Amin(Amax):
 class MaxAll(Amax):
     node_name = "MaxBackward1"
     label = "max"
+    nan_share = True
 
 
 class MinAll(Amin):
     node_name = "MinBackward1"
     label = "min"
+    nan_share = True
 
 
 class Logsumexp(ArrayFunction):
@@ -245,6 +254,8 @@ class Prod(ArrayFunction):
     def backward(ctx, g):
         a, r = ctx.saved_tensors
         ge = expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)
+        if len(ctx.shape) == 0:
+            return ge                     # prod of one 0-d element is the identity (torch: grad, even at inf)
         if a.size == 0:
             return ge * 0
         if not np.any(data_of(a) == 0):

@@ -149,7 +149,8 @@ class Relu(ArrayFunction):
     def backward(ctx, g):
         (r,) = ctx.saved_tensors
         out = _fused(K.relu_backward, g, r)
-        return g * (data_of(r) > 0) if out is None else out
+        # ``~(r <= 0)``, not ``r > 0``: a NaN input passes its gradient, as torch's threshold_backward
+        return g * ~(data_of(r) <= 0) if out is None else out
 
 
 class Abs(ArrayFunction):
@@ -163,7 +164,9 @@ class Abs(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g * np.sign(data_of(a))
+        x = data_of(a)
+        # torch's sgn(NaN) is 0 here (the gradient of abs at NaN is 0, not NaN)
+        return g * np.where(np.isnan(x), 0, np.sign(x)).astype(x.dtype, copy=False)
 
 
 class Clamp(ArrayFunction):
