@@ -72,19 +72,21 @@ def _load_baseline(path: str | None) -> RunResults | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import deviations as deviation_file, runner
+    from . import deviations as deviation_file, execution, runner, userinput
     from .adapters import resolve
     from .registry import REGISTRY
     from .properties import PROPERTIES
 
+    from . import newops_cli
+    newops_cli.load_user_ops(args)  # --ops-from modules and conformance.ops entry points join the registry
     ops = _split(args.ops)
     props = _split(args.properties)
     for o in ops or []:
         if o not in REGISTRY:
-            raise UsageError(f"unknown op {o!r} (see conformance list-ops)")
+            raise UsageError(userinput.unknown_name("op", o, REGISTRY, "list-ops"))
     for p in props or []:
         if p not in PROPERTIES:
-            raise UsageError(f"unknown property {p!r} (see conformance list-properties)")
+            raise UsageError(userinput.unknown_name("property", p, PROPERTIES, "list-properties"))
     deviations = []
     if args.expect:
         try:
@@ -92,24 +94,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as e:
             raise UsageError(f"--expect: {e}") from None
     baseline = _load_baseline(args.baseline)
-    adapter = resolve(args.engine)
+    try:  # --profile, --shard, --workers, --report: checked before any engine runs
+        run_opts = execution.options(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    adapter = None if run_opts["kw"]["isolate"] else resolve(args.engine)  # isolated: never in this process
     show = None if args.quiet else _progress_printer()
     seed = runner.resolve_seed(runner.PROFILES[args.profile], args.seed)
-    print(f"conformance: engine {adapter.name}, profile {args.profile}, seed {seed}", file=sys.stderr)
+
+    def started(name: str) -> None:  # once the engine is built (in a worker when isolated)
+        print(f"conformance: engine {name}, profile {args.profile}, seed {seed}{run_opts['note']}", file=sys.stderr)
+
+    # corpus/ first: known failures, fast (isolated runs replay in a child process: the engine never
+    # enters this one)
+    replayed = newops_cli.replay_project(args, adapter, ops, props)
     partial: list[RunResults] = []
+    flush = execution.throttled(lambda run: _write_report(run, Path(args.report), final=False))
 
     def save(run: RunResults) -> None:
         if not partial:
             partial.append(run)
-        if args.report and len(run.results) % 20 == 0:
-            _write_report(run, Path(args.report), final=False)
+        if args.report:  # after each cell (throttled to <=10% of the run): a killed run loses ~nothing
+            flush(run)
 
     try:
-        rr = runner.run_all(adapter, args.profile, ops, props, seed, show, argv=sys.argv, on_result=save)
+        with execution.sigterm_interrupts():
+            rr = execution.execute(args.engine, args.profile, ops, props, seed, progress=show, on_result=save,
+                                   argv=sys.argv, adapter=adapter, on_ready=started, **run_opts["kw"])
     except KeyboardInterrupt:
         if args.report and partial:
             _write_report(partial[0], Path(args.report), final=False)  # info.complete stays False
         raise
+    newops_cli.after_run(args, rr, replayed)
     stale = deviation_file.apply(rr.results, deviations)
     for d in stale:
         print(f"warning: stale expected deviation {d.describe()} ({d.reason}): it did not fail", file=sys.stderr)
@@ -173,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the conformance suite against an engine")
     r.add_argument("--engine", required=True, help="torch | torch:cuda | refengine | torchlike:MODULE | pkg.mod:Class")
-    r.add_argument("--profile", default="ci", choices=["quick", "ci", "thorough"])
+    r.add_argument("--profile", default="ci", metavar="{quick,ci,thorough}", help="examples per cell")
     r.add_argument("--ops", nargs="*", help="ops to test (default: all); comma or space separated")
     r.add_argument("--properties", nargs="*", help="properties to test (default: all)")
     r.add_argument("--seed", type=int, help="run seed (replays every cell exactly)")
@@ -184,11 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 on any failing cell (default), on regressions against --baseline only, "
                         "or on regressions and any failing cell")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    r.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    from .execution import add_run_options
+    add_run_options(r)
     r.set_defaults(func=cmd_run)
+    from .newops_cli import add_run_arguments, add_subcommands as add_newops_subcommands
+    add_run_arguments(r)
     for name, fn, doc in [("list-engines", cmd_list_engines, "engine names"), ("list-ops", cmd_list_ops, "ops"),
                           ("list-properties", cmd_list_properties, "properties")]:
         sub.add_parser(name, help=f"list {doc}").set_defaults(func=fn)
+    add_newops_subcommands(sub)
     try:
         from .report.cli import add_subcommands
     except ImportError:

@@ -16,8 +16,6 @@ silently.  Nothing is skipped: an expected cell still runs.
 """
 from __future__ import annotations
 
-import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,16 +41,21 @@ class Deviation:
 
 def load(path: Path) -> list[Deviation]:
     """Parse the file; raise ValueError with a one-line reason on bad content."""
-    text = path.read_text()
-    data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    from .userinput import entry_line, load_json_or_toml
+
+    data = load_json_or_toml(path)
     entries = data.get("deviation", data.get("deviations", [])) if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected [[deviation]] tables (a list of entries), got {type(entries).__name__}")
     out = []
+    text = "" if path.suffix == ".json" else path.read_text(encoding="utf-8")  # for entries' line numbers
     for k, e in enumerate(entries):
+        where = f"{path}{entry_line(text, k)}"
         if not isinstance(e, dict) or not str(e.get("reason", "")).strip():
-            raise ValueError(f"{path}: entry {k + 1} needs a non-empty reason")
+            raise ValueError(f"{where}: entry {k + 1} needs a non-empty reason")
         unknown = set(e) - set(FIELDS) - {"reason"}
         if unknown:
-            raise ValueError(f"{path}: entry {k + 1} has unknown keys {sorted(unknown)}")
+            raise ValueError(f"{where}: entry {k + 1} has unknown keys {sorted(unknown)}")
         out.append(Deviation(*(str(e.get(f, "*")) for f in FIELDS), reason=str(e["reason"])))
     return out
 

@@ -68,8 +68,18 @@ def compare(expected: dict[Any, np.ndarray | None], observed: dict[Any, np.ndarr
         max_abs = max(max_abs, float(np.nanmax(diff)))
         max_rel = max(max_rel, float(np.nanmax(diff)) / max(float(np.max(np.abs(e))), 1e-300))
         if np.any(diff > atol * scale + rtol * np.abs(e)):
-            bad.append(f"{k}: max abs error {float(np.nanmax(diff)):.3g}")
+            bad.append(f"{k}: max abs error {float(np.nanmax(diff)):.3g}{_nonfinite(o, e)}")
     return Comparison(not bad, max_abs, max_rel, "; ".join(bad))
+
+
+def _nonfinite(o: np.ndarray, e: np.ndarray) -> str:
+    """' (observed nan at (0, 1), inf at (2,))' where the engine gave NaN/inf but finite values were due."""
+    where = np.argwhere(~np.isfinite(o) & np.isfinite(e))
+    if not len(where):
+        return ""
+    shown = ", ".join(f"{o[tuple(i)]} at {tuple(int(x) for x in i)}" for i in where[:4])
+    more = f" and {len(where) - 4} more" if len(where) > 4 else ""
+    return f" (observed {shown}{more} where finite values were expected)"
 
 
 # -- (a) numerical --------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 ``conformance/test_engine.py`` and parametrizes it with one test per
 op x property x dtype cell of the chosen profile.  Without ``--engine`` the plugin
 does nothing (it is loaded in every pytest session of the environment, so it must
-stay inert and import no engine).
+stay inert and import no engine).  Under pytest-xdist (``-n 2``) the cells are spread over the
+workers; the collection is identical everywhere and the run seed is the controller's.
 """
 from __future__ import annotations
 
@@ -48,6 +49,25 @@ def pytest_generate_tests(metafunc: Any) -> None:
     cells = runner.plan(adapter, prof, split(config.getoption("--conformance-ops")),
                         split(config.getoption("--conformance-properties")))
     metafunc.parametrize("conformance_cell", cells, ids=[f"{op}-{p.name}-{dt}" for p, op, dt in cells])
+
+
+def run_seed(config: Any) -> int:
+    """The run seed, decided once per session: under pytest-xdist the controller decides it and hands
+    it to every worker (``pytest_configure_node``), so a random ``thorough`` seed is the same everywhere."""
+    if not hasattr(config, "_conformance_seed"):
+        from . import runner
+        given = getattr(config, "workerinput", {}).get("conformance_seed")
+        prof = runner.PROFILES[config.getoption("--conformance-profile")]
+        config._conformance_seed = given if given is not None else runner.resolve_seed(
+            prof, config.getoption("--conformance-seed"))
+    return config._conformance_seed
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist (controller side): every worker gets the controller's run seed."""
+    if node.config.getoption("--engine"):
+        node.workerinput["conformance_seed"] = run_seed(node.config)
 
 
 @pytest.fixture

@@ -62,6 +62,8 @@ class Result:
     traceback: str | None = None
     blocked_by: str | None = None
     expectation_reason: str | None = None
+    #: the shrunk failing example, exactly (conformance.programjson); what --save-failures stores
+    program: Any = None
 
     @property
     def key(self) -> tuple[str, str, str]:

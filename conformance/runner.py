@@ -21,7 +21,10 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed as hseed, settings
 from hypothesis.errors import HypothesisException, StopTest
 
+from . import userops
 from .adapters.base import Adapter
+from .checked import checked
+from .programjson import corpus_program
 from .properties import PROPERTIES, Property
 from .registry import REGISTRY
 from .results import ANY_OP, Result, RunInfo, RunResults, Status
@@ -75,6 +78,8 @@ def _not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> st
         return f"engine lacks dtype {dtype}"
     if op != ANY_OP and not adapter.has_op(op):
         return f"engine has no op {op}"
+    if op != ANY_OP and userops.oracle_not_applicable(prop, op):  # user op without a torch equivalent
+        return userops.oracle_not_applicable(prop, op)
     lacking = sorted(o for o in prop.needs_ops if not adapter.has_op(o))
     if lacking:
         return f"the check needs op(s) {', '.join(lacking)}, which the engine lacks"
@@ -88,6 +93,7 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     ``ops`` are the engine's ops that any-op properties draw from; ``selection`` is the
     user's --ops (None: all), quoted in reproducers so a replay draws the same programs.
     """
+    adapter = checked(adapter)  # adapter lies (wrong type/shape) -> an error naming the method
     base = dict(engine=adapter.name, op=op, property=prop.name, dtype=dtype, seed=run_seed)
     why = _not_applicable(adapter, prop, op, dtype)
     if why:
@@ -96,6 +102,7 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     n = max(2, round(profile.max_examples / prop.cost * (1 if prop.per_op else ANY_OP_FACTOR)))
     state: dict[str, Any] = {"count": 0, "worst": (0.0, 0.0)}
     available = frozenset(o for o in REGISTRY if adapter.has_op(o))
+    ops = userops.ops_for(prop, ops) if op == ANY_OP else ops  # no torch-less op where torch is the oracle
     if op == ANY_OP and not ops:
         return Result(status=Status.NOT_APPLICABLE, message="engine has none of the selected ops", **base)
     strategy = prop.examples([op] if op != ANY_OP else list(ops), dtype, available)
@@ -106,6 +113,7 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     def test(example: Any) -> None:
         state.pop("evidence", None)
         state.pop("error", None)
+        state["example"] = example  # the last call is hypothesis's final replay of the shrunk example
         try:
             ev = prop.check(adapter, example)
         except (HypothesisException, StopTest):
@@ -116,6 +124,7 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
             raise _EngineError(f"{type(e).__name__}: {e}") from e
         if "first_failure" not in state:  # shrinking replays after the first failure are not examples
             state["count"] += 1
+        state.setdefault("oracles", set()).update(ev.oracles)
         if ev.max_abs is not None:
             a, r = state["worst"]
             state["worst"] = (max(a, ev.max_abs), max(r, ev.max_rel or 0.0))
@@ -155,21 +164,22 @@ def _run_test(test: Any, state: dict[str, Any], adapter: Adapter, prop: Property
         return Result(status=Status.FAILED, examples=state["count"], message=ev.message, expected=ev.expected,
                       observed=ev.observed, max_abs_error=ev.max_abs, max_rel_error=ev.max_rel,
                       reproducer=_script(adapter, prop, op, ev.program, ev.message, run_seed, selection),
-                      duration_s=time.perf_counter() - t0, oracles=ev.oracles, **base)
+                      duration_s=time.perf_counter() - t0, oracles=ev.oracles,
+                      program=corpus_program(state.get("example")), **base)
     except _EngineError:
         e, tb, example = state["error"]
         program = example if hasattr(example, "to_script") else None
         return Result(status=Status.ERROR, examples=state["count"], message=f"{type(e).__name__}: {e}"[:500],
                       traceback=tb, reproducer=_script(adapter, prop, op, program, f"raised {type(e).__name__}",
                                                        run_seed, selection),
-                      duration_s=time.perf_counter() - t0, **base)
+                      duration_s=time.perf_counter() - t0, program=corpus_program(example), **base)
     except Exception as e:  # noqa: BLE001 - flaky engines, unsatisfiable strategies: never "passed"
         return Result(status=Status.ERROR, examples=state["count"],
                       message=f"harness: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500],
                       traceback=traceback.format_exc(), duration_s=time.perf_counter() - t0, **base)
     a, r = state["worst"]
     return Result(status=Status.PASSED, examples=state["count"], max_abs_error=a, max_rel_error=r,
-                  duration_s=time.perf_counter() - t0, **base)
+                  duration_s=time.perf_counter() - t0, oracles=sorted(state.get("oracles", ())), **base)
 
 
 def _script(adapter: Adapter, prop: Property, op: str, program: Any, message: str, run_seed: int,

@@ -57,11 +57,8 @@ def _resolve(name: str) -> Adapter:
         except Exception as e:
             raise ConfigError(f"{modname!r} does not behave like torch: {type(e).__name__}: {e}") from None
     if ":" in name:
-        modname, _, clsname = name.partition(":")
-        try:
-            cls = getattr(importlib.import_module(modname), clsname)
-        except Exception as e:
-            raise ConfigError(f"cannot load adapter {name!r}: {type(e).__name__}: {e}") from None
+        from ..userinput import load_adapter_class
+        cls = load_adapter_class(name)  # ConfigError: import error, no such class, missing methods
         try:
             adapter = cls()
         except ConfigError:
@@ -71,7 +68,8 @@ def _resolve(name: str) -> Adapter:
         if not isinstance(adapter, Adapter):
             raise ConfigError(f"{name!r} is not a conformance.adapters.base.Adapter subclass")
         return adapter
-    raise ConfigError(f"unknown engine {name!r}; try: {', '.join(BUILTIN)}")
+    from ..userinput import unknown_engine
+    raise unknown_engine(name, BUILTIN)
 
 
 __all__ = ["Adapter", "ConfigError", "resolve", "BUILTIN"]

@@ -4,14 +4,30 @@
 """
 from __future__ import annotations
 
+import importlib
+import os
+import pkgutil
+
 from . import elementwise, index, linalg, nn, reduce, shape
 from .spec import DEFAULT_TOL, Domain, OpSpec, Sample
 
 REGISTRY: dict[str, OpSpec] = {}
-for _family in (elementwise, reduce, linalg, shape, index, nn):
+_FAMILIES = [elementwise, reduce, linalg, shape, index, nn]
+# any other module of this package with a SPECS list is a family too (``conformance new-op --family NEW``)
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name not in {"spec", "shapes", *(f.__name__.rsplit(".", 1)[1] for f in _FAMILIES)}:
+        _mod = importlib.import_module(f"{__name__}.{_info.name}")
+        if hasattr(_mod, "SPECS"):
+            _FAMILIES.append(_mod)
+for _family in _FAMILIES:
     for _spec in _family.SPECS:
         assert _spec.name not in REGISTRY, _spec.name
         REGISTRY[_spec.name] = _spec
+
+
+if os.environ.get("CONFORMANCE_OPS_FROM") or os.environ.get("CONFORMANCE_OPS_ENTRY_POINTS"):
+    # a worker process of a run with user ops (conformance.userops): the same ops join here
+    from .. import userops as _userops  # noqa: F401  (it loads them when imported)
 
 
 def get(name: str) -> OpSpec:

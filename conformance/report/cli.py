@@ -4,7 +4,8 @@
 
 * ``conformance report render RESULTS.json|DIR [--out DIR]`` — regenerate the four
   report files from a results.json alone;
-* ``conformance report merge DIR... --out DIR`` — the multi-engine page;
+* ``conformance report merge DIR... --out DIR`` — the multi-engine page (or, for the shards of
+  one engine's ``run --shard K/N`` jobs, their joined one-engine report: see ``shards.py``);
 * ``conformance diff BASELINE.json NEW.json [--fail-on regression|any]`` — exit 0
   (no regression), 1 (regressions; or any failed/error cell or an incomplete new run
   with ``--fail-on any``), 2 (bad input: one line naming the file and the problem).
@@ -43,8 +44,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_report_merge(args: argparse.Namespace) -> int:
-    """Write the multi-engine page for report dirs (or results.json files) into --out."""
+    """Write the multi-engine page for report dirs (or results.json files) into --out.
+
+    Shards of one engine's run (``conformance run --shard K/N``) are joined into one report instead.
+    """
+    from .shards import try_join
     try:
+        joined = try_join(args.dirs)
+        if joined is not None:
+            write_all(joined, args.out)
+            print(f"wrote {args.out / 'index.html'} ({len(args.dirs)} shards of {joined.info.engine} joined)")
+            return EXIT_OK
         merged = write_merged(args.dirs, args.out)
     except ReportInputError as err:
         return _bad_input(err)

@@ -1,0 +1,104 @@
+"""The harness survives engines that crash, hang, lie or raise, and still checks every other op.
+
+One isolated run of tests/broken_engines/faulty.py:Faulty covers a segfault (sin), a hang
+(cos), os._exit (log), a wrong shape (exp) and an exception (sigmoid); add must still pass.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conformance.execution import run_info  # noqa: E402
+from conformance.oracles import compare  # noqa: E402
+from conformance.results import Result, RunResults, Status  # noqa: E402
+from conformance.runner import run_all  # noqa: E402
+from conformance.workers import WorkerConfig, WorkerPool  # noqa: E402
+
+FAULTY = "broken_engines.faulty:Faulty"
+
+
+OPS = ["sin", "cos", "exp", "sigmoid", "log", "add"]
+
+
+@pytest.fixture(scope="module")
+def faulty_run() -> RunResults:
+    """One pool run shared by the tests below: float64 ``forward`` cells only, since each crash or
+    hang costs a worker restart (the CLI path through execute() is covered by the other tests).
+    The 3 s timeout leaves a healthy example room on a loaded machine."""
+    results: dict[int, Result] = {}
+    order: list[int] = []
+    pool = WorkerPool(WorkerConfig(FAULTY, "quick", 0, OPS, timeout=3.0), 2)
+    pool.run([(i, ("forward", op, "float64")) for i, op in enumerate(OPS)],
+             lambda i, r: (results.__setitem__(i, r), order.append(i)))
+    rr = RunResults(run_info("faulty", None, None, "quick", 0, ["forward"], []),
+                    [results[i] for i in sorted(results)])
+    rr.flushed = order  # type: ignore[attr-defined]
+    return rr
+
+
+def _cells(rr: RunResults, op: str) -> list:
+    cells = [r for r in rr.results if r.op == op]
+    assert [r.dtype for r in cells] == ["float64"], cells
+    return cells
+
+
+def test_segfault_is_an_error_with_signal_and_reproducer(faulty_run: RunResults) -> None:
+    """A SIGSEGV in the engine must not kill the run; the program that did it is kept."""
+    for r in _cells(faulty_run, "sin"):
+        assert r.status == Status.ERROR
+        assert "SIGSEGV" in r.message and "worker was restarted" in r.message
+        assert r.reproducer and "'sin'" in r.reproducer and "--ops sin" in r.reproducer
+
+
+def test_hang_times_out_as_an_error(faulty_run: RunResults) -> None:
+    """An endless loop is killed after --timeout and reported with its program."""
+    for r in _cells(faulty_run, "cos"):
+        assert r.status == Status.ERROR and "timed out (no progress for 3s" in r.message
+        assert r.reproducer and "'cos'" in r.reproducer
+
+
+def test_os_exit_is_an_error_with_exit_code(faulty_run: RunResults) -> None:
+    for r in _cells(faulty_run, "log"):
+        assert r.status == Status.ERROR and "exited with code 3" in r.message and r.reproducer
+
+
+def test_wrong_shape_names_the_adapter_method(faulty_run: RunResults) -> None:
+    """An adapter returning a wrong shape is an error naming apply and what it returned."""
+    for r in _cells(faulty_run, "exp"):
+        assert r.status == Status.ERROR
+        assert "AdapterContractError: adapter Faulty.apply('exp') returned ndarray(shape=" in r.message
+        assert "expected shape" in r.message and r.reproducer and r.traceback
+
+
+def test_exception_is_an_error_with_traceback(faulty_run: RunResults) -> None:
+    for r in _cells(faulty_run, "sigmoid"):
+        assert r.status == Status.ERROR and r.message == "ValueError: sigmoid kernel missing"
+        assert "sigmoid kernel missing" in (r.traceback or "") and r.reproducer
+
+
+def test_other_ops_are_still_checked_and_every_cell_flushed(faulty_run: RunResults) -> None:
+    """The healthy op passes despite the faults around it; on_result saw every cell finish."""
+    assert [r.status for r in _cells(faulty_run, "add")] == [Status.PASSED], _cells(faulty_run, "add")
+    assert _cells(faulty_run, "add")[0].examples > 0
+    assert sorted(faulty_run.flushed) == list(range(len(OPS)))  # type: ignore[attr-defined]
+    assert {r.engine for r in faulty_run.results} == {"faulty"}
+
+
+def test_nan_gradient_is_a_failure_showing_the_values() -> None:
+    """NaN gradients are wrong answers (failed, not error) and the message shows them."""
+    from broken_engines.faulty import NanGradient
+
+    rr = run_all(NanGradient(), "quick", ops=["sqrt"], properties=["grad_vs_torch"], seed=0)
+    r = rr.results[0]
+    assert r.status == Status.FAILED and "observed nan at" in r.message and r.reproducer
+
+
+def test_compare_lists_nonfinite_values() -> None:
+    c = compare({"v0": np.array([1.0, 2.0])}, {"v0": np.array([np.nan, np.inf])}, 1e-6, 1e-6)
+    assert not c.ok
+    assert c.message == "v0: max abs error inf (observed nan at (0,), inf at (1,) where finite values were expected)"
