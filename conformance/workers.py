@@ -59,6 +59,16 @@ class EngineInfo:
     torch_version: str | None
 
 
+def _preload_oracle() -> None:
+    """Import torch (the float64 oracle) while the generous start-up deadline applies: imported
+    lazily by the first example instead, it can take longer than ``--timeout`` on a loaded machine
+    and be reported as the engine hanging."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+
+
 def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
     """Body of a worker process: build the adapter, then run cells until told to stop."""
     import sys
@@ -70,6 +80,7 @@ def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
     from .registry import REGISTRY
     from .runner import PROFILES, run_cell
     try:
+        _preload_oracle()
         adapter = resolve(cfg.engine)
         engine_ops = [o for o in (cfg.ops or list(REGISTRY)) if adapter.has_op(o)]
         info = EngineInfo(adapter.name, adapter.version(), adapter.spec,

@@ -213,7 +213,8 @@ for _prop in [
     Property("freezing", "semantics", "A frozen leaf gets no gradient and its consumers still work.", _freezing,
              per_op=False),
     Property("detach", "semantics", "detach() cuts gradient flow and gives a fresh leaf.", _detach, per_op=False),
+    # a non-scalar output needs an n-d engine: for a scalar-only engine (micrograd) the rule does not apply
     Property("implicit_nonscalar", "semantics", "backward() without gradient on a non-scalar output raises.",
-             _implicit_nonscalar, per_op=False, strategy=_nonscalar_any),
+             _implicit_nonscalar, per_op=False, strategy=_nonscalar_any, needs=frozenset({caps.ND})),
 ]:
     register(_prop)
