@@ -9,7 +9,9 @@ from refengine.ops.reduce import amax, amin, logsumexp, max, mean, min, prod, su
 from refengine.ops.shape import (cat, expand, flatten, permute, reshape, split, squeeze, stack, t_all,
                                  transpose, unsqueeze, view)
 from refengine.ops.unary import abs, clamp, clip, cos, exp, log, relu, sigmoid, sin, sqrt, tanh
+from refengine.ops.special import digamma, erf, erfc, lgamma, polygamma
 from refengine.nn.functional import log_softmax, softmax  # noqa: E402  (torch.softmax at top level)
 
-_MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes"}
+_MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes", "pointwise",
+            "special"}
 __all__ = [name for name in dir() if not name.startswith("_") and name not in _MODULES]
