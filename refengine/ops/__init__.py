@@ -10,8 +10,12 @@ from refengine.ops.shape import (cat, expand, flatten, permute, reshape, split, 
                                  transpose, unsqueeze, view)
 from refengine.ops.unary import abs, clamp, clip, cos, exp, log, relu, sigmoid, sin, sqrt, tanh
 from refengine.ops.special import digamma, erf, erfc, lgamma, polygamma
+from refengine.ops.trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin,
+                                asinh, atan, atan2, atanh, cosh, hypot, sinh, tan)
+from refengine.ops.explog import exp2, expm1, log1p, log2, log10, logaddexp, reciprocal, rsqrt, square, xlogy
+from refengine.ops.rounding import ceil, fix, floor, fmod, remainder, round, sign, trunc
 from refengine.nn.functional import log_softmax, softmax  # noqa: E402  (torch.softmax at top level)
 
 _MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes", "pointwise",
-            "special"}
+            "special", "trig", "explog", "rounding"}
 __all__ = [name for name in dir() if not name.startswith("_") and name not in _MODULES]

@@ -16,7 +16,7 @@ import numpy as np
 from refengine.function import ArrayFunction
 from refengine.ops.common import method
 
-__all__ = ["as_float", "make_unary", "register"]
+__all__ = ["as_float", "make_unary", "register", "make_binary", "result_dtype", "fit_grad", "require_tensors"]
 
 
 def as_float(a):
@@ -59,3 +59,68 @@ def register(namespace: dict, name: str, cls: type, doc: str = "") -> Callable:
     op.__doc__ = doc or cls.__doc__
     namespace[name] = method()(op)
     return op
+
+
+def result_dtype(a, b, floating: bool):
+    """torch's result dtype of a binary op: numpy's (weak Python scalars) corrected by
+    ``dtypes.result_dtype``; a floating op promotes integer results to float32."""
+    from refengine.ops.dtypes import result_dtype as torch_rule
+    dt = torch_rule(a, b)
+    if dt is None:
+        dt = np.result_type(a, b)
+        if dt.kind == "f" and any(type(v) is float for v in (a, b)) and \
+                not any(getattr(v, "dtype", np.dtype(int)).kind == "f" for v in (a, b)):
+            dt = np.dtype(np.float32)  # int tensor with a Python float: torch's default dtype, not float64
+    if floating and dt.kind not in "fc":
+        dt = np.dtype(np.float32)
+    return np.dtype(dt)
+
+
+def fit_grad(g, like):
+    """A gradient summed back to ``like``'s shape in ``like``'s dtype (a float32 operand keeps a
+    float32 gradient next to a float64 0-d one)."""
+    from refengine.ops.common import shape_of, sum_to_shape
+    g = sum_to_shape(g, shape_of(like))
+    dt = getattr(like, "dtype", None)
+    if dt is not None and g.dtype != dt:
+        from refengine.ops.misc import cast
+        g = cast(g, dt) if hasattr(g, "grad_fn") else g.astype(dt)
+    return g
+
+
+def make_binary(name: str, node_name: str, forward: Callable, grad_a: Callable | None,
+                grad_b: Callable | None, floating: bool = True, doc: str = "") -> type:
+    """An ArrayFunction of two operands (arrays or Python scalars) with broadcasting and torch's
+    promotion; ``grad_a(g, a, b, r)`` / ``grad_b(...)`` give the broadcast gradients (None: the
+    operand gets none), written with dual helpers so they differentiate again."""
+    from refengine.ops.dtypes import broadcast_shape
+
+    def fwd(ctx, a, b):
+        broadcast_shape(np.shape(a), np.shape(b))  # torch's message for non-broadcastable shapes
+        dt = result_dtype(a, b, floating)
+        x = a if type(a) in (int, float) else np.asarray(a, dt)
+        y = b if type(b) in (int, float) else np.asarray(b, dt)
+        with np.errstate(all="ignore"):
+            r = np.asarray(forward(x, y)).astype(dt, copy=False)
+        ctx.save_for_backward(a, b, r)
+        return r
+
+    def bwd(ctx, g):
+        a, b, r = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        with np.errstate(all="ignore"):
+            ga = fit_grad(grad_a(g, a, b, r), a) if need[0] and grad_a is not None else None
+            gb = fit_grad(grad_b(g, a, b, r), b) if need[1] and grad_b is not None else None
+        return ga, gb
+
+    return type(name.capitalize(), (ArrayFunction,), {
+        "node_name": node_name, "forward": staticmethod(fwd), "backward": staticmethod(bwd),
+        "__doc__": doc or f"Elementwise {name} (torch.{name})."})
+
+
+def require_tensors(name: str, input, other):
+    """torch's TypeError for ops without Scalar overloads (atan2, hypot, logaddexp)."""
+    from refengine.variable import Variable
+    for arg, pos, v in (("input", 1, input), ("other", 2, other)):
+        if not isinstance(v, Variable):
+            raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not {type(v).__name__}")
