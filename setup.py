@@ -11,7 +11,9 @@ def _extensions():
     exts = []
     for pyx in sorted(glob.glob("refengine/**/*.pyx", recursive=True)):
         module = os.path.splitext(pyx)[0].replace(os.sep, ".")
+        # depends: vmath.h (the kernels' vectorisable exp/log) rebuilds them when edited and ships in sdists
         exts.append(Extension(module, [pyx], include_dirs=[numpy.get_include()],
+                              depends=glob.glob("refengine/kernels/*.h"),
                               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
                               extra_compile_args=["-O3"]))
     return cythonize(exts, language_level=3, nthreads=2,

@@ -16,10 +16,11 @@ import warnings
 _BACKENDS = ("cython", "numpy")
 #: kernel family -> the functions it provides (identical in both implementations)
 FAMILIES = {
-    "elementwise": ("sigmoid_forward", "relu_forward", "clamp_forward", "sigmoid_backward",
-                    "tanh_backward", "relu_backward", "clamp_backward", "exp_backward", "log_backward"),
+    "elementwise": ("exp_forward", "log_forward", "sigmoid_forward", "relu_forward", "clamp_forward",
+                    "sigmoid_backward", "tanh_backward", "relu_backward", "clamp_backward", "exp_backward", "log_backward"),
     "reduce": ("sum_to_shape",),
-    "softmax": ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_softmax_backward"),
+    "softmax": ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_softmax_backward",
+                "logsumexp_forward", "logsumexp_backward"),
     "scatter": ("scatter_add",),
     "conv": ("im2col", "col2im", "max_pool2d"),
 }

@@ -12,7 +12,7 @@ before exp (as torch does) so large logits do not overflow.  Twin:
 """
 cimport cython
 from cython cimport floating
-from libc.math cimport exp, expf, log
+from libc.math cimport exp, log, isfinite
 import numpy as np
 
 from refengine.kernels import validate
@@ -20,14 +20,24 @@ from refengine.kernels import validate
 # Contiguous-row loops in C, cloned for AVX-512 / AVX2 / baseline and picked at load time
 # (see _elementwise.pyx for why).  The row reduction keeps 16 partial sums so it
 # vectorises without reassociating a single accumulator.
+cdef extern from "vmath.h":
+    float re_expf(float) noexcept nogil
+    float re_logf(float) noexcept nogil
+
+# Contiguous-row loops in C, cloned for AVX-512 / AVX2 / baseline and picked at load time
+# (see _elementwise.pyx for why).  Reductions keep 16 partial results so they vectorise
+# without reassociating a single accumulator.  float32 rows call vmath.h's branch-free
+# expf/logf, which vectorise with the loop (libm's expf made softmax forward 9x slower than
+# torch); float64 rows call libm (scalar, < 1 ulp).
 cdef extern from *:
     """
+    #include "vmath.h"
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && __GNUC__ >= 12
     #define RE_SM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
     #else
     #define RE_SM_CLONES
     #endif
-    #define RE_SM(sfx, T) \
+    #define RE_SM(sfx, T, EXP, LOG) \
         RE_SM_CLONES static double re_dot_##sfx(const T *a, const T *b, Py_ssize_t n) { \
             T acc[16] = {0}; Py_ssize_t i = 0; double s = 0; \
             for (; i + 16 <= n; i += 16) for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k]; \
@@ -35,20 +45,60 @@ cdef extern from *:
             for (int k = 0; k < 16; k++) s += acc[k]; \
             return s; } \
         RE_SM_CLONES static void re_sm_update_##sfx(T *__restrict out, const T *g, const T *y, T s, Py_ssize_t n) { \
-            for (Py_ssize_t i = 0; i < n; i++) out[i] = y[i] * (g[i] - s); }
-    RE_SM(f, float)
-    RE_SM(d, double)
+            for (Py_ssize_t i = 0; i < n; i++) out[i] = y[i] * (g[i] - s); } \
+        /* row max; a NaN is skipped here but reaches the sum through exp, so its row is NaN */ \
+        RE_SM_CLONES static T re_max_##sfx(const T *x, Py_ssize_t n) { \
+            T acc[16]; Py_ssize_t i = 0; T m = x[0]; \
+            for (int k = 0; k < 16; k++) acc[k] = x[0]; \
+            for (; i + 16 <= n; i += 16) for (int k = 0; k < 16; k++) acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k]; \
+            for (; i < n; i++) m = x[i] > m ? x[i] : m; \
+            for (int k = 0; k < 16; k++) m = acc[k] > m ? acc[k] : m; \
+            return m; } \
+        /* sum(exp(x - m)); with ``out`` the exponentials are also stored (softmax scales them after) */ \
+        RE_SM_CLONES static double re_expsum_##sfx(T *__restrict out, const T *x, T m, Py_ssize_t n) { \
+            T acc[16] = {0}; Py_ssize_t i = 0; double s = 0; T e; \
+            for (; i + 16 <= n; i += 16) for (int k = 0; k < 16; k++) { \
+                e = EXP(x[i + k] - m); acc[k] += e; if (out) out[i + k] = e; } \
+            for (; i < n; i++) { e = EXP(x[i] - m); s += e; if (out) out[i] = e; } \
+            for (int k = 0; k < 16; k++) s += acc[k]; \
+            return s; } \
+        RE_SM_CLONES static void re_scale_##sfx(T *out, T c, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) out[i] *= c; } \
+        /* log_softmax: (x - m) - log(s), in this order (see _fwd) */ \
+        RE_SM_CLONES static void re_shift_##sfx(T *__restrict out, const T *x, T m, T ls, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) out[i] = (T)(x[i] - m) - ls; } \
+        /* log_softmax backward: g - exp(y) * s */ \
+        RE_SM_CLONES static void re_lsm_b_##sfx(T *__restrict out, const T *g, const T *y, T s, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) out[i] = g[i] - EXP(y[i]) * s; } \
+        /* logsumexp backward: g * exp(x - r) */ \
+        RE_SM_CLONES static void re_lse_b_##sfx(T *__restrict out, const T *x, T g, T r, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) out[i] = g * EXP(x[i] - r); }
+    RE_SM(f, float, re_expf, re_logf)
+    RE_SM(d, double, exp, log)
     """
     double re_dot_f(const float* a, const float* b, Py_ssize_t n) nogil
     double re_dot_d(const double* a, const double* b, Py_ssize_t n) nogil
     void re_sm_update_f(float* out, const float* g, const float* y, float s, Py_ssize_t n) nogil
     void re_sm_update_d(double* out, const double* g, const double* y, double s, Py_ssize_t n) nogil
+    float re_max_f(const float* x, Py_ssize_t n) nogil
+    double re_max_d(const double* x, Py_ssize_t n) nogil
+    double re_expsum_f(float* out, const float* x, float m, Py_ssize_t n) nogil
+    double re_expsum_d(double* out, const double* x, double m, Py_ssize_t n) nogil
+    void re_scale_f(float* out, float c, Py_ssize_t n) nogil
+    void re_scale_d(double* out, double c, Py_ssize_t n) nogil
+    void re_shift_f(float* out, const float* x, float m, float ls, Py_ssize_t n) nogil
+    void re_shift_d(double* out, const double* x, double m, double ls, Py_ssize_t n) nogil
+    void re_lsm_b_f(float* out, const float* g, const float* y, float s, Py_ssize_t n) nogil
+    void re_lsm_b_d(double* out, const double* g, const double* y, double s, Py_ssize_t n) nogil
+    void re_lse_b_f(float* out, const float* x, float g, float r, Py_ssize_t n) nogil
+    void re_lse_b_d(double* out, const double* x, double g, double r, Py_ssize_t n) nogil
 
 
 cdef inline floating _ex(floating v) noexcept nogil:
-    """exp in the input's precision (expf for float32: half the cost of a double exp)."""
+    """exp in the input's precision: vmath.h's expf for float32, as in the contiguous loops,
+    so a strided row gives the same bits as a contiguous one."""
     if floating is float:
-        return expf(v)
+        return re_expf(v)
     else:
         return exp(v)
 
@@ -57,8 +107,10 @@ cdef inline floating _ex(floating v) noexcept nogil:
 @cython.wraparound(False)
 @cython.initializedcheck(False)
 cdef void _fwd(const floating[:, :] x, floating[:, ::1] out, bint take_log):
+    """Strided rows (the fallback); the same arithmetic, in the same order, as ``_fwd_c``."""
     cdef Py_ssize_t r, i, n = x.shape[1]
-    cdef double m, s
+    cdef floating m, c
+    cdef double s
     with nogil:
         for r in range(x.shape[0]):
             m = x[r, 0]
@@ -73,13 +125,44 @@ cdef void _fwd(const floating[:, :] x, floating[:, ::1] out, bint take_log):
             if take_log:
                 # (x - m) - log(s), not x - (m + log(s)): with |m| large, m + log(s) rounds
                 # log(s) away (float32 logits 3e38, 3e38: 0 instead of -log 2)
-                s = log(s)
+                c = <floating>log(s)
                 for i in range(n):
-                    out[r, i] = <floating>(<floating>(x[r, i] - m) - s)
+                    out[r, i] = <floating>(x[r, i] - m) - c
             else:
-                s = 1.0 / s
+                c = <floating>(1.0 / s)
                 for i in range(n):
-                    out[r, i] = <floating>(_ex(<floating>(x[r, i] - m)) * s)
+                    out[r, i] = _ex(<floating>(x[r, i] - m)) * c
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.initializedcheck(False)
+cdef void _fwd_c(const floating[:, ::1] x, floating[:, ::1] out, bint take_log):
+    """Contiguous rows (the fast path): max, then sum of exp (softmax stores the exponentials
+    and scales them: one exp per element), then the update -- each a cloned C loop."""
+    cdef Py_ssize_t r, n = x.shape[1]
+    cdef floating m
+    cdef double s
+    cdef const floating* xr
+    cdef floating* orow
+    with nogil:
+        for r in range(x.shape[0]):
+            xr = &x[r, 0]
+            orow = &out[r, 0]
+            if floating is float:
+                m = re_max_f(xr, n)
+                s = re_expsum_f(NULL if take_log else orow, xr, m, n)
+                if take_log:
+                    re_shift_f(orow, xr, m, <float>log(s), n)
+                else:
+                    re_scale_f(orow, <float>(1.0 / s), n)
+            else:
+                m = re_max_d(xr, n)
+                s = re_expsum_d(NULL if take_log else orow, xr, m, n)
+                if take_log:
+                    re_shift_d(orow, xr, m, log(s), n)
+                else:
+                    re_scale_d(orow, 1.0 / s, n)
 
 
 @cython.boundscheck(False)
@@ -149,14 +232,16 @@ cdef void _bwd_c(const floating[:, ::1] g, const floating[:, ::1] y, floating[:,
             gr = &g[r, 0]
             yr = &y[r, 0]
             orow = &out[r, 0]
-            if take_log:
-                s = <floating>_dot4(gr, yr, n, True)
-                for i in range(n):
-                    orow[i] = gr[i] - _ex(yr[i]) * s
-            elif floating is float:
-                re_sm_update_f(orow, gr, yr, <float>re_dot_f(gr, yr, n), n)
+            if floating is float:
+                if take_log:
+                    re_lsm_b_f(orow, gr, yr, <float>_dot4(gr, yr, n, True), n)
+                else:
+                    re_sm_update_f(orow, gr, yr, <float>re_dot_f(gr, yr, n), n)
             else:
-                re_sm_update_d(orow, gr, yr, re_dot_d(gr, yr, n), n)
+                if take_log:
+                    re_lsm_b_d(orow, gr, yr, _dot4(gr, yr, n, True), n)
+                else:
+                    re_sm_update_d(orow, gr, yr, re_dot_d(gr, yr, n), n)
 
 
 cdef tuple _rows(a, int ax):
@@ -177,8 +262,13 @@ def _forward(x, dim, bint take_log):
         return np.empty(x.shape, x.dtype)
     x2, moved = _rows(x, ax)
     out = np.empty(x2.shape, x.dtype)
-    if x.dtype == np.float32:
+    contiguous = x2.flags.c_contiguous
+    if x.dtype == np.float32 and contiguous:
+        _fwd_c[float](x2, out, take_log)
+    elif x.dtype == np.float32:
         _fwd[float](x2, out, take_log)
+    elif contiguous:
+        _fwd_c[double](x2, out, take_log)
     else:
         _fwd[double](x2, out, take_log)
     return _restore(out, moved, x, ax)
@@ -222,3 +312,97 @@ def softmax_backward(g, y, dim):
 def log_softmax_backward(g, y, dim):
     """Gradient of log_softmax given its output ``y``: ``g - exp(y) * sum(g)``."""
     return _backward(g, y, dim, True)
+
+
+# ---- logsumexp over one dim: r = log(sum(exp(x - m))) + m, m the row max (0 where the max
+# is infinite, so a row holding +inf gives inf and an all -inf row -inf, as refengine's op).
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.initializedcheck(False)
+cdef void _lse(const floating[:, :] x, floating[::1] out):
+    cdef Py_ssize_t r, i, n = x.shape[1]
+    cdef floating m
+    cdef double s
+    cdef bint contiguous = x.strides[1] == sizeof(floating)
+    with nogil:
+        for r in range(x.shape[0]):
+            if contiguous:
+                if floating is float:
+                    m = re_max_f(&x[r, 0], n)
+                else:
+                    m = re_max_d(&x[r, 0], n)
+            else:
+                m = x[r, 0]
+                for i in range(1, n):
+                    if x[r, i] > m:
+                        m = x[r, i]
+            if not isfinite(m):
+                m = 0
+            if contiguous:
+                if floating is float:
+                    s = re_expsum_f(NULL, &x[r, 0], m, n)
+                else:
+                    s = re_expsum_d(NULL, &x[r, 0], m, n)
+            else:
+                s = 0
+                for i in range(n):
+                    s += _ex(<floating>(x[r, i] - m))
+            out[r] = <floating>(log(s) + m)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.initializedcheck(False)
+cdef void _lse_b(const floating[::1] g, const floating[:, :] x, const floating[::1] res,
+                 floating[:, ::1] out):
+    cdef Py_ssize_t r, i, n = x.shape[1]
+    cdef bint contiguous = x.strides[1] == sizeof(floating)
+    with nogil:
+        for r in range(x.shape[0]):
+            if contiguous:
+                if floating is float:
+                    re_lse_b_f(&out[r, 0], &x[r, 0], g[r], res[r], n)
+                else:
+                    re_lse_b_d(&out[r, 0], &x[r, 0], g[r], res[r], n)
+            else:
+                for i in range(n):
+                    out[r, i] = g[r] * _ex(<floating>(x[r, i] - res[r]))
+
+
+def logsumexp_forward(x, dim):
+    """``log(sum(exp(x)))`` along ``dim`` (removed from the result's shape)."""
+    x = validate.float_array(x, "input")
+    ax = validate.axis(dim, x.ndim)
+    if x.size == 0:                            # the sum of no exponentials is 0: log gives -inf
+        return np.full(tuple(s for i, s in enumerate(x.shape) if i != ax), -np.inf, x.dtype)
+    x2, moved = _rows(x, ax)
+    out = np.empty(x2.shape[0], x.dtype)
+    if x.dtype == np.float32:
+        _lse[float](x2, out)
+    else:
+        _lse[double](x2, out)
+    return out.reshape(moved[:-1])
+
+
+def logsumexp_backward(g, x, result, dim):
+    """Gradient of logsumexp along ``dim``: ``g * exp(x - result)``, with ``g`` and ``result``
+    of the reduced shape (``dim`` removed)."""
+    x = validate.float_array(x, "input")
+    ax = validate.axis(dim, x.ndim)
+    g, result = validate.same_layout(g, result, ("grad", "result"))
+    reduced = tuple(s for i, s in enumerate(x.shape) if i != ax)
+    if g.shape != reduced or g.dtype != x.dtype:
+        raise ValueError(f"grad has shape {g.shape} ({g.dtype}) but logsumexp of {x.shape} ({x.dtype}) "
+                         f"over dim {dim} has shape {reduced}; expected equal shapes and dtypes")
+    if x.size == 0:
+        return np.empty(x.shape, x.dtype)
+    x2, moved = _rows(x, ax)
+    out = np.empty(x2.shape, x.dtype)
+    g1 = np.ascontiguousarray(g).reshape(-1)
+    r1 = np.ascontiguousarray(result).reshape(-1)
+    if x.dtype == np.float32:
+        _lse_b[float](g1, x2, r1, out)
+    else:
+        _lse_b[double](g1, x2, r1, out)
+    return _restore(out, moved, x, ax)

@@ -12,10 +12,23 @@ def _out(x, r):
     return np.array(r, dtype=x.dtype, order="C", copy=None)  # (ascontiguousarray would make 0-d 1-d)
 
 
-def sigmoid_forward(x):
+def exp_forward(x):
     x = validate.float_array(x, "input")
     with np.errstate(over="ignore"):
-        return _out(x, 1 / (1 + np.exp(-x)))
+        return _out(x, np.exp(x))
+
+
+def log_forward(x):
+    x = validate.float_array(x, "input")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _out(x, np.log(x))
+
+
+def sigmoid_forward(x):
+    x = validate.float_array(x, "input")
+    # e / (1 + e) with e = exp(-|x|): the kernel's formula (see vmath.h re_sigmoidf)
+    e = np.exp(-np.abs(x))
+    return _out(x, np.where(x >= 0, 1, e) / (1 + e))
 
 
 def relu_forward(x):

@@ -13,6 +13,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from refengine import kernels as K
 from refengine.function import ArrayFunction
 from refengine.ops.common import data_of, dual, is_var, method
 
@@ -178,17 +179,26 @@ class MinAll(Amin):
 
 
 class Logsumexp(ArrayFunction):
+    """Over one dim: the row kernel (max, sum of exp, log in one pass per row; backward
+    ``g * exp(x - r)`` fused); over several dims: numpy, max-shifted."""
+
     node_name = "LogsumexpBackward0"
 
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         dims = normalize_dims(dim, a.ndim)
+        ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
+        ctx.kernel = len(dims) == 1 or a.ndim == 0
+        if ctx.kernel:
+            r = K.logsumexp_forward(a, dims[0] if dims else 0)
+            out = r.reshape(expand_shape(a.shape, dims)) if keepdim and a.ndim else r
+            ctx.save_for_backward(a, out)
+            return out
         ax = _axes(a, dims)
         m = np.max(a, axis=ax, keepdims=True) if a.size else np.zeros((1,) * a.ndim, a.dtype)
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):
             r = (np.log(np.sum(np.exp(a - m), axis=ax, keepdims=True)) + m).astype(a.dtype)
-        ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
         out = r if keepdim else r.reshape([s for i, s in enumerate(a.shape) if i not in dims])
         ctx.save_for_backward(a, out)
         return out
@@ -196,7 +206,16 @@ class Logsumexp(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         a, r = ctx.saved_tensors
+        if ctx.kernel and not is_var(g) and g.dtype == a.dtype:
+            d = ctx.dims[0] if ctx.dims else 0
+            reduced = tuple(s for i, s in enumerate(ctx.shape) if i != d)
+            return K.logsumexp_backward(g.reshape(reduced), a, r.reshape(reduced), d)
         return expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * _exp(a - expand_back(r, ctx.shape, ctx.dims, ctx.keepdim))
+
+
+def expand_shape(shape: tuple, dims: tuple) -> tuple:
+    """``shape`` with each reduced dim kept as 1 (the keepdim shape)."""
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
 
 
 class Var(ArrayFunction):
