@@ -54,4 +54,5 @@ def _shape(shape):
 
 
 from refengine import autograd, nn  # noqa: E402  (they import the names above)
+from refengine import linalg  # noqa: E402
 import builtins  # noqa: E402

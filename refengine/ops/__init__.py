@@ -14,8 +14,13 @@ from refengine.ops.trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh, a
                                 asinh, atan, atan2, atanh, cosh, hypot, sinh, tan)
 from refengine.ops.explog import exp2, expm1, log1p, log2, log10, logaddexp, reciprocal, rsqrt, square, xlogy
 from refengine.ops.rounding import ceil, fix, floor, fmod, remainder, round, sign, trunc
+from refengine.ops.scan import cummax, cummin, cumprod, cumsum
+from refengine.ops.sorting import argsort, kthvalue, median, msort, sort, topk
+from refengine.ops.stats import std
+from refengine.ops.norms import norm
 from refengine.nn.functional import log_softmax, softmax  # noqa: E402  (torch.softmax at top level)
 
 _MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes", "pointwise",
-            "special", "trig", "explog", "rounding"}
+            "special", "trig", "explog", "rounding", "gather", "scan",
+            "sorting", "stats", "norms"}
 __all__ = [name for name in dir() if not name.startswith("_") and name not in _MODULES]
