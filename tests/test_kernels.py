@@ -269,3 +269,43 @@ def test_ops_give_the_same_results_on_both_backends():
         kernels.use(before)
     for a, b in zip(grads["numpy"], grads["cython"]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def _blas_threads_in_a_fresh_process(env_extra):
+    """Import refengine in a clean process (no *_NUM_THREADS unless given) and report the
+    BLAS pool sizes threadpoolctl reads back from the libraries themselves."""
+    import json
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_NUM_THREADS") and k != "REFENGINE_BLAS_THREADS"}
+    env.update(env_extra)
+    code = ("import refengine, json; from threadpoolctl import threadpool_info; "
+            "print(json.dumps([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_blas_thread_limit_is_applied_at_import():
+    """refengine caps numpy's BLAS pool at 1 thread with no variables set (an oversubscribed
+    pool made conv2d 5x slower on the 2-core box); REFENGINE_BLAS_THREADS picks another size,
+    and a user's own OPENBLAS/OMP_NUM_THREADS is left alone."""
+    pytest.importorskip("threadpoolctl")
+    assert set(_blas_threads_in_a_fresh_process({})) == {1}
+    assert set(_blas_threads_in_a_fresh_process({"REFENGINE_BLAS_THREADS": "3"})) == {3}
+    assert set(_blas_threads_in_a_fresh_process({"OPENBLAS_NUM_THREADS": "2"})) == {2}
+
+
+def test_blas_set_threads_changes_the_pool_and_rejects_nonsense():
+    pytest.importorskip("threadpoolctl")
+    from refengine.kernels import blas
+    before = blas.applied or 1
+    try:
+        blas.set_threads(2)
+        assert set(blas.threads().values()) == {2}
+    finally:
+        blas.set_threads(before)
+    assert set(blas.threads().values()) == {before}
+    with pytest.raises(ValueError, match=">= 1"):
+        blas.set_threads(0)

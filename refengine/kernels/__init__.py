@@ -67,3 +67,8 @@ def _initial() -> None:
 
 
 _initial()
+
+# the BLAS thread pool the matmul/conv ops run on (see blas.py: 1 thread unless the user chose)
+from refengine.kernels import blas  # noqa: E402
+
+blas.configure()
