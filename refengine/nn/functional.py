@@ -17,6 +17,7 @@ from refengine.function import ArrayFunction
 from refengine.nn.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (re-exported)
 from refengine.nn.activation import (elu, gelu, hardtanh, leaky_relu, logsigmoid, silu,  # noqa: F401
                                      softplus)
+from refengine.nn.padding import pad  # noqa: F401
 from refengine.ops.common import data_of, is_var, method, sum_to_shape, shape_of
 from refengine.ops.dtypes import binary
 from refengine.ops.unary import relu, sigmoid, tanh  # noqa: F401  (F.relu, F.sigmoid, F.tanh)

@@ -18,9 +18,14 @@ from refengine.ops.scan import cummax, cummin, cumprod, cumsum
 from refengine.ops.sorting import argsort, kthvalue, median, msort, sort, topk
 from refengine.ops.stats import std
 from refengine.ops.norms import norm
+from refengine.ops.layout import (broadcast_to, chunk, flip, movedim, moveaxis, narrow, repeat, roll, tile,
+                                 unbind)
+from refengine.ops.selection import gather, scatter_add, take_along_dim
+from refengine.ops.indexed import index_add, index_select, masked_fill
 from refengine.nn.functional import log_softmax, softmax  # noqa: E402  (torch.softmax at top level)
 
 _MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes", "pointwise",
-            "special", "trig", "explog", "rounding", "gather", "scan",
-            "sorting", "stats", "norms"}
+            "special", "trig", "explog", "rounding", "selection", "scan",
+            "sorting", "stats", "norms", "layout",
+            "indexed"}
 __all__ = [name for name in dir() if not name.startswith("_") and name not in _MODULES]

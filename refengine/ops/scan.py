@@ -16,7 +16,7 @@ import numpy as np
 from refengine.function import ArrayFunction
 from refengine.ops.arith import where
 from refengine.ops.common import data_of, is_var, method, shape_of
-from refengine.ops.gather import Selected, linear_index
+from refengine.ops.selection import Selected, linear_index
 from refengine.ops.reduce import normalize_dims
 
 CumResult = namedtuple("return_types", ["values", "indices"])

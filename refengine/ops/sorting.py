@@ -2,7 +2,7 @@
 
 All sort stably with NaN as the largest value, as torch's CPU sort does (ties keep
 their input order, also when descending), and send the gradient to the selected
-index (``gather.Selected``).  The full ``median()`` is the exception: torch splits
+index (``selection.Selected``).  The full ``median()`` is the exception: torch splits
 its gradient evenly among all elements equal to the median (NaNs when it is NaN).
 Which of several tied elements median(dim)/kthvalue/topk report is unspecified in
 torch (it uses nth_element); refengine picks the first in stable sorted order.
@@ -15,7 +15,7 @@ import numpy as np
 
 from refengine.function import ArrayFunction
 from refengine.ops.common import data_of, method
-from refengine.ops.gather import Selected, linear_index
+from refengine.ops.selection import Selected, linear_index
 from refengine.ops.reduce import expand_back, normalize_dims
 
 SortResult = namedtuple("return_types", ["values", "indices"])
