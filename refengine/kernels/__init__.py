@@ -17,7 +17,9 @@ _BACKENDS = ("cython", "numpy")
 #: kernel family -> the functions it provides (identical in both implementations)
 FAMILIES = {
     "elementwise": ("exp_forward", "log_forward", "sigmoid_forward", "relu_forward", "clamp_forward",
-                    "sigmoid_backward", "tanh_backward", "relu_backward", "clamp_backward", "exp_backward", "log_backward"),
+                    "sigmoid_backward", "tanh_backward", "relu_backward", "clamp_backward", "exp_backward",
+                    "log_backward", "softplus_forward", "softplus_backward", "silu_forward", "silu_backward",
+                    "gelu_forward", "gelu_backward"),
     "reduce": ("sum_to_shape",),
     "softmax": ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_softmax_backward",
                 "logsumexp_forward", "logsumexp_backward"),

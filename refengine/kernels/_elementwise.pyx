@@ -7,19 +7,23 @@ strides (0-d, zero-size, non-contiguous and negative-stride views included) into
 a fresh C-contiguous array.  C-contiguous operands take a flat C loop compiled for
 AVX-512, AVX2 and the baseline ISA and chosen at load time (the extern block
 below); anything else walks the operands' byte strides with an odometer over the
-outer dims (an N-d iterator, so no operand is ever copied).  Inputs are
+outer dims (an N-d iterator, so no operand is copied -- except for the kernels with a
+transcendental, which always take the contiguous loops, see below).  Inputs are
 validated in the ``def`` wrappers (``refengine.kernels.validate``) before the
 unchecked ``nogil`` loops run.  The numpy twin is ``elementwise_numpy.py``.
 
 ``-ffp-contract=off``: the AVX2/AVX-512 clones would otherwise fuse ``1 - y*y`` (tanh
 backward) into an FMA, whose single rounding differs from numpy's two; without it
-every kernel but the three with a transcendental is bit-identical to its twin.
+every kernel without a transcendental is bit-identical to its twin.
 
-exp/log/sigmoid forward: float32 runs on ``vmath.h``'s branch-free expf/logf, which the
-cloned loops vectorise (16 lanes with AVX-512) where libm's expf ran one element per
-call; they are within 1 ulp of the correctly rounded result, numpy's own float32 exp/log
-within 2-4 ulp, so kernel and twin agree to a few ulp, not bit for bit.  float64 keeps
-libm's exp/log (scalar, < 1 ulp): the float64 ops call numpy's SIMD ufuncs instead.
+The kernels with a transcendental (exp/log/sigmoid/softplus/silu/gelu): float32 runs on
+``vmath.h``'s branch-free expf/logf, which the cloned loops vectorise (16 lanes with
+AVX-512) where libm's expf ran one element per call; exp and log are within 1 ulp of the
+correctly rounded result, numpy's own float32 exp/log within 2-4 ulp, so kernel and twin
+agree to a few ulp, not bit for bit.  Their FMAs are explicit (``RE_FMAF``), so the result
+is the same on every machine, and a strided operand is copied to take the same contiguous
+loop, so it is the same in every layout.  float64 calls libm (scalar, < 1 ulp): the
+float64 exp/log ops call numpy's SIMD ufuncs instead.
 """
 cimport cython
 from cython cimport floating
@@ -36,12 +40,6 @@ cnp.import_array()
 # elsewhere they compile once for the baseline).  The extensions themselves must stay
 # baseline x86-64 to import on any machine, which would otherwise cap them at SSE2 while
 # numpy and torch dispatch AVX-512 at run time.  Each body is the same formula as ``_f``.
-cdef extern from "vmath.h":
-    float re_expf(float) noexcept nogil     # branch-free, vectorisable (see vmath.h)
-    float re_logf(float) noexcept nogil
-    float re_sigmoidf(float) noexcept nogil
-    double re_sigmoid(double) noexcept nogil
-
 cdef extern from *:
     """
     #include "vmath.h"
@@ -54,7 +52,7 @@ cdef extern from *:
         RE_CLONES static void name(T *__restrict out, const T *a, const T *b, Py_ssize_t n, T lo, T hi) { \
             (void)lo; (void)hi; \
             for (Py_ssize_t i = 0; i < n; i++) { T x = a[i], y = b[i]; (void)y; out[i] = (EXPR); } }
-    #define RE_LOOPS(sfx, T, EXPF, LOGF, SIGF) \
+    #define RE_LOOPS(sfx, T, EXPF, LOGF, SIGF, SOFTPLUS, GELU, GELU_GRAD) \
         RE_LOOP(re_sig_f_##sfx, T, SIGF(x)) \
         RE_LOOP(re_relu_f_##sfx, T, ((x > 0) | (x != x)) ? x : 0) \
         RE_LOOP(re_clamp_f_##sfx, T, (x != x) ? x : (x > hi ? hi : (x < lo ? lo : x))) \
@@ -66,15 +64,24 @@ cdef extern from *:
         RE_LOOP(re_log_b_##sfx, T, x / y) \
         RE_LOOP(re_exp_f_##sfx, T, EXPF(x)) \
         RE_LOOP(re_log_f_##sfx, T, LOGF(x)) \
+        /* softplus: lo = beta, hi = threshold; backward: g (x) times 1 above the threshold, \
+           else sigmoid(beta x) (torch's softplus_backward) */ \
+        RE_LOOP(re_softplus_f_##sfx, T, SOFTPLUS(x, lo, hi)) \
+        RE_LOOP(re_softplus_b_##sfx, T, (y * lo > hi) ? x : x * SIGF(y * lo)) \
+        RE_LOOP(re_silu_f_##sfx, T, x * SIGF(x)) \
+        RE_LOOP(re_silu_b_##sfx, T, x * (SIGF(y) * (1 + y * (1 - SIGF(y))))) \
+        RE_LOOP(re_gelu_f_##sfx, T, GELU(x)) \
+        RE_LOOP(re_gelu_b_##sfx, T, x * GELU_GRAD(y)) \
         typedef void (*re_loop_##sfx)(T *__restrict, const T *, const T *, Py_ssize_t, T, T); \
-        static const re_loop_##sfx re_table_##sfx[11] = { \
+        static const re_loop_##sfx re_table_##sfx[17] = { \
             re_sig_f_##sfx, re_relu_f_##sfx, re_clamp_f_##sfx, re_sig_b_##sfx, re_tanh_b_##sfx, \
             re_relu_b_##sfx, re_clamp_b_##sfx, re_exp_b_##sfx, re_log_b_##sfx, re_exp_f_##sfx, \
-            re_log_f_##sfx}; \
+            re_log_f_##sfx, re_softplus_f_##sfx, re_softplus_b_##sfx, re_silu_f_##sfx, \
+            re_silu_b_##sfx, re_gelu_f_##sfx, re_gelu_b_##sfx}; \
         static void re_run_##sfx(int op, T *out, const T *a, const T *b, Py_ssize_t n, T lo, T hi) { \
             re_table_##sfx[op](out, a, b, n, lo, hi); }
-    RE_LOOPS(f, float, re_expf, re_logf, re_sigmoidf)
-    RE_LOOPS(d, double, exp, log, re_sigmoid)
+    RE_LOOPS(f, float, re_expf, re_logf, re_sigmoidf, re_softplusf, re_geluf, re_gelu_gradf)
+    RE_LOOPS(d, double, exp, log, re_sigmoid, re_softplus, re_gelu, re_gelu_grad)
     """
     void re_run_f(int op, float* out, const float* a, const float* b, Py_ssize_t n, float lo, float hi) nogil
     void re_run_d(int op, double* out, const double* a, const double* b, Py_ssize_t n, double lo, double hi) nogil
@@ -89,48 +96,28 @@ cdef enum:
     CLAMP_B = 6
     EXP_B = 7
     LOG_B = 8
-    EXP_F = 9
+    EXP_F = 9          # from here on: transcendental, contiguous loops only (see _run)
     LOG_F = 10
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-@cython.initializedcheck(False)
-cdef inline floating _exp(floating v) noexcept nogil:
-    """float32: vmath.h's expf (the contiguous loops use it too, so every layout gives the same
-    bits); float64: libm's exp (< 1 ulp; these loops do not vectorise it)."""
-    if floating is float:
-        return re_expf(v)
-    else:
-        return exp(v)
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-@cython.initializedcheck(False)
-cdef inline floating _log(floating v) noexcept nogil:
-    if floating is float:
-        return re_logf(v)
-    else:
-        return log(v)
+    SOFTPLUS_F = 11
+    SOFTPLUS_B = 12
+    SILU_F = 13
+    SILU_B = 14
+    GELU_F = 15
+    GELU_B = 16
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
 @cython.initializedcheck(False)
 cdef inline floating _f(int op, floating a, floating b, floating lo, floating hi) noexcept nogil:
-    """The scalar formula of kernel ``op`` (a = first operand, b = second).
+    """The scalar formula of kernel ``op`` (a = first operand, b = second), for the ops
+    without a transcendental (those run on the contiguous C loops only: see ``_run``).
 
     ``one`` is typed: Cython writes a bare ``1`` as the double ``1.0``, which would run
     the float32 formulas in double on this (strided) path but in float on the contiguous
     one, so one input would give different results in different layouts."""
     cdef floating one = 1
-    if op == SIG_F:
-        if floating is float:
-            return re_sigmoidf(a)
-        else:
-            return re_sigmoid(a)
-    elif op == RELU_F:
+    if op == RELU_F:
         return a if (a > 0 or a != a) else 0   # NaN stays NaN, as in torch
     elif op == CLAMP_F:
         if a != a:
@@ -150,12 +137,8 @@ cdef inline floating _f(int op, floating a, floating b, floating lo, floating hi
         return a if (b >= lo and b <= hi) else 0
     elif op == EXP_B:                          # b = exp(x)
         return a * b
-    elif op == LOG_B:                          # b = x
+    else:                                      # LOG_B, b = x
         return a / b
-    elif op == EXP_F:
-        return _exp(a)
-    else:                                      # LOG_F
-        return _log(a)
 
 
 @cython.boundscheck(False)
@@ -233,13 +216,28 @@ cdef object _run(int op, cnp.ndarray a, cnp.ndarray b, double lo, double hi):
     return out
 
 
+cdef inline bint _transcendental(int op):
+    return op == SIG_F or op >= EXP_F
+
+
+cdef _contiguous(a):
+    """A C-contiguous copy of a strided operand of a transcendental kernel: those run on the
+    contiguous loops only, so one input gives the same bits in every layout (a copy is one
+    cheap pass beside the transcendental's arithmetic)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
 def _unary(int op, x, double lo=0, double hi=0):
     x = validate.float_array(x, "input")
+    if _transcendental(op):
+        x = _contiguous(x)
     return _run(op, x, x, lo, hi)
 
 
 def _binary(int op, g, s, double lo=0, double hi=0):
     g, s = validate.same_layout(g, s)
+    if _transcendental(op):
+        g, s = _contiguous(g), _contiguous(s)
     return _run(op, g, s, lo, hi)
 
 
@@ -251,6 +249,36 @@ def exp_forward(x):
 def log_forward(x):
     """``log(x)`` (NaN below 0, -inf at 0); float32 on vmath.h's vectorised logf (<= 1 ulp)."""
     return _unary(LOG_F, x)
+
+
+def softplus_forward(x, beta=1.0, threshold=20.0):
+    """``log1p(exp(beta x)) / beta``, and ``x`` where ``beta x > threshold`` (torch's softplus)."""
+    return _unary(SOFTPLUS_F, x, float(beta), float(threshold))
+
+
+def softplus_backward(g, x, beta=1.0, threshold=20.0):
+    """``g`` where ``beta x > threshold``, else ``g * sigmoid(beta x)``."""
+    return _binary(SOFTPLUS_B, g, x, float(beta), float(threshold))
+
+
+def silu_forward(x):
+    """``x * sigmoid(x)``."""
+    return _unary(SILU_F, x)
+
+
+def silu_backward(g, x):
+    """``g * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``."""
+    return _binary(SILU_B, g, x)
+
+
+def gelu_forward(x):
+    """Exact gelu ``x / 2 * (1 + erf(x / sqrt(2)))``."""
+    return _unary(GELU_F, x)
+
+
+def gelu_backward(g, x):
+    """``g * (Phi(x) + x * phi(x))``."""
+    return _binary(GELU_B, g, x)
 
 
 def sigmoid_forward(x):

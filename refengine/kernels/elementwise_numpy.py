@@ -24,11 +24,58 @@ def log_forward(x):
         return _out(x, np.log(x))
 
 
-def sigmoid_forward(x):
-    x = validate.float_array(x, "input")
+def _sigmoid(x):
     # e / (1 + e) with e = exp(-|x|): the kernel's formula (see vmath.h re_sigmoidf)
     e = np.exp(-np.abs(x))
-    return _out(x, np.where(x >= 0, 1, e) / (1 + e))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def _erf(x):
+    import math  # numpy has no erf; the twin is a reference, not a fast path
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+
+
+def softplus_forward(x, beta=1.0, threshold=20.0):
+    x = validate.float_array(x, "input")
+    beta, threshold = x.dtype.type(beta), x.dtype.type(threshold)
+    z = x * beta
+    with np.errstate(over="ignore"):
+        return _out(x, np.where(z > threshold, x, np.log1p(np.exp(z)) / beta))
+
+
+def softplus_backward(g, x, beta=1.0, threshold=20.0):
+    g, x = validate.same_layout(g, x)
+    beta, threshold = x.dtype.type(beta), x.dtype.type(threshold)
+    z = x * beta
+    return _out(g, np.where(z > threshold, g, g * _sigmoid(z)))
+
+
+def silu_forward(x):
+    x = validate.float_array(x, "input")
+    return _out(x, x * _sigmoid(x))
+
+
+def silu_backward(g, x):
+    g, x = validate.same_layout(g, x)
+    s = _sigmoid(x)
+    return _out(g, g * (s * (1 + x * (1 - s))))
+
+
+def gelu_forward(x):
+    x = validate.float_array(x, "input")
+    return _out(x, x * 0.5 * (1 + _erf(x * x.dtype.type(0.70710678118654752440))))
+
+
+def gelu_backward(g, x):
+    g, x = validate.same_layout(g, x)
+    cdf = 0.5 * (1 + _erf(x * x.dtype.type(0.70710678118654752440)))
+    pdf = np.exp(-0.5 * (x * x)) * x.dtype.type(0.39894228040143267794)
+    return _out(g, g * (cdf + x * pdf))
+
+
+def sigmoid_forward(x):
+    x = validate.float_array(x, "input")
+    return _out(x, _sigmoid(x))
 
 
 def relu_forward(x):

@@ -14,9 +14,10 @@ import math
 
 import numpy as np
 
+from refengine import kernels as K
 from refengine.function import ArrayFunction
 from refengine.ops.arith import where
-from refengine.ops.common import data_of, dual
+from refengine.ops.common import data_of, dual, is_var
 from refengine.ops.inplace import _inplace
 from refengine.ops.special import np_erf
 
@@ -31,6 +32,12 @@ def _np_sigmoid(x):
 
 
 _sigmoid = dual(_np_sigmoid, "sigmoid")
+
+
+def _plain(g, x):
+    """The plain backward (ndarray gradient of the input's dtype and shape) runs on the fused
+    kernel (``refengine.kernels``); under create_graph the formula below it is used."""
+    return not is_var(g) and g.dtype == x.dtype and g.shape == x.shape
 
 
 def _float_only(x, kernel):
@@ -52,15 +59,14 @@ class Softplus(ArrayFunction):
     def forward(ctx, x, beta=1.0, threshold=20.0):
         ctx.beta, ctx.threshold = beta, threshold
         ctx.save_for_backward(x)
-        bx = x * beta
-        with np.errstate(over="ignore"):
-            soft = np.log1p(np.exp(bx)) / beta
-        return np.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+        return K.softplus_forward(x, beta, threshold)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         beta, threshold = ctx.beta, ctx.threshold
+        if _plain(g, x):
+            return K.softplus_backward(g, x, beta, threshold)
         bx = data_of(x) * beta
         # torch's softplus_backward: z / (z + 1) with z = exp(beta x), i.e. sigmoid(beta x), and 1 above
         # the threshold; softplus_double_backward masks with beta x < threshold (strict), so at
@@ -88,12 +94,14 @@ class Gelu(ArrayFunction):
         if approximate == "tanh":
             r = 0.5 * x * (1 + np.tanh(_K_BETA * (x + _K_KAPPA * x * x * x)))
         else:
-            r = x * 0.5 * (1 + np_erf(x * _SQRT1_2))
+            return K.gelu_forward(x)
         return r.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        if ctx.approximate != "tanh" and _plain(g, x):
+            return K.gelu_backward(g, x)
         if ctx.approximate == "tanh":
             x_sq = x * x
             t = _tanh(_K_BETA * (x + _K_KAPPA * x_sq * x))
@@ -113,11 +121,13 @@ class Silu(ArrayFunction):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return x * _np_sigmoid(x)
+        return K.silu_forward(x)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        if _plain(g, x):
+            return K.silu_backward(g, x)
         s = _sigmoid(x)
         return g * (s * (1 + x * (1 - s)))
 
