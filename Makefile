@@ -41,13 +41,13 @@ test: build
 
 # The main job: every engine's conformance report in reports/ENGINE/, and the merged matrix in
 # reports/index.html.  A nonconformant engine is a finding, not a failure of the job: only
-# configuration errors (exit 2) stop it.  Engines listed in conformance/expectations/ run with their
+# configuration errors (exit 2) stop it.  Engines listed in conformance/engines/expectations/ run with their
 # expected-deviations file.  tinygrad and jax compile every op per shape (about 40 minutes each at the
 # quick profile on 2 cores), so they are refreshed separately: `make report-slow-peers`.
 ENGINES    := refengine torch micrograd mygrad autograd
 SLOW_PEERS := tinygrad jax
 define run_engine
-	@st=0; exp=conformance/expectations/$(1).toml; \
+	@st=0; exp=conformance/engines/expectations/$(1).toml; \
 	echo "== conformance run --engine $(1) --profile $(2)"; \
 	$(BIN)/conformance run --engine $(1) --profile $(2) --seed 0 -q --report reports/$(1) \
 	  $$( [ -f $$exp ] && echo --expect $$exp ) || st=$$?; \

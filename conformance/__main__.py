@@ -1,6 +1,6 @@
 """``python -m conformance``: the same as the ``conformance`` command."""
 import sys
 
-from .cli import main
+from conformance.cli.main import main
 
 sys.exit(main())

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance.adapters import resolve
-from conformance.adapters.base import ConfigError
-from conformance.results import ANY_OP, Status
-from conformance.runner import run_all
+from conformance.engines import resolve
+from conformance.errors import ConfigError
+from conformance.runner.results import ANY_OP, Status
+from conformance import run
 
 
 @pytest.mark.parametrize("name", ["nope", "torchlike:no_such_module_xyz", "no_such_pkg.mod:Cls",
-                                  "conformance.results:Result", "conformance.registry:NotThere"])
+                                  "conformance.runner.results:Result", "conformance.spec.ops:NotThere"])
 def test_bad_engine_names_are_config_errors(name: str) -> None:
     with pytest.raises(ConfigError):
         resolve(name)
@@ -44,7 +44,7 @@ def test_partial_torchlike_module_gets_not_applicable_cells() -> None:
     A = resolve("tests.conformance_fixtures.minitorch".join(["torchlike:", ""]))
     assert "higher_order" not in A.capabilities and "no_grad" in A.capabilities
     assert A.has_op("sin") and not A.has_op("conv2d") and not A.has_op("exp")
-    rr = run_all(A, "quick", ops=["sin", "conv2d"], properties=["grad_vs_torch", "higher_order", "leaf_rule"])
+    rr = run(A, profile="quick", ops=["sin", "conv2d"], properties=["grad_vs_torch", "higher_order", "leaf_rule"], corpus=False)
     st = {(r.op, r.property, r.dtype): r.status for r in rr.results}
     assert st[("sin", "grad_vs_torch", "float64")] == Status.PASSED
     assert st[("conv2d", "grad_vs_torch", "float64")] == Status.NOT_APPLICABLE

@@ -11,8 +11,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broken_engines import BROKEN  # noqa: E402
 
-from conformance.results import Status  # noqa: E402
-from conformance.runner import run_all  # noqa: E402
+from conformance.runner.results import Status  # noqa: E402
+from conformance import run  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def _restore_grad_mode():
 @pytest.mark.parametrize("cls", list(BROKEN), ids=lambda c: c.__name__)
 def test_broken_engine_is_flagged(cls: type) -> None:
     ops, props = BROKEN[cls]
-    rr = run_all(cls(), "ci", ops=ops, properties=props, seed=0)
+    rr = run(cls(), profile="ci", ops=ops, properties=props, seed=0, corpus=False)
     flagged = [r for r in rr.results if r.status.is_problem]
     assert flagged, f"{cls.__name__} slipped through: {[(r.op, r.property, r.dtype, r.status) for r in rr.results]}"
     # a wrong answer is reported as FAILED (not as an engine/harness ERROR)
@@ -38,16 +38,16 @@ def test_broken_engine_is_flagged(cls: type) -> None:
 @pytest.mark.parametrize("cls", list(BROKEN), ids=lambda c: c.__name__)
 def test_broken_engine_caught_on_other_seed(cls: type) -> None:
     ops, props = BROKEN[cls]
-    rr = run_all(cls(), "ci", ops=ops, properties=props, seed=12345)
+    rr = run(cls(), profile="ci", ops=ops, properties=props, seed=12345, corpus=False)
     assert not rr.conformant
 
 
 def test_stateful_lockstep_catches_nonleaf_grad_and_passes_torch() -> None:
     from broken_engines.engines import FillsNonLeafGrad
 
-    from conformance.adapters import resolve
+    from conformance.engines import resolve
 
-    bad = run_all(FillsNonLeafGrad(), "ci", properties=["stateful_vs_torch"], seed=0)
+    bad = run(FillsNonLeafGrad(), profile="ci", properties=["stateful_vs_torch"], seed=0, corpus=False)
     assert bad.results[0].status == Status.FAILED and "grad" in bad.results[0].message
-    good = run_all(resolve("torch"), "ci", properties=["stateful_vs_torch"], seed=0)
+    good = run(resolve("torch"), profile="ci", properties=["stateful_vs_torch"], seed=0, corpus=False)
     assert good.results[0].status == Status.PASSED

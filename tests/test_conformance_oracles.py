@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from conformance import oracles as O
-from conformance.programs import Node, Program
+from conformance.checks import oracles as O
+from conformance.spec.programs import Node, Program
 
 
 def _sin_sum(x: np.ndarray) -> Program:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, seed
 
-from conformance.adapters import resolve
-from conformance.programs import Node, Program, parse_script_output, programs
+from conformance.engines import resolve
+from conformance.spec.programs import Node, Program, parse_script_output, programs
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -31,7 +31,7 @@ def _reuse_program() -> Program:
     return Program(nodes, 4, "float64", np.arange(9.0).reshape(3, 3), "mul")
 
 
-@pytest.mark.parametrize("engine", ["torch", "torchlike:torch", "conformance.adapters.torch:TorchAdapter"])
+@pytest.mark.parametrize("engine", ["torch", "torchlike:torch", "conformance.engines.torch:TorchAdapter"])
 def test_script_reproduces_engine_values(engine: str) -> None:
     p = _reuse_program()
     A = resolve(engine)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from conformance.adapters import resolve
-from conformance.programs import programs
-from conformance.registry import REGISTRY
-from conformance.registry.spec import Domain
+from conformance.engines import resolve
+from conformance.spec.programs import programs
+from conformance.spec.ops import REGISTRY
+from conformance.spec.opspec import Domain
 
 REQUIRED = {"add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
             "abs", "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "amax", "amin", "logsumexp",

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import deviations as expectations
-from conformance.adapters import resolve
-from conformance.adapters.torch import TorchAdapter
-from conformance.results import ANY_OP, Result, RunResults, Status
-from conformance.runner import PROFILES, run_all
+from conformance.runner import deviations as expectations
+from conformance.engines import resolve
+from conformance.engines.torch import TorchAdapter
+from conformance.runner.results import ANY_OP, Result, RunResults, Status
+from conformance import run
+from conformance.runner.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
 SOME_OPS = ["add", "div", "pow", "max", "matmul", "expand", "index", "softmax", "conv2d", "var"]
@@ -24,15 +25,15 @@ def _cells(rr: RunResults) -> dict:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_torch_has_no_failures(seed: int) -> None:
-    rr = run_all(resolve("torch"), "quick", ops=SOME_OPS, seed=seed)
+    rr = run(resolve("torch"), profile="quick", ops=SOME_OPS, seed=seed, corpus=False)
     problems = [(r.op, r.property, r.dtype, r.message) for r in rr.results if r.status.is_problem]
     assert not problems
     assert rr.info.complete and rr.info.seed == seed
 
 
 def test_torchlike_torch_gives_exactly_torch_results() -> None:
-    a = run_all(resolve("torch"), "quick", ops=SOME_OPS[:5], seed=7)
-    b = run_all(resolve("torchlike:torch"), "quick", ops=SOME_OPS[:5], seed=7)
+    a = run(resolve("torch"), profile="quick", ops=SOME_OPS[:5], seed=7, corpus=False)
+    b = run(resolve("torchlike:torch"), profile="quick", ops=SOME_OPS[:5], seed=7, corpus=False)
     assert _cells(a) == _cells(b)
     assert {r.engine for r in b.results} == {"torchlike:torch"}
 
@@ -48,7 +49,7 @@ class _NoHigherOrder(TorchAdapter):
 
 
 def test_missing_capability_or_op_is_not_applicable_never_passed() -> None:
-    rr = run_all(_NoHigherOrder(), "quick", ops=["sin", "conv2d"], properties=["higher_order", "hooks", "forward"])
+    rr = run(_NoHigherOrder(), profile="quick", ops=["sin", "conv2d"], properties=["higher_order", "hooks", "forward"], corpus=False)
     st = {(r.op, r.property, r.dtype): r.status for r in rr.results}
     assert st[("sin", "higher_order", "float64")] == Status.NOT_APPLICABLE
     assert st[(ANY_OP, "hooks", "float64")] == Status.NOT_APPLICABLE
@@ -64,7 +65,7 @@ class _RaisesOnCos(TorchAdapter):
 
 
 def test_engine_exception_is_error_not_failure() -> None:
-    rr = run_all(_RaisesOnCos(), "quick", ops=["cos"], properties=["grad_vs_numerical"], seed=0)
+    rr = run(_RaisesOnCos(), profile="quick", ops=["cos"], properties=["grad_vs_numerical"], seed=0, corpus=False)
     r = rr.results[0]
     assert r.status == Status.ERROR and "ValueError" in r.message and r.traceback
 
@@ -119,7 +120,8 @@ def _cuda() -> bool:
 
 
 def test_importing_conformance_imports_no_engine() -> None:
-    code = ("import sys, conformance, conformance.runner, conformance.cli, conformance.adapters; "
+    code = ("import sys, conformance, conformance.spec.ops, conformance.engines, conformance.checks.properties, "
+            "conformance.runner.session, conformance.report, conformance.cli; "
             "print('torch' in sys.modules, 'refengine' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}).stdout
@@ -137,9 +139,9 @@ def test_pytest_plugin_one_test_per_cell() -> None:
 
 def test_torch_grad_aliasing_bug_is_found_and_listed_as_known() -> None:
     """A real PyTorch bug the harness found: .grad of 0-d leaves fed by stack() alias one
-    buffer, so a second backward counts twice.  conformance/expectations/torch.toml lists it."""
-    rr = run_all(resolve("torch"), "ci", ops=["stack"], properties=["retain_graph_twice"], seed=6)
+    buffer, so a second backward counts twice.  conformance/engines/expectations/torch.toml lists it."""
+    rr = run(resolve("torch"), profile="ci", ops=["stack"], properties=["retain_graph_twice"], seed=6, corpus=False)
     failed = [r for r in rr.results if r.status == Status.FAILED]
     assert failed and failed[0].reproducer and "M.stack" in failed[0].reproducer
-    expectations.apply(rr.results, expectations.load(ROOT / "conformance" / "expectations" / "torch.toml"))
+    expectations.apply(rr.results, expectations.load(ROOT / "conformance" / "engines" / "expectations" / "torch.toml"))
     assert rr.conformant and any(r.status == Status.EXPECTED_FAILURE for r in rr.results)

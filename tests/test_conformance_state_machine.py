@@ -25,7 +25,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 pytest.importorskip("torch")
 
-from conformance.adapters import resolve  # noqa: E402
+from conformance.engines import resolve  # noqa: E402
 
 SHAPE = (2, 3)
 VALUES = arrays(np.float64, SHAPE, elements=st.floats(-1.5, 1.5, allow_nan=False, width=64))

@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 import tests.user_ops.engine as user_engine
-from conformance import corpus, runner, userops
-from conformance.adapters import resolve
-from conformance.cli import main
-from conformance.results import Status
+from conformance.runner import corpus
+from conformance import run
+from conformance.runner.cells import plan
+from conformance.runner.profiles import PROFILES
+from conformance.spec import user_ops as userops
+from conformance.engines import resolve
+from conformance.cli.main import main
+from conformance.runner.results import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = "torchlike:tests.user_ops.engine"
@@ -31,7 +35,7 @@ def bad_op(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 def _failures(tmp_path: Path, op: str) -> list[Path]:
-    rr = runner.run_all(resolve(ENGINE), "quick", [op], ["grad_vs_numerical"], seed=0)
+    rr = run(resolve(ENGINE), profile="quick", ops=[op], properties=["grad_vs_numerical"], seed=0, corpus=False)
     assert any(r.status == Status.FAILED for r in rr.results)
     return corpus.save_failures(rr, tmp_path)
 
@@ -82,11 +86,11 @@ def test_run_reports_a_still_failing_replay_as_the_cell_result(tmp_path: Path) -
     """A corpus entry that still fails becomes its cell's FAILED result even when exploration,
     with another seed, would not find the bug (here: the torch stack aliasing bug, seed 0)."""
     A = resolve("torch")
-    cells = runner.plan(A, runner.PROFILES["quick"], ["stack"], ["retain_graph_twice"])
+    cells = plan(PROFILES["quick"], ["stack"], ["retain_graph_twice"])
     outcomes = corpus.replay_for_run(A, cells, [ROOT / "corpus"])
     assert {o.entry.dtype for o in outcomes} == {"float32", "float64"}
     assert all(o.verdict == "still-failing" for o in outcomes)
-    rr = runner.run_all(A, "quick", ["stack"], ["retain_graph_twice"], seed=0)
+    rr = run(A, profile="quick", ops=["stack"], properties=["retain_graph_twice"], seed=0, corpus=False)
     corpus.merge(rr, outcomes)
     failed = [r for r in rr.results if r.status == Status.FAILED]
     assert len(failed) == 2 and len(rr.results) == 2
@@ -128,7 +132,7 @@ def test_isolated_runs_replay_in_a_child_process() -> None:
     with the same outcomes as in process."""
     if not _installed("micrograd"):
         pytest.skip("micrograd not installed")
-    cells = runner.plan(None, runner.PROFILES["quick"], ["mul"], ["retain_graph_twice"])  # type: ignore[arg-type]
+    cells = plan(PROFILES["quick"], ["mul"], ["retain_graph_twice"])
     outcomes = corpus.replay_for_run_isolated("micrograd", cells, [ROOT / "corpus"])
     assert [(o.entry.path.name, o.verdict, o.same_failure) for o in outcomes] == [
         ("mul.retain_graph_twice.float64.micrograd.5ff5d1625a44.json", "still-failing", True)]

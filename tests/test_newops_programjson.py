@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from conformance import programjson as PJ
-from conformance.programs import Node, Program, programs
-from conformance.registry import REGISTRY
-from conformance.userops import USER_OPS
+from conformance.spec import program_json as PJ
+from conformance.spec.programs import Node, Program, programs
+from conformance.spec.ops import REGISTRY
+from conformance.spec.user_ops import USER_OPS
 
 
 @pytest.mark.parametrize("op", [o for o in REGISTRY if o not in USER_OPS])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 IGNORE = shutil.ignore_patterns("__pycache__", "*.c", "*.html")
@@ -35,21 +35,21 @@ def _python(project: Path, code: str) -> subprocess.CompletedProcess[str]:
 def test_new_op_scaffolds_spec_and_function_that_load(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An existing family (elementwise, binary: arith.py) and a new family module: the registry
     discovers them, refengine exports the functions, and running them hits the TODOs."""
-    assert main(["new-op", "softplus", "--root", str(project)]) == 0
-    assert main(["new-op", "hypot", "--arity", "2", "--root", str(project)]) == 0
+    assert main(["new-op", "softsign", "--root", str(project)]) == 0
+    assert main(["new-op", "copysign", "--arity", "2", "--root", str(project)]) == 0
     assert main(["new-op", "gelu_tanh", "--family", "activations", "--root", str(project)]) == 0
     out = capsys.readouterr().out
-    assert "conformance run --engine refengine --ops softplus" in out
-    spec_text = (project / "conformance/registry/elementwise.py").read_text()
-    assert 'SPECS.append(OpSpec("softplus", "elementwise", 1, "M.softplus($x0)"' in spec_text
-    assert "TODO" in spec_text and (project / "conformance/registry/activations.py").exists()
+    assert "conformance run --engine refengine --ops softsign" in out
+    spec_text = (project / "conformance/spec/ops/elementwise.py").read_text()
+    assert 'SPECS.append(OpSpec("softsign", "elementwise", 1, "M.softsign($x0)"' in spec_text
+    assert "TODO" in spec_text and (project / "conformance/spec/ops/activations.py").exists()
     r = _python(project, "\n".join([
         "import numpy as np, refengine",
-        "from conformance.registry import REGISTRY",
-        "assert {'softplus', 'hypot', 'gelu_tanh'} <= set(REGISTRY), sorted(REGISTRY)[-5:]",
+        "from conformance.spec.ops import REGISTRY",
+        "assert {'softsign', 'copysign', 'gelu_tanh'} <= set(REGISTRY), sorted(REGISTRY)[-5:]",
         "assert REGISTRY['gelu_tanh'].family == 'activations'",
         "x = refengine.tensor(np.ones(2), requires_grad=True)",
-        "for f, args in [(refengine.softplus, (x,)), (refengine.hypot, (x, x)), (refengine.gelu_tanh, (x,))]:",
+        "for f, args in [(refengine.softsign, (x,)), (refengine.copysign, (x, x)), (refengine.gelu_tanh, (x,))]:",
         "    try: f(*args)",
         "    except NotImplementedError as e: print('TODO hit:', e)",
     ]))
@@ -60,10 +60,10 @@ def test_new_op_scaffolds_spec_and_function_that_load(project: Path, capsys: pyt
 def test_new_op_refuses_to_overwrite(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A second new-op of the same name, or of an op refengine/the registry already has, is exit 2
     with one line, and no file changes."""
-    assert main(["new-op", "softplus", "--root", str(project)]) == 0
+    assert main(["new-op", "softsign", "--root", str(project)]) == 0
     files = {p: p.read_text() for p in project.rglob("*.py")}
     capsys.readouterr()
-    for argv in (["new-op", "softplus"], ["new-op", "sin"], ["new-op", "conv2d", "--family", "nn"],
+    for argv in (["new-op", "softsign"], ["new-op", "sin"], ["new-op", "conv2d", "--family", "nn"],
                  ["new-op", "Bad-Name"], ["new-op", "x", "--family", "spec"]):
         assert main(argv + ["--root", str(project)]) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
@@ -73,6 +73,6 @@ def test_new_op_refuses_to_overwrite(project: Path, capsys: pytest.CaptureFixtur
 
 def test_new_op_needs_a_project_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Pointing --root elsewhere is a clear error, not a stray file."""
-    assert main(["new-op", "softplus", "--root", str(tmp_path)]) == 2
+    assert main(["new-op", "softsign", "--root", str(tmp_path)]) == 2
     assert "not the project root" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

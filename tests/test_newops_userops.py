@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance import runner, userops
-from conformance.adapters import resolve
-from conformance.cli import main
-from conformance.properties import PROPERTIES
-from conformance.results import ANY_OP, Status
+from conformance import run
+from conformance.spec import user_ops as userops
+from conformance.engines import resolve
+from conformance.cli.main import main
+from conformance.checks.properties import PROPERTIES
+from conformance.runner.results import ANY_OP, Status
 
 ENGINE = "torchlike:tests.user_ops.engine"
 MODULES = "tests.user_ops.ops,tests.user_ops.wrong_ops"
@@ -60,7 +61,7 @@ def test_any_op_rules_needing_torch_do_not_draw_torchless_ops() -> None:
     userops.load_module("tests.user_ops.ops")
     assert userops.ops_for(PROPERTIES["retain_grad"], ["sin", "squareplus"]) == ["sin"]
     assert userops.ops_for(PROPERTIES["accumulation"], ["sin", "squareplus"]) == ["sin", "squareplus"]
-    rr = runner.run_all(resolve(ENGINE), "quick", ["squareplus"], ["detach", "accumulation"], seed=0)
+    rr = run(resolve(ENGINE), profile="quick", ops=["squareplus"], properties=["detach", "accumulation"], seed=0, corpus=False)
     status = {(r.property, r.dtype): r.status for r in rr.results}
     assert status[("detach", "float64")] == Status.NOT_APPLICABLE
     assert status[("accumulation", "float64")] == Status.PASSED
@@ -74,7 +75,7 @@ def test_torch_oracle_property_list_is_exact(monkeypatch: pytest.MonkeyPatch) ->
     """TORCH_ORACLE_PROPERTIES must name exactly the properties whose checks call the torch oracle,
     or a torch-less op would error (missing) or lose coverage (extra): run every property with the
     oracle blocked and see which ones reach it."""
-    from conformance import oracles
+    from conformance.checks import oracles
 
     def blocked() -> None:
         raise _TorchUsed("torch oracle")
@@ -85,9 +86,9 @@ def test_torch_oracle_property_list_is_exact(monkeypatch: pytest.MonkeyPatch) ->
     for name, prop in PROPERTIES.items():
         if name == "mpmath_extreme":
             continue
-        ops = ["tanh", "mul", "add", "sum", "sin"]
         op = "tanh" if prop.per_op else ANY_OP
-        r = runner.run_cell(A, prop, op, "float64", runner.PROFILES["quick"], 0, ops)
+        ops = ["tanh"] if prop.per_op else ["tanh", "mul", "add", "sum", "sin"]
+        (r,) = run(A, profile="quick", ops=ops, properties=[name], dtypes=["float64"], seed=0, corpus=False).results
         if "_TorchUsed" in r.message:
             used.add(name)
         else:
@@ -97,7 +98,7 @@ def test_torch_oracle_property_list_is_exact(monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.mark.parametrize("module, why", [
     ("tests.user_ops.no_such_module", "cannot import it: ModuleNotFoundError"),
-    ("tests.user_ops.not_specs", "OPS[0] is a str, expected a conformance.registry.OpSpec"),
+    ("tests.user_ops.not_specs", "OPS[0] is a str, expected a conformance.spec.opspec.OpSpec"),
     ("tests.user_ops.duplicate", "op 'sin' is already defined (by the built-in registry)"),
     ("tests.user_ops", "defines no OPS list"),
     ("not a module", "expected a dotted module name"),

@@ -1,4 +1,4 @@
-"""Third-party engine adapters (conformance/adapters/peers) on a small profile.
+"""Third-party engine adapters (conformance/engines/peers) on a small profile.
 
 Each engine's tests are skipped with a one-line reason when its package is absent
 (``pip install 'autograd-conformance[peers]'``; tinygrad also needs ``clang``).  Adapters are
@@ -13,9 +13,9 @@ import shutil
 import numpy as np
 import pytest
 
-from conformance.adapters import PEERS, resolve
-from conformance.adapters.base import ConfigError
-from conformance.results import Status
+from conformance.engines import PEERS, resolve
+from conformance.errors import ConfigError
+from conformance.runner.results import Status
 
 ENGINES = {  # engine name -> the module whose absence skips it
     "micrograd": "micrograd", "tinygrad": "tinygrad", "mygrad": "mygrad", "autograd": "autograd", "jax": "jax",
@@ -55,12 +55,12 @@ def test_registered_names_resolve_to_peer_adapters():
     assert set(PEERS) == set(ENGINES)
     for name, path in PEERS.items():
         mod, _, cls = path.partition(":")
-        assert mod.startswith("conformance.adapters.peers."), path
+        assert mod.startswith("conformance.engines.peers."), path
         assert hasattr(importlib.import_module(mod), cls)  # importing the adapter imports no engine
 
 
 def test_missing_package_is_a_one_line_config_error():
-    from conformance.adapters.peers import require
+    from conformance.engines.peers import require
     with pytest.raises(ConfigError) as e:
         require("no_such_engine_pkg_xyz", "xyz")
     msg = str(e.value)
@@ -96,7 +96,7 @@ def test_backward_with_cotangent(engine):
 
 
 def test_has_op_matches_apply(engine):
-    from conformance.registry import REGISTRY
+    from conformance.spec.ops import REGISTRY
     A = engine
     have = [op for op in REGISTRY if A.has_op(op)]
     assert {"add", "mul", "sum"} <= set(have)
@@ -123,9 +123,10 @@ class _Skewed:
 
 
 def _cell(A, prop: str, op: str):
-    from conformance import runner
-    from conformance.properties import PROPERTIES
-    return runner.run_cell(A, PROPERTIES[prop], op, "float64", runner.PROFILES["quick"], 0, [op])
+    from conformance import run
+    (r,) = run(A, profile="quick", ops=None if op == "*" else [op], properties=[prop], dtypes=["float64"], seed=0,
+               corpus=False).results
+    return r
 
 
 @pytest.mark.parametrize("op", ["mul", "add"])

@@ -13,11 +13,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conformance.execution import run_info  # noqa: E402
-from conformance.oracles import compare  # noqa: E402
-from conformance.results import Result, RunResults, Status  # noqa: E402
-from conformance.runner import run_all  # noqa: E402
-from conformance.workers import WorkerConfig, WorkerPool  # noqa: E402
+from conformance.runner.session import run_info  # noqa: E402
+from conformance.checks.oracles import compare  # noqa: E402
+from conformance.runner.results import Result, RunResults, Status  # noqa: E402
+from conformance import run  # noqa: E402
+from conformance.runner.workers import WorkerConfig, WorkerPool  # noqa: E402
 
 FAULTY = "broken_engines.faulty:Faulty"
 
@@ -93,7 +93,7 @@ def test_nan_gradient_is_a_failure_showing_the_values() -> None:
     """NaN gradients are wrong answers (failed, not error) and the message shows them."""
     from broken_engines.faulty import NanGradient
 
-    rr = run_all(NanGradient(), "quick", ops=["sqrt"], properties=["grad_vs_torch"], seed=0)
+    rr = run(NanGradient(), profile="quick", ops=["sqrt"], properties=["grad_vs_torch"], seed=0, corpus=False)
     r = rr.results[0]
     assert r.status == Status.FAILED and "observed nan at" in r.message and r.reproducer
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 E = "conformance: error: "
@@ -31,7 +31,7 @@ CASES = [
      "No module named 'nosuchmod'"),
     (["--engine", "broken_engines.faulty:Incomplete", "--no-isolate"],
      "adapter class 'broken_engines.faulty:Incomplete' lacks required methods: apply, backward, dtype_of, "
-     "grad_fn_name, grad_of, is_leaf, requires_grad, to_numpy (see conformance/adapters/base.py)"),
+     "grad_fn_name, grad_of, is_leaf, requires_grad, to_numpy (see conformance/engines/adapter.py)"),
     (["--engine", "broken_engines.faulty:Faulti", "--no-isolate"],
      "module 'broken_engines.faulty' has no attribute 'Faulti' (did you mean 'Faulty'?)"),
     (["--engine", "torch", "--ops", "sin,sinn"], "unknown op 'sinn' (did you mean 'sin'?); see conformance list-ops"),

@@ -11,10 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.cli import main
-from conformance.execution import execute, shard_cells
+from conformance.cli.main import main
+from conformance import run
+from conformance.runner.session import shard_cells
 from conformance.report import write_results_json
-from conformance.results import RunResults
+from conformance.runner.results import RunResults
 
 ROOT = Path(__file__).resolve().parents[1]
 OPS, PROPS = ["sin", "mul", "sum"], ["forward", "grad_vs_numerical", "leaf_rule"]
@@ -25,8 +26,8 @@ def _cells(rr: RunResults) -> list[tuple]:
 
 
 def test_two_workers_give_the_serial_results_in_order() -> None:
-    serial = execute("torch", "quick", OPS, PROPS, 3, workers=1)
-    parallel = execute("torch", "quick", OPS, PROPS, 3, workers=2)
+    serial = run("torch", profile="quick", ops=OPS, properties=PROPS, seed=3, corpus=False, workers=1)
+    parallel = run("torch", profile="quick", ops=OPS, properties=PROPS, seed=3, corpus=False, workers=2)
     assert len(serial.results) == 14 and serial.info.complete and parallel.info.complete
     assert _cells(parallel) == _cells(serial)
 
@@ -34,10 +35,10 @@ def test_two_workers_give_the_serial_results_in_order() -> None:
 def test_shards_cover_the_plan_once_and_merge_back(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """Two shard jobs cover every cell exactly once; report merge joins them into the serial run."""
     assert [i for k in (1, 2, 3) for i, _ in shard_cells(range(10), (k, 3))] == [0, 3, 6, 9, 1, 4, 7, 2, 5, 8]
-    serial = execute("torch", "quick", OPS, PROPS, 3, workers=1)
+    serial = run("torch", profile="quick", ops=OPS, properties=PROPS, seed=3, corpus=False, workers=1)
     dirs = []
     for k in (2, 1):  # any order on the command line
-        rr = execute("torch", "quick", OPS, PROPS, 3, workers=1, shard=(k, 2),
+        rr = run("torch", profile="quick", ops=OPS, properties=PROPS, seed=3, corpus=False, workers=1, shard=(k, 2),
                      argv=["conformance", "run", "--engine", "torch", "--shard", f"{k}/2"])
         dirs.append(str(write_results_json(rr, tmp_path / f"shard{k}").parent))
     assert main(["report", "merge", *dirs, "--out", str(tmp_path / "all")]) == 0

@@ -17,7 +17,7 @@ from report_fixtures import make_run
 
 from conformance.report import write_all
 from conformance.report._common import COLORS
-from conformance.results import Status
+from conformance.runner.results import Status
 
 BROWSER = os.environ.get("CHROMIUM") or next(
     (b for b in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable") if shutil.which(b)), None

@@ -13,8 +13,8 @@ import pytest
 from report_fixtures import cell, info
 
 from conformance.report import Change, classify, diff_runs, write_results_json
-from conformance.report.cli import main
-from conformance.results import RunResults, Status
+from conformance.cli.main import main
+from conformance.runner.results import RunResults, Status
 
 S = Status
 # (op, baseline status or None, new status or None, expected category)
@@ -115,10 +115,10 @@ def test_cli_bad_input_exits_2_with_one_line(files, capsys, content, needle):
     assert len(err.splitlines()) == 1 and str(bad) in err and needle in err
 
 
-def test_module_runs_standalone(files):
-    """`python -m conformance.report.cli diff` works without the main CLI."""
+def test_diff_runs_as_python_module(files):
+    """`python -m conformance diff` (no console script needed) exits 1 on regressions."""
     p = subprocess.run(
-        [sys.executable, "-m", "conformance.report.cli", "diff", str(files / "base"), str(files / "new")],
+        [sys.executable, "-m", "conformance", "diff", str(files / "base"), str(files / "new")],
         capture_output=True, text=True, timeout=120,
     )
     assert p.returncode == 1, p.stderr

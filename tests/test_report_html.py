@@ -14,7 +14,7 @@ from report_fixtures import NASTY_REPRO, make_run
 
 from conformance.report import render_index
 from conformance.report.diff import diff_runs
-from conformance.results import Status
+from conformance.runner.results import Status
 
 
 class Page(HTMLParser):

@@ -16,8 +16,8 @@ from report_fixtures import make_run
 
 from conformance.report import ReportInputError, load_run, write_all, write_results_json
 from conformance.report import _io
-from conformance.results import Result, RunInfo
-from conformance.schema import load_results_schema
+from conformance.runner.results import Result, RunInfo
+from conformance.runner.schema import load_results_schema
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (dev extra) validates results.json")
 

@@ -12,9 +12,10 @@ from html.parser import HTMLParser
 import pytest
 from report_fixtures import make_run
 
-from conformance.report import ReportInputError, merge, render_merged, write_all, write_merged
-from conformance.report.cli import main
-from conformance.results import Status
+from conformance.report import ReportInputError, render_merged, write_all, write_merged
+from conformance.report import merge
+from conformance.cli.main import main
+from conformance.runner.results import Status
 
 
 class Cells(HTMLParser):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from report_fixtures import cell, make_run
 
 from conformance.report import render_summary
-from conformance.results import Status
+from conformance.runner.results import Status
 
 
 def test_nonconformant_headline_counts_and_failing_lines():

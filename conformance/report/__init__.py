@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pathlib
 
-from conformance.results import RunResults
+from conformance.runner.results import RunResults
 
-from ._io import ReportInputError, atomic_write_text, dumps_results, load_run
-from .diff import Change, CellChange, RunDiff, classify, diff_runs
-from .html import render_index
-from .junit import render_junit
-from .merge import MergedRuns, merge, relative_link, render_merged, render_merged_summary
-from .summary import render_summary
+from conformance.report._io import ReportInputError, atomic_write_text, dumps_results, load_run
+from conformance.report.diff import Change, CellChange, RunDiff, classify, diff_runs
+from conformance.report.html import render_index
+from conformance.report.junit import render_junit
+from conformance.report.merge import MergedRuns, merge, relative_link, render_merged, render_merged_summary
+from conformance.report.summary import render_summary
 
 __all__ = [
     "write_all", "write_results_json", "write_merged", "load_run", "ReportInputError",

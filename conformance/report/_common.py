@@ -6,7 +6,7 @@ import math
 import re
 from collections import defaultdict
 
-from conformance.results import ANY_OP, Result, RunResults, Status
+from conformance.runner.results import ANY_OP, Result, RunResults, Status
 
 #: Best to worst, as declared in Status; a cell with several dtypes shows its worst.
 STATUS_ORDER: list[Status] = list(Status)

@@ -17,7 +17,7 @@ import pathlib
 import tempfile
 from typing import Any
 
-from conformance.results import SCHEMA_VERSION, RunResults, Status
+from conformance.runner.results import SCHEMA_VERSION, RunResults, Status
 
 __all__ = [
     "ReportInputError",

@@ -30,9 +30,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from conformance.results import Result, RunInfo, RunResults, Status
+from conformance.runner.results import Result, RunInfo, RunResults, Status
 
-from ._common import md_escape, one_line
+from conformance.report._common import md_escape, one_line
 
 
 class Change(str, enum.Enum):

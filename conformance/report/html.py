@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from html import escape
 
-from conformance.results import ANY_OP, Result, RunResults, Status
+from conformance.runner.results import ANY_OP, Result, RunResults, Status
 
-from . import plots as _plots
-from ._assets import CSS, JS
-from ._common import DETAILED, RANK, cell_id, counts, fmt_err, matrix, one_line, short_dtype, worst
-from .diff import Change, RunDiff
-from .summary import headline
+from conformance.report import plots as _plots
+from conformance.report._assets import CSS, JS
+from conformance.report._common import DETAILED, RANK, cell_id, counts, fmt_err, matrix, one_line, short_dtype, worst
+from conformance.report.diff import Change, RunDiff
+from conformance.report.summary import headline
 
 
 def e(x) -> str:

@@ -13,9 +13,9 @@ import io
 import math
 from collections import defaultdict
 
-from conformance.results import Result
+from conformance.runner.results import Result
 
-from ._common import COLORS, STATUS_ORDER
+from conformance.report._common import COLORS, STATUS_ORDER
 
 FLOOR = -17.0  # log10 of an exact match (below float64 eps)
 

@@ -14,9 +14,9 @@ import os
 import pathlib
 from typing import Sequence
 
-from conformance.results import RunResults
+from conformance.runner.results import RunResults
 
-from ._io import load_run
+from conformance.report._io import load_run
 
 __all__ = ["shard_of", "join_shards", "try_join"]
 

@@ -6,10 +6,10 @@ size limit).  Details live in index.html / junit.xml.
 """
 from __future__ import annotations
 
-from conformance.results import RunResults, Status
+from conformance.runner.results import RunResults, Status
 
-from ._common import counts, md_code, md_escape, one_line, problems
-from .diff import RunDiff
+from conformance.report._common import counts, md_code, md_escape, one_line, problems
+from conformance.report.diff import RunDiff
 
 MAX_LINES = 60
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from conformance.adapters.torch import TorchAdapter
+from conformance.engines.torch import TorchAdapter
 
 
 class _Broken(TorchAdapter):

@@ -13,8 +13,8 @@ from typing import Any, Sequence
 
 import torch
 
-from conformance.adapters.base import Adapter
-from conformance.adapters.torch import TorchAdapter
+from conformance.engines.adapter import Adapter
+from conformance.engines.torch import TorchAdapter
 
 
 class Faulty(TorchAdapter):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from conformance.results import ANY_OP, Result, RunInfo, RunResults, Status
+from conformance.runner.results import ANY_OP, Result, RunInfo, RunResults, Status
 
 #: A reproducer with everything HTML/XML/Markdown must escape.
 NASTY_REPRO = (

@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from conformance.registry import OpSpec, Sample
-from conformance.registry import shapes as S
+from conformance.spec.ops import OpSpec, Sample
+from conformance.spec import shapes as S
 
 
 def squareplus_sample(draw: Any) -> Sample:

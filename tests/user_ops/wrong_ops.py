@@ -1,7 +1,7 @@
 """The spec of ``squareplus_bad``, the user op whose backward is deliberately wrong."""
 from __future__ import annotations
 
-from conformance.registry import OpSpec
+from conformance.spec.ops import OpSpec
 
 from .ops import squareplus_ref, squareplus_sample
 

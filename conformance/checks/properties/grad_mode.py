@@ -1,0 +1,132 @@
+"""Grad mode (op-independent): no_grad, enable_grad nested in it, set_grad_enabled, the
+decorator form, and restoration of the mode after an exception raised inside a block."""
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.checks import oracles as O
+from conformance.engines import adapter as caps
+from conformance.spec.programs import Program
+from conformance.checks.properties.base import Evidence, Property, from_comparison, named, register, violations
+
+
+class _Boom(Exception):
+    pass
+
+
+def _untracked(A: Any, p: Program, ts: list[Any], where: str) -> list[str]:
+    """No op result built with grad disabled has a grad_fn.
+
+    requires_grad itself is not checked: in torch, a *view* (reshape, transpose, x[...])
+    of a leaf requiring grad, taken under no_grad, still reports requires_grad=True
+    (with no grad_fn), so "untracked" means "no grad_fn".
+    """
+    return [f"{where}: v{i} ({p.nodes[i].op}) has grad_fn {A.grad_fn_name(ts[i])!r}" for i in p.op_nodes
+            if A.grad_fn_name(ts[i]) is not None]
+
+
+def _no_grad(A: Any, p: Program) -> Evidence:
+    problems = []
+    with A.no_grad():
+        if A.is_grad_enabled():
+            problems.append("is_grad_enabled() is True inside no_grad")
+        ts = p.run(A)
+    problems += _untracked(A, p, ts, "under no_grad")
+    if not A.is_grad_enabled():
+        problems.append("grad mode not restored after no_grad")
+    return violations(problems, p)
+
+
+def _enable_nested(A: Any, p: Program) -> Evidence:
+    """enable_grad inside no_grad tracks again, with correct grads; each exit restores its mode."""
+    problems = []
+    with A.no_grad():
+        with A.enable_grad():
+            if not A.is_grad_enabled():
+                problems.append("is_grad_enabled() False inside enable_grad")
+            ts = p.run(A)
+        if A.is_grad_enabled():
+            problems.append("leaving enable_grad did not restore no_grad")
+        untracked = p.run(A)
+    problems += _untracked(A, p, untracked, "no_grad after a nested enable_grad")
+    if not A.is_grad_enabled():
+        problems.append("grad mode not restored after no_grad")
+    if problems:
+        return violations(problems, p)
+    A.backward(ts[p.output], p.cotangent_tensor(A))  # backward outside any block
+    obs = {i: A.grad_of(ts[i]) for i in p.leaves}
+    _, exp = O.torch_grads(p)
+    c = O.compare(named(p, exp), named(p, obs), *O.TOL_TORCH[p.dtype])
+    return from_comparison(c, named(p, exp), named(p, obs), "torch-float64", p, "grads of a graph built in enable_grad")
+
+
+def _set_grad_enabled(A: Any, p: Program) -> Evidence:
+    problems = []
+    with A.set_grad_enabled(False):
+        if A.is_grad_enabled():
+            problems.append("set_grad_enabled(False) left grad enabled")
+        ts = p.run(A)
+        with A.set_grad_enabled(True):
+            tracked = p.run(A)
+        if A.is_grad_enabled():
+            problems.append("leaving set_grad_enabled(True) did not restore False")
+    problems += _untracked(A, p, ts, "under set_grad_enabled(False)")
+    if p.grad_leaves and not A.requires_grad(tracked[p.output]):
+        problems.append("set_grad_enabled(True) inside False did not track")
+    if not A.is_grad_enabled():
+        problems.append("grad mode not restored after set_grad_enabled(False)")
+    return violations(problems, p)
+
+
+def _decorator(A: Any, p: Program) -> Evidence:
+    problems = []
+    ts = A.no_grad_decorator(lambda: p.run(A))()
+    problems += _untracked(A, p, ts, "inside a @no_grad() function")
+    if not A.is_grad_enabled():
+        problems.append("grad mode not restored after a @no_grad() function returned")
+    return violations(problems, p)
+
+
+def _restore_after_exception(A: Any, p: Program) -> Evidence:
+    problems = []
+    for name, make in [("no_grad", A.no_grad), ("set_grad_enabled(False)", lambda: A.set_grad_enabled(False))]:
+        try:
+            with make():
+                p.run(A)
+                raise _Boom()
+        except _Boom:
+            pass
+        if not A.is_grad_enabled():
+            problems.append(f"grad mode not restored after an exception inside {name}")
+            break
+    with A.no_grad():
+        try:
+            with A.enable_grad():
+                raise _Boom()
+        except _Boom:
+            pass
+        if A.is_grad_enabled():
+            problems.append("no_grad not restored after an exception inside a nested enable_grad")
+    if not A.is_grad_enabled():
+        problems.append("grad mode not restored at the end")
+    ts = p.run(A)  # and tracking still works afterwards
+    if p.grad_leaves and not A.requires_grad(ts[p.output]):
+        problems.append("graphs are no longer tracked after the exceptions")
+    return violations(problems, p)
+
+
+_NG = frozenset({caps.NO_GRAD})
+for _prop in [
+    Property("no_grad", "grad_mode", "Nothing is tracked under no_grad; the mode is restored.", _no_grad,
+             per_op=False, needs=_NG, dtypes=("float64",)),
+    Property("enable_grad_nested", "grad_mode", "enable_grad inside no_grad tracks, correctly; modes restore.",
+             _enable_nested, per_op=False, needs=_NG, dtypes=("float64",)),
+    Property("set_grad_enabled", "grad_mode", "set_grad_enabled(False/True) switch tracking and restore.",
+             _set_grad_enabled, per_op=False, needs=_NG, dtypes=("float64",)),
+    Property("no_grad_decorator", "grad_mode", "@no_grad() on a function disables tracking inside it only.",
+             _decorator, per_op=False, needs=frozenset({caps.NO_GRAD, caps.GRAD_MODE_DECORATOR}),
+             dtypes=("float64",)),
+    Property("grad_mode_exception", "grad_mode", "Grad mode is restored when an exception leaves a block.",
+             _restore_after_exception, per_op=False, needs=_NG, dtypes=("float64",)),
+]:
+    register(_prop)

@@ -1,0 +1,107 @@
+"""Gradient values: vs numerical differentiation, vs torch float64, VJPs, forward, second order."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from conformance.checks import oracles as O
+from conformance.engines import adapter as caps
+from conformance.spec.programs import Program, programs
+from conformance.spec.ops import REGISTRY
+from conformance.checks.properties.base import Evidence, Property, from_comparison, named, register, require_smooth
+
+
+def _grads_vs_numerical(A: Any, p: Program) -> Evidence:
+    require_smooth(p)
+    _, grads = p.backward(A)
+    leaves = p.grad_leaves
+    small = [i for i in leaves if p.nodes[i].value.size <= O.FULL_LIMIT]
+    expected = O.numerical_grads(p, small)
+    for i in leaves:  # large leaves: projections first, the full gradient only to explain a failure
+        if i in expected:
+            continue
+        g = grads[i]
+        rng = np.random.default_rng(i)
+        dirs = [rng.choice([-1.0, 1.0], size=p.nodes[i].value.shape) for _ in range(O.N_PROJECTIONS)]
+        proj = O.projected_derivatives(p, i, dirs)
+        obs = [float(np.sum(g * d)) for d in dirs] if g is not None and g.shape == dirs[0].shape else None
+        c = O.compare({"p": np.array(proj)}, {"p": None if obs is None else np.array(obs)},
+                      *O.TOL_NUMERICAL[p.dtype])
+        if not c.ok:
+            expected.update(O.numerical_grads(p, [i], full=True))
+    obs = {i: grads[i] for i in leaves}
+    exp = {i: expected[i] for i in leaves if i in expected}
+    c = O.compare(named(p, exp), named(p, {i: obs[i] for i in exp}), *O.TOL_NUMERICAL[p.dtype])
+    return from_comparison(c, named(p, exp), named(p, {i: obs[i] for i in exp}), "numerical", p, "leaf grads")
+
+
+def _grad_vs_torch(A: Any, p: Program) -> Evidence:
+    _, grads = p.backward(A)
+    _, tgrads = O.torch_grads(p)
+    c = O.compare(named(p, tgrads), named(p, grads), *O.TOL_TORCH[p.dtype])
+    return from_comparison(c, named(p, tgrads), named(p, grads), "torch-float64", p, "leaf grads")
+
+
+def _forward(A: Any, p: Program) -> Evidence:
+    ts = p.run(A)
+    out = A.to_numpy(ts[p.output])
+    ref = O.forward_reference(p)
+    atol, rtol = (1e-12, 1e-12) if p.dtype == "float64" else REGISTRY[p.focus].tolerance(p.dtype)
+    c = O.compare({"output": ref}, {"output": out}, atol, rtol)
+    return from_comparison(c, ref, out, "numpy", p, "forward value")
+
+
+def _hvp(A: Any, p: Program) -> Evidence:
+    """H @ w through create_graph=True + a second functional grad, vs the four-point stencil."""
+    require_smooth(p)
+    leaves = p.grad_leaves
+    rng = np.random.default_rng(len(p.nodes))
+    w = {i: rng.uniform(-1, 1, p.nodes[i].value.shape) for i in leaves}
+    ts = p.run(A)
+    cot = p.cotangent_tensor(A) if p.cotangent is not None else A.leaf(np.array(1.0), p.dtype, False)
+    gs = A.grad([ts[p.output]], [ts[i] for i in leaves], [cot], create_graph=True)
+    # first derivatives taken with create_graph=True must still be right
+    _, tg = O.torch_grads(p)
+    first_exp = {f"grad v{i}": tg[i] for i in leaves}
+    first_obs = {f"grad v{i}": None if g is None else A.to_numpy(g) for g, i in zip(gs, leaves)}
+    c1 = O.compare(first_exp, first_obs, *O.TOL_TORCH[p.dtype])
+    if not c1.ok:
+        return from_comparison(c1, first_exp, first_obs, "torch-float64", p, "first derivatives with create_graph")
+    terms = [A.apply("sum", [A.apply("mul", [g, A.leaf(w[i], p.dtype, False)], {})], {"dim": None, "keepdim": False})
+             for g, i in zip(gs, leaves) if g is not None and A.requires_grad(g)]
+    if terms:
+        s = terms[0]
+        for t in terms[1:]:
+            s = A.apply("add", [s, t], {})
+        hv = A.grad([s], [ts[i] for i in leaves], [A.leaf(np.array(1.0), p.dtype, False)], allow_unused=True)
+        obs = {i: (np.zeros_like(p.nodes[i].value) if h is None else A.to_numpy(h)) for i, h in zip(leaves, hv)}
+    else:  # first derivatives do not depend on the inputs: the engine says H @ w = 0
+        obs = {i: np.zeros_like(p.nodes[i].value) for i in leaves}
+    exp = O.numerical_hvp(p, leaves, w)
+    c = O.compare(named(p, exp), named(p, obs), *O.TOL_SECOND[p.dtype])
+    return from_comparison(c, named(p, exp), named(p, obs), "numerical-2nd-order", p, "Hessian-vector product")
+
+
+def _vjp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return programs(ops[0], dtype, scalar_output=False, available=available)
+
+
+def _hvp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return programs(ops[0], dtype, available=available)
+
+
+register(Property("grad_vs_numerical", "gradients",
+                  "Leaf gradients equal central differences of the float64 numpy forward.", _grads_vs_numerical,
+                  cost=1.5))
+register(Property("grad_vs_torch", "gradients",
+                  "Leaf gradients (and which leaves get None) equal torch float64 to ~1e-10 relative.",
+                  _grad_vs_torch))
+register(Property("vjp", "gradients",
+                  "backward(gradient=cotangent) of a non-scalar output gives the vector-Jacobian product.",
+                  _grads_vs_numerical, strategy=_vjp_strategy, cost=2.0))
+register(Property("forward", "gradients", "Forward values equal the numpy float64 reference.", _forward))
+register(Property("higher_order", "gradients",
+                  "create_graph=True then grad of <grad, w> equals the numerical Hessian-vector product.", _hvp,
+                  needs=frozenset({caps.HIGHER_ORDER, caps.FUNCTIONAL_GRAD}), dtypes=("float64",),
+                  strategy=_hvp_strategy, cost=4.0, needs_ops=frozenset({'add', 'sum', 'mul'})))

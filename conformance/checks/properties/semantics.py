@@ -1,0 +1,220 @@
+"""Autograd semantics (op-independent, reported under ANY_OP): the leaf-only rule, requires_grad
+contagion and freezing, retain_grad, freed graphs, accumulation, detach, implicit gradients."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from hypothesis import reject
+
+from conformance.checks import oracles as O
+from conformance.engines import adapter as caps
+from conformance.spec.programs import Node, Program, any_program, programs
+from conformance.checks.properties.base import Evidence, Property, from_comparison, named, register, violations
+
+
+def _flags(A: Any, p: Program, ts: list[Any]) -> list[str]:
+    """is_leaf / requires_grad / grad_fn of every node, against the rules."""
+    problems = []
+    rg: list[bool] = []
+    for i, n in enumerate(p.nodes):
+        want = n.requires_grad if n.op is None else any(rg[j] for j in n.inputs)
+        rg.append(want)
+        t = ts[i]
+        if _is_alias(p, ts, i):
+            continue
+        if A.requires_grad(t) != want:
+            problems.append(f"v{i} ({n.op or 'leaf'}).requires_grad is {A.requires_grad(t)}, expected {want}")
+        leaf = n.op is None or not want
+        if A.is_leaf(t) != leaf:
+            problems.append(f"v{i} ({n.op or 'leaf'}).is_leaf is {A.is_leaf(t)}, expected {leaf}")
+        if (A.grad_fn_name(t) is None) != leaf:
+            problems.append(f"v{i} ({n.op or 'leaf'}).grad_fn is {A.grad_fn_name(t)!r}, expected "
+                            f"{'None' if leaf else 'a backward node'}")
+    return problems
+
+
+def _is_alias(p: Program, ts: list[Any], i: int) -> bool:
+    """An op that returned its input object itself (torch.flatten(x, d, d) is x): the node is
+    that input, and the rules apply to it there."""
+    return p.nodes[i].op is not None and any(ts[i] is ts[j] for j in p.nodes[i].inputs)
+
+
+def _leaf_rule(A: Any, p: Program) -> Evidence:
+    """Leaves requiring grad get .grad; frozen leaves and every non-leaf keep .grad None."""
+    ts = p.run(A)
+    problems = _flags(A, p, ts)
+    A.backward(ts[p.output], p.cotangent_tensor(A))
+    for i, n in enumerate(p.nodes):
+        if _is_alias(p, ts, i):
+            continue
+        g = A.grad_tensor(ts[i])
+        if n.op is None and n.requires_grad and g is None:
+            problems.append(f"leaf v{i} requires grad but .grad is None")
+        elif not (n.op is None and n.requires_grad) and g is not None:
+            problems.append(f"v{i} ({n.op or 'frozen leaf'}) has a .grad but is not a leaf requiring grad")
+    return violations(problems, p)
+
+
+def _retain_grad(A: Any, p: Program) -> Evidence:
+    """Retained grads of intermediates vs torch's.  Nodes that are their input object itself
+    (torch.flatten(x, d, d) returns x) are left out on either side: retaining there means
+    retaining the input, whose grad sums every path, so the two engines legitimately differ."""
+    ts = p.run(A)
+    T = O.torch_adapter()
+    tts = p.run(T, dtype="float64")
+    chosen = [i for i in p.op_nodes if A.requires_grad(ts[i]) and not _is_alias(p, ts, i)
+              and not _is_alias(p, tts, i)]
+    for i in chosen:
+        A.retain_grad(ts[i])
+        T.retain_grad(tts[i])
+    A.backward(ts[p.output], p.cotangent_tensor(A))
+    obs = {i: A.grad_of(ts[i]) for i in chosen}
+    T.backward(tts[p.output], p.cotangent_tensor(T, "float64"))
+    exp = {i: T.grad_of(tts[i]) for i in chosen}
+    c = O.compare(named(p, exp), named(p, obs), *O.TOL_TORCH[p.dtype])
+    return from_comparison(c, named(p, exp), named(p, obs), "torch-float64", p, "retained intermediate grads")
+
+
+def _square_sum(p: Program) -> Program:
+    """p extended by sum(out * out): a graph that certainly saves tensors for backward."""
+    n = len(p.nodes)
+    return p.extend([Node("mul", (p.output, p.output)), Node("sum", (n,), {"dim": None, "keepdim": False})], n + 1)
+
+
+def _second_backward(A: Any, p: Program) -> Evidence:
+    q = _square_sum(p)
+    ts = q.run(A)
+    A.backward(ts[q.output])
+    try:
+        A.backward(ts[q.output])
+    except Exception as e:  # noqa: BLE001 - the category is what matters
+        if not A.is_autograd_error(e):
+            return violations([f"second backward raised {type(e).__name__}, not the autograd error"], q)
+    else:
+        return violations(["second backward through a freed graph did not raise"], q)
+    return _retain_graph_twice_rule(A, q)
+
+
+def _retain_graph_twice_rule(A: Any, q: Program) -> Evidence:
+    ts = q.run(A)
+    A.backward(ts[q.output], retain_graph=True)
+    g1 = {i: A.grad_of(ts[i]) for i in q.grad_leaves}
+    A.backward(ts[q.output], retain_graph=True)
+    g2 = {i: A.grad_of(ts[i]) for i in q.grad_leaves}
+    exp = {i: None if g1[i] is None else 2 * g1[i] for i in g1}
+    c = O.compare(named(q, exp), named(q, g2), 1e-12, 1e-12 if q.dtype == "float64" else 1e-6)
+    return from_comparison(c, named(q, exp), named(q, g2), "rule", q, "retain_graph=True backward twice accumulates")
+
+
+def _accumulation(A: Any, p: Program) -> Evidence:
+    """Two forward passes over the same leaves, two backwards: .grad is the sum (=2x one pass)."""
+    leaves = {i: A.leaf(p.nodes[i].value, p.dtype, p.nodes[i].requires_grad) for i in p.leaves}
+    ts = p.run(A, leaves=leaves)
+    A.backward(ts[p.output], p.cotangent_tensor(A))
+    g1 = {i: A.grad_of(leaves[i]) for i in p.grad_leaves}
+    ts = p.run(A, leaves=leaves)
+    A.backward(ts[p.output], p.cotangent_tensor(A))
+    g2 = {i: A.grad_of(leaves[i]) for i in p.grad_leaves}
+    exp = {i: None if g1[i] is None else 2 * g1[i] for i in g1}
+    c = O.compare(named(p, exp), named(p, g2), 1e-12, 1e-12 if p.dtype == "float64" else 1e-6)
+    return from_comparison(c, named(p, exp), named(p, g2), "rule", p, "grads accumulate across backward calls")
+
+
+def _freezing(A: Any, p: Program) -> Evidence:
+    """Freezing one leaf: it gets no grad; the others' grads and the output do not change."""
+    full = p.with_requires_grad({i: True for i in p.leaves})
+    if len(full.leaves) < 2:
+        reject()
+    frozen = full.leaves[0]
+    part = full.with_requires_grad({frozen: False})
+    ts_a, ga = full.backward(A)
+    ts_b, gb = part.backward(A)
+    exp = dict(ga)
+    exp[frozen] = None
+    c = O.compare(named(p, exp), named(p, gb), *O.TOL_TORCH[p.dtype])
+    return from_comparison(c, named(p, exp), named(p, gb), "rule", part, f"freezing v{frozen}")
+
+
+def _detach(A: Any, p: Program) -> Evidence:
+    """Detaching an intermediate cuts its gradient flow: grads equal those of the program where
+    it is a constant (torch float64 on the cut program)."""
+    ts0 = p.run(A)
+    mids = [i for i in p.op_nodes if i != p.output and A.requires_grad(ts0[i])]
+    if not mids:
+        reject()
+    j = mids[0]
+    problems: list[str] = []
+    seen: dict[str, Any] = {}
+
+    def cut(t: Any) -> Any:
+        d = A.detach(t)
+        seen["d"] = d
+        if A.requires_grad(d) or not A.is_leaf(d) or A.grad_fn_name(d) is not None:
+            problems.append("detach() result requires grad / is not a leaf / has a grad_fn")
+        if not np.array_equal(A.to_numpy(d), A.to_numpy(t)):
+            problems.append("detach() changed the values")
+        return d
+
+    ts = p.run(A, transform={j: cut})
+    q = p.cut(j)
+    dep, got = _depends(q), A.requires_grad(ts[p.output])
+    if dep != got:
+        problems.append(f"after detaching v{j} the output requires_grad is {got}; expected {dep} "
+                        f"({'another path remains' if dep else 'no path to a leaf remains'})")
+    if problems or not dep:
+        return violations(problems, p)
+    A.backward(ts[p.output], p.cotangent_tensor(A))
+    obs = {i: A.grad_of(ts[i]) for i in p.leaves}
+    _, exp = O.torch_grads(q)
+    exp = {i: exp.get(i) for i in p.leaves}
+    if problems:
+        return violations(problems, p)
+    c = O.compare(named(p, exp), named(p, obs), *O.TOL_TORCH[p.dtype])
+    return from_comparison(c, named(p, exp), named(p, obs), "torch-float64", p, f"grads after detaching v{j}")
+
+
+def _depends(q: Program) -> bool:
+    T = O.torch_adapter()
+    return bool(T.requires_grad(q.run(T, dtype="float64")[q.output]))
+
+
+def _implicit_nonscalar(A: Any, p: Program) -> Evidence:
+    ts = p.run(A)
+    if A.to_numpy(ts[p.output]).size < 2:
+        reject()
+    try:
+        A.backward(ts[p.output])
+    except Exception as e:  # noqa: BLE001
+        if A.is_autograd_error(e):
+            return violations([], p)
+        return violations([f"backward() of a non-scalar raised {type(e).__name__}, not the autograd error"], p)
+    return violations(["backward() without gradient on a non-scalar output did not raise"], p)
+
+
+def _nonscalar_any(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return any_program(ops, dtype, scalar_output=False, available=available)
+
+
+def _any(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return any_program(ops, dtype, available=available)
+
+
+for _prop in [
+    Property("leaf_rule", "semantics", "requires_grad contagion, is_leaf, grad_fn; .grad only on leaves "
+             "requiring grad.", _leaf_rule, per_op=False),
+    Property("retain_grad", "semantics", "retain_grad() on intermediates gives their correct gradient.",
+             _retain_grad, per_op=False, needs=frozenset({caps.RETAIN_GRAD})),
+    Property("second_backward", "semantics", "A second backward through a freed graph raises; with "
+             "retain_graph=True it succeeds and accumulates.", _second_backward, per_op=False,
+             needs=frozenset({caps.RETAIN_GRAPH}), needs_ops=frozenset({'sum', 'mul'})),
+    Property("accumulation", "semantics", "Gradients accumulate in .grad across backward calls.", _accumulation,
+             per_op=False),
+    Property("freezing", "semantics", "A frozen leaf gets no gradient and its consumers still work.", _freezing,
+             per_op=False),
+    Property("detach", "semantics", "detach() cuts gradient flow and gives a fresh leaf.", _detach, per_op=False),
+    # a non-scalar output needs an n-d engine: for a scalar-only engine (micrograd) the rule does not apply
+    Property("implicit_nonscalar", "semantics", "backward() without gradient on a non-scalar output raises.",
+             _implicit_nonscalar, per_op=False, strategy=_nonscalar_any, needs=frozenset({caps.ND})),
+]:
+    register(_prop)

@@ -1,0 +1,53 @@
+"""``conformance list-engines | list-ops [--engine E] | list-properties``."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from conformance.checks.properties import PROPERTIES
+from conformance.cli.run import split
+from conformance.engines import BUILTIN, resolve
+from conformance.spec import user_ops
+from conformance.spec.ops import REGISTRY
+
+
+def add_parsers(sub: Any) -> None:
+    sub.add_parser("list-engines", help="list engine names").set_defaults(func=cmd_list_engines)
+    lo = sub.add_parser("list-ops", help="list ops")
+    lo.add_argument("--engine", help="mark which ops this engine supports")
+    lo.add_argument("--ops-from", action="append", metavar="MODULE", help="include user OpSpecs")
+    lo.set_defaults(func=cmd_list_ops)
+    sub.add_parser("list-properties", help="list properties").set_defaults(func=cmd_list_properties)
+
+
+def cmd_list_engines(args: argparse.Namespace) -> int:
+    for name, doc in BUILTIN.items():
+        print(f"{name:28s} {doc}")
+    return 0
+
+
+def cmd_list_ops(args: argparse.Namespace) -> int:
+    user_ops.load(split(args.ops_from) or [])
+    adapter = resolve(args.engine) if args.engine else None
+    n = 0
+    for spec in REGISTRY.values():
+        origin = user_ops.USER_OPS.get(spec.name, "")
+        torch_eq = spec.torch_equivalent or "(no torch equivalent)"
+        where = f"  [{origin}]" if origin else ""
+        if adapter is None:
+            print(f"{spec.name:14s} {spec.family:12s} {torch_eq}{where}")
+            continue
+        ok = adapter.has_op(spec.name)
+        n += ok
+        print(f"{spec.name:14s} {spec.family:12s} {'supported' if ok else 'missing':10s} {torch_eq}{where}")
+    if adapter is not None:
+        print(f"{adapter.name}: {n}/{len(REGISTRY)} registry ops supported")
+    return 0
+
+
+def cmd_list_properties(args: argparse.Namespace) -> int:
+    for p in PROPERTIES.values():
+        scope = "per-op" if p.per_op else "any-op"
+        needs = f" [needs {', '.join(sorted(p.needs))}]" if p.needs else ""
+        print(f"{p.name:22s} {p.family:11s} {scope:7s} {p.doc}{needs}")
+    return 0

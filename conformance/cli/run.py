@@ -1,0 +1,108 @@
+"""``conformance run``: options -> :func:`conformance.run` -> the summary, the baseline diff, the exit code."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Sequence
+
+from conformance.errors import ConfigError
+from conformance.report import diff_runs
+from conformance.runner.results import RunResults, Status
+from conformance.runner.session import parse_shard, run
+
+
+def add_parser(sub: Any) -> None:
+    r = sub.add_parser("run", help="run the conformance suite against an engine")
+    r.add_argument("--engine", required=True, help="torch | torch:cuda | refengine | torchlike:MODULE | pkg.mod:Class")
+    r.add_argument("--profile", default="ci", metavar="{quick,ci,thorough}", help="examples per cell")
+    r.add_argument("--ops", nargs="*", help="ops to test (default: all); comma or space separated")
+    r.add_argument("--properties", nargs="*", help="properties to test (default: all)")
+    r.add_argument("--seed", type=int, help="run seed (replays every cell exactly)")
+    r.add_argument("--report", metavar="DIR", help="write results.json, junit.xml, summary.md, index.html")
+    r.add_argument("--expect", metavar="FILE", help="expected deviations (TOML or JSON)")
+    r.add_argument("--baseline", metavar="RESULTS_JSON", help="compare with an earlier results.json")
+    r.add_argument("--fail-on", default="nonconformance", choices=["nonconformance", "regression", "any"],
+                   help="exit 1 on any failing cell (default), on regressions against --baseline only, "
+                        "or on regressions and any failing cell")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    r.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the engine in worker processes that may crash or hang (default: on, except "
+                        "for refengine and torch)")
+    r.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="longest one example may run in an isolated worker (default 10)")
+    r.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="run cells in N worker processes (default: one per core)")
+    r.add_argument("--shard", default=None, metavar="K/N", help="run only the K-th of N deterministic slices")
+    r.add_argument("--ops-from", action="append", metavar="MODULE",
+                   help="load extra OpSpecs from MODULE (its OPS list); repeatable, comma separated")
+    r.add_argument("--save-failures", metavar="DIR", help="save every shrunk failing example as a JSON corpus entry")
+    r.add_argument("--no-corpus", action="store_true", help="do not replay the project's corpus/ before exploring")
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    r.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.fail_on != "nonconformance" and not args.baseline:
+        raise ConfigError(f"--fail-on {args.fail_on} needs --baseline")
+    rr = run(args.engine, profile=args.profile, ops=split(args.ops), properties=split(args.properties),
+             seed=args.seed, report=args.report, expect=args.expect, baseline=args.baseline,
+             corpus=not args.no_corpus, save_failures=args.save_failures, ops_from=split(args.ops_from) or (),
+             isolate=args.isolate, workers=args.workers, timeout=args.timeout, shard=parse_shard(args.shard),
+             progress=None if args.quiet else progress_printer(), log=lambda line: print(line, file=sys.stderr),
+             argv=sys.argv)
+    print_summary(rr, sys.stdout)
+    if args.baseline:
+        from conformance.report import load_run  # the baseline was checked by run(); read it again for the text
+        d = diff_runs(load_run(args.baseline), rr)
+        print(d.to_text(), file=sys.stdout)
+        if args.fail_on != "nonconformance":
+            return d.exit_code(args.fail_on)
+    return 0 if rr.conformant else 1
+
+
+def print_summary(rr: RunResults, out: Any) -> None:
+    cov = rr.coverage()["by_status"]
+    print("  ".join(f"{k}: {v}" for k, v in cov.items() if v), file=out)
+    for r in rr.results:
+        if r.status.is_problem or r.status == Status.EXPECTED_FAILURE:
+            print(f"{r.status.value.upper():17s} {r.op:14s} {r.property:22s} {r.dtype:8s} {r.message[:140]}",
+                  file=out)
+    print("CONFORMANT" if rr.conformant else "NONCONFORMANT", file=out)
+
+
+def split(v: Sequence[str] | None) -> list[str] | None:
+    """``--ops a,b c`` -> ['a', 'b', 'c']; None when not given."""
+    if not v:
+        return None
+    return [x for item in v for x in item.split(",") if x]
+
+
+def progress_printer(stream: Any = sys.stderr) -> Any:
+    """A progress bar on stderr: tqdm when installed, else a plain single line (not a dependency)."""
+    try:
+        from tqdm import tqdm  # optional: imported only when present
+    except ImportError:
+        pass
+    else:
+        bar = tqdm(total=None, file=stream, unit="cell", dynamic_ncols=True)
+
+        def show_tqdm(done: int, total: int, label: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_description_str(label[:40])
+            if done == total:
+                bar.close()
+        return show_tqdm
+    t0 = time.perf_counter()
+    tty = stream.isatty()
+
+    def show(done: int, total: int, label: str) -> None:
+        pct = 100 * done // max(total, 1)
+        line = f"[{done}/{total} {pct:3d}% {time.perf_counter() - t0:6.1f}s] {label}"
+        if tty:
+            stream.write("\r" + line[:100].ljust(100) + ("\n" if done == total else ""))
+        elif done == total or done % 25 == 0:
+            stream.write(line + "\n")
+        stream.flush()
+    return show

@@ -1,0 +1,157 @@
+"""The Adapter protocol: the only door between the harness and an engine.
+
+An adapter turns registry op names and autograd-rule calls into engine calls; it
+holds no test logic.  Tensors are opaque to the harness: it only ever passes back
+what the adapter returned.  Everything the harness reads out goes through
+``to_numpy`` / ``grad`` (fresh numpy copies, so later engine mutations cannot
+change evidence already taken).
+
+Capabilities are declared, not probed: a property that needs a capability the
+engine does not declare is reported ``not-applicable`` -- never ``passed``.  An op
+the engine lacks (``has_op`` false) is not-applicable too.
+"""
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from conformance.errors import ConfigError  # re-exported: an adapter raises it when it cannot start
+
+# Capability names (strings, so user adapters need not import anything to declare them).
+FLOAT64 = "float64"
+FLOAT32 = "float32"
+ND = "nd"  # n-d arrays; an engine without it handles 0-d scalars only
+HIGHER_ORDER = "higher_order"  # create_graph + functional grad of grads
+FUNCTIONAL_GRAD = "functional_grad"  # autograd.grad(outputs, inputs, ...)
+HOOKS = "hooks"  # tensor.register_hook
+INPLACE = "inplace"  # in-place ops with a version counter check
+RETAIN_GRAD = "retain_grad"
+NO_GRAD = "no_grad"  # no_grad / enable_grad / set_grad_enabled / is_grad_enabled
+GRAD_MODE_DECORATOR = "grad_mode_decorator"  # @no_grad() on functions
+RETAIN_GRAPH = "retain_graph"  # backward(retain_graph=True) + error on a freed graph
+
+ALL_CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, HIGHER_ORDER, FUNCTIONAL_GRAD, HOOKS, INPLACE, RETAIN_GRAD,
+                              NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH})
+
+Tensor = Any
+
+
+class Adapter(abc.ABC):
+    """Subclass this to plug an engine in.  ``name`` appears in results; ``capabilities`` gate properties."""
+
+    name: str = "engine"
+    capabilities: frozenset[str] = frozenset()
+    #: the --engine string that rebuilds this adapter (set by adapters.resolve); reproducers use it
+    spec: str | None = None
+
+    # -- identity --------------------------------------------------------------------
+    def version(self) -> str | None:
+        return None
+
+    def has_op(self, op: str) -> bool:
+        """Whether the engine implements registry op ``op``."""
+        return False
+
+    # -- building --------------------------------------------------------------------
+    @abc.abstractmethod
+    def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
+        """A new leaf holding a copy of ``value`` converted to ``dtype`` ("float64"/"float32")."""
+
+    @abc.abstractmethod
+    def apply(self, op: str, inputs: Sequence[Tensor], params: dict[str, Any]) -> Tensor:
+        """Apply registry op ``op`` (see conformance.spec.ops) to engine tensors."""
+
+    def apply_inplace(self, op: str, target: Tensor, other: Tensor | float) -> Tensor:
+        """In-place ``target.<op>_(other)`` for op in {"add", "mul"}; needs INPLACE."""
+        raise NotImplementedError
+
+    # -- differentiation -------------------------------------------------------------
+    @abc.abstractmethod
+    def backward(self, out: Tensor, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """``out.backward(gradient, retain_graph, create_graph)``: accumulate into leaves' ``.grad``."""
+
+    def grad(self, outputs: Sequence[Tensor], inputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None],
+             retain_graph: bool | None = None, create_graph: bool = False,
+             allow_unused: bool = False) -> list[Tensor | None]:
+        """Functional gradient (``autograd.grad``); needs FUNCTIONAL_GRAD (and HIGHER_ORDER for create_graph).
+
+        With ``allow_unused`` an input that the outputs do not depend on gives None.
+        """
+        raise NotImplementedError
+
+    # -- reading ---------------------------------------------------------------------
+    @abc.abstractmethod
+    def to_numpy(self, t: Tensor) -> np.ndarray:
+        """A fresh numpy copy of the tensor's values (in its own dtype)."""
+
+    @abc.abstractmethod
+    def grad_of(self, t: Tensor) -> np.ndarray | None:
+        """A fresh numpy copy of ``t.grad``, or None when it is None."""
+
+    def grad_tensor(self, t: Tensor) -> Tensor | None:
+        """``t.grad`` itself (an engine tensor), for identity/alias checks."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    def dtype_of(self, t: Tensor) -> str:
+        """"float64" / "float32" (or the engine's own name for anything else)."""
+
+    @abc.abstractmethod
+    def is_leaf(self, t: Tensor) -> bool: ...
+
+    @abc.abstractmethod
+    def requires_grad(self, t: Tensor) -> bool: ...
+
+    @abc.abstractmethod
+    def grad_fn_name(self, t: Tensor) -> str | None:
+        """Name of ``t.grad_fn`` (torch style, e.g. "MulBackward0"), None for leaves."""
+
+    def set_requires_grad(self, t: Tensor, flag: bool) -> None:
+        raise NotImplementedError
+
+    def zero_grad(self, t: Tensor) -> None:
+        """Set ``t.grad`` to None."""
+        raise NotImplementedError
+
+    def retain_grad(self, t: Tensor) -> None:
+        raise NotImplementedError
+
+    def detach(self, t: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def register_hook(self, t: Tensor, fn: Callable[[Tensor], Tensor | None]) -> Any:
+        raise NotImplementedError
+
+    def version_counter(self, t: Tensor) -> int | None:
+        return None
+
+    # -- grad mode -------------------------------------------------------------------
+    def no_grad(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def enable_grad(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def set_grad_enabled(self, flag: bool) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def is_grad_enabled(self) -> bool:
+        raise NotImplementedError
+
+    def no_grad_decorator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``no_grad()`` used as a decorator (torch: ``@torch.no_grad()``)."""
+        raise NotImplementedError
+
+    # -- error mapping ---------------------------------------------------------------
+    def is_autograd_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the engine's error for a misuse of autograd (torch: RuntimeError).
+
+        Messages are never compared: only the category matters.
+        """
+        return isinstance(exc, RuntimeError)
+
+

@@ -1,0 +1,61 @@
+"""``--engine autograd``: HIPS autograd (numpy-based, functional), through the recorded-program base.
+
+Gradients are ``autograd.make_vjp`` / ``autograd.grad`` of the whole recorded function over a
+tuple of leaves; ``create_graph`` records a VJP as a function, so second order is autograd's
+own nesting.  ``detach`` is ``autograd.tracer.getval`` (unboxes a traced value: autograd's
+way to stop a gradient).  sigmoid, relu, softmax are written with ``autograd.numpy``; logsumexp
+is ``autograd.scipy.special.logsumexp``.  Variable-state capabilities are not declared.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from conformance.engines.peers import require
+from conformance.engines.peers._functional import FunctionalAdapter, Misuse
+from conformance.engines.peers._numpylike import axis_of, numpy_ops
+
+
+class AutogradAdapter(FunctionalAdapter):
+    name = "autograd"
+
+    def __init__(self) -> None:
+        self.ag = require("autograd", "autograd")
+        import autograd.numpy as anp
+        from autograd.scipy.special import logsumexp
+        from autograd.tracer import getval
+
+        self.xp, self._getval = anp, getval
+        log_softmax = lambda x, axis: x - logsumexp(x, axis=axis, keepdims=True)  # noqa: E731
+        self.ops = numpy_ops(anp, log_softmax)
+        self.ops.update({
+            "sigmoid": lambda i, p: 1.0 / (1.0 + anp.exp(-i[0])),
+            "logsumexp": lambda i, p: logsumexp(i[0], axis=axis_of(i[0], p["dim"]), keepdims=p["keepdim"]),
+        })
+
+    def version(self) -> str | None:
+        from importlib.metadata import version
+        return version("autograd")
+
+    def array(self, value: np.ndarray, dtype: str) -> Any:
+        return np.asarray(value, dtype=dtype)
+
+    def vjp(self, f: Callable[..., Any], args: list[Any], cot: Any) -> list[Any]:
+        with warnings.catch_warnings():  # "Output seems independent of input": autograd then returns zeros
+            warnings.simplefilter("ignore", UserWarning)
+            pullback, _ = self.ag.make_vjp(lambda a: f(*a))(tuple(args))
+            return list(pullback(cot))
+
+    def scalar_grad(self, f: Callable[..., Any], args: list[Any]) -> list[Any]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return list(self.ag.grad(lambda a: f(*a))(tuple(args)))
+
+    def stop_gradient(self, x: Any) -> Any:
+        return self._getval(x)
+
+    def is_autograd_error(self, exc: BaseException) -> bool:
+        # autograd.grad of a non-scalar raises TypeError; Misuse is the adapter's backward-of-a-constant
+        return isinstance(exc, (TypeError, Misuse))

@@ -1,0 +1,57 @@
+"""``--engine jax``: JAX (CPU), a functional engine, through the recorded-program base.
+
+Gradients are ``jax.vjp`` / ``jax.grad`` of the whole recorded function; ``create_graph``
+gives records whose function is itself a ``jax.vjp`` (so second order is jax's own).
+Global state: building the adapter sets ``jax_enable_x64`` (otherwise jax silently
+computes in float32); leaves are then made with explicit dtypes.
+Variable-state capabilities (hooks, retain_grad, in-place, grad mode, retain_graph) do
+not exist in jax and are not declared.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from conformance.engines.peers import require
+from conformance.engines.peers._functional import FunctionalAdapter, Misuse
+from conformance.engines.peers._numpylike import axis_of, numpy_ops
+
+
+class JaxAdapter(FunctionalAdapter):
+    name = "jax"
+
+    def __init__(self) -> None:
+        self.jax = require("jax", "jax")
+        self.jax.config.update("jax_enable_x64", True)  # process-wide
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+
+        self.xp = jnp
+        self.ops = numpy_ops(jnp, lambda x, axis: self.jax.nn.log_softmax(x, axis=axis))
+        self.ops.update({
+            "relu": lambda i, p: self.jax.nn.relu(i[0]), "sigmoid": lambda i, p: self.jax.nn.sigmoid(i[0]),
+            "softmax": lambda i, p: self.jax.nn.softmax(i[0], axis=axis_of(i[0], p["dim"])),
+            "logsumexp": lambda i, p: logsumexp(i[0], axis=axis_of(i[0], p["dim"]), keepdims=p["keepdim"]),
+            "where": lambda i, p: jnp.where(np.asarray(p["cond"]), i[0], i[1]),
+        })
+
+    def version(self) -> str | None:
+        return self.jax.__version__
+
+    def array(self, value: np.ndarray, dtype: str) -> Any:
+        return self.xp.asarray(value, dtype=dtype)
+
+    def vjp(self, f: Callable[..., Any], args: list[Any], cot: Any) -> list[Any]:
+        _, pullback = self.jax.vjp(f, *args)
+        return list(pullback(self.xp.asarray(cot)))
+
+    def scalar_grad(self, f: Callable[..., Any], args: list[Any]) -> list[Any]:
+        return list(self.jax.grad(f, argnums=tuple(range(len(args))))(*args))
+
+    def stop_gradient(self, x: Any) -> Any:
+        return self.jax.lax.stop_gradient(x)
+
+    def is_autograd_error(self, exc: BaseException) -> bool:
+        # jax.grad of a non-scalar raises TypeError; Misuse is the adapter's backward-of-a-constant
+        return isinstance(exc, (TypeError, Misuse))

@@ -1,0 +1,101 @@
+"""Expected deviations as data (``--expect FILE``).
+
+A TOML (or JSON) file lists an engine's known, accepted deviations, each with a
+reason::
+
+    [[deviation]]
+    engine = "refengine"        # or "*"
+    op = "pow"                  # or "*" (also the ANY_OP cells)
+    property = "grad_vs_torch"  # or "*"
+    dtype = "float32"           # or "*"
+    reason = "pow uses exp(b*log(a)); 3 ulp off torch in float32"
+
+Matching FAILED/ERROR cells become EXPECTED_FAILURE with the reason; entries that
+match no failing cell of the run are returned as stale, so the file cannot rot
+silently.  Nothing is skipped: an expected cell still runs.
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.runner.results import Result, Status
+
+FIELDS = ("engine", "op", "property", "dtype")
+
+
+@dataclass(frozen=True)
+class Deviation:
+    engine: str
+    op: str
+    property: str
+    dtype: str
+    reason: str
+
+    def matches(self, r: Result) -> bool:
+        return all(getattr(self, f) in ("*", getattr(r, f)) for f in FIELDS)
+
+    def describe(self) -> str:
+        return "/".join(getattr(self, f) for f in FIELDS)
+
+
+def load(path: Path) -> list[Deviation]:
+    """Parse the file; raise ValueError with a one-line reason on bad content."""
+
+    data = load_json_or_toml(path)
+    entries = data.get("deviation", data.get("deviations", [])) if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected [[deviation]] tables (a list of entries), got {type(entries).__name__}")
+    out = []
+    text = "" if path.suffix == ".json" else path.read_text(encoding="utf-8")  # for entries' line numbers
+    for k, e in enumerate(entries):
+        where = f"{path}{entry_line(text, k)}"
+        if not isinstance(e, dict) or not str(e.get("reason", "")).strip():
+            raise ValueError(f"{where}: entry {k + 1} needs a non-empty reason")
+        unknown = set(e) - set(FIELDS) - {"reason"}
+        if unknown:
+            raise ValueError(f"{where}: entry {k + 1} has unknown keys {sorted(unknown)}")
+        out.append(Deviation(*(str(e.get(f, "*")) for f in FIELDS), reason=str(e["reason"])))
+    return out
+
+
+def apply(results: list[Result], deviations: list[Deviation]) -> list[Deviation]:
+    """Mark matching problem cells as expected failures (in place); return the stale entries."""
+    used: set[int] = set()
+    for r in results:
+        if not r.status.is_problem:
+            continue
+        for k, d in enumerate(deviations):
+            if d.matches(r):
+                r.status = Status.EXPECTED_FAILURE
+                r.expectation_reason = d.reason
+                used.add(k)
+                break
+    ran = {(r.engine, r.op, r.property, r.dtype) for r in results}
+    return [d for k, d in enumerate(deviations) if k not in used and any(
+        all(getattr(d, f) in ("*", v) for f, v in zip(FIELDS, cell)) for cell in ran)]
+
+
+def load_json_or_toml(path: Path) -> Any:
+    """Parse a TOML (or ``.json``) file; ValueError names the file, line and what was expected."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        return json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{e.lineno}: invalid JSON: {e.msg} (column {e.colno})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: invalid TOML: {e}") from None
+
+
+def entry_line(text: str, k: int) -> str:
+    """':LINE' of the k-th (0-based) ``[[deviation]]`` table in a TOML text, or '' if not found."""
+    lines = [i + 1 for i, line in enumerate(text.splitlines()) if line.strip().startswith("[[deviation")]
+    return f":{lines[k]}" if k < len(lines) else ""

@@ -1,0 +1,295 @@
+"""Worker processes: run an engine's cells out of process, surviving its crashes and hangs.
+
+Protocol (``multiprocessing`` spawn context, one ``Pipe`` per worker, pickled tuples):
+
+* parent -> worker: ``(index, property, op, dtype)`` to run one cell, ``None`` to stop;
+* worker -> parent: ``("ready", EngineInfo)`` once the adapter is built (``("fatal", msg)``
+  when it cannot be), ``("example", index, program_pickle)`` BEFORE each example runs, and
+  ``("result", index, Result)`` when the cell is done.
+
+Because every example is announced before it runs, a worker that dies (segfault, abort,
+``os._exit``) or stays silent longer than the per-example timeout leaves the parent
+holding the program that did it: the parent kills the worker, records an ``error``
+Result with the signal or exit code and that program's reproducer, starts a fresh
+worker and goes on.  Results already received are never lost.  Workers ignore SIGINT:
+the parent decides when they stop.
+"""
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import pickle
+import signal
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from types import SimpleNamespace
+from typing import Any, Callable, Iterator, Sequence
+
+from conformance.checks.properties import PROPERTIES
+from conformance.engines import resolve
+from conformance.errors import ConfigError
+from conformance.runner.cells import run_cell
+from conformance.runner.profiles import PROFILES
+from conformance.runner.reproducer import script
+from conformance.runner.results import Result, Status
+from conformance.spec.ops import REGISTRY
+
+#: seconds a fresh worker may take to import and build the engine
+STARTUP_TIMEOUT = 120.0
+#: cells sent to a worker ahead of its answers
+DEPTH = 2
+
+Cell = tuple[str, str, str]  # (property, op, dtype)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker needs to run cells exactly as an in-process run would."""
+
+    engine: str
+    profile: str
+    seed: int
+    ops: list[str] | None  # the user's --ops selection (None: all)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str
+    version: str | None
+    spec: str | None
+    torch_version: str | None
+
+
+def _preload_oracle() -> None:
+    """Import torch (the float64 oracle) while the generous start-up deadline applies: imported
+    lazily by the first example instead, it can take longer than ``--timeout`` on a loaded machine
+    and be reported as the engine hanging."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+
+
+def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
+    """Body of a worker process: build the adapter, then run cells until told to stop."""
+    import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
+    try:
+        _preload_oracle()
+        adapter = resolve(cfg.engine)
+        engine_ops = [o for o in (cfg.ops or list(REGISTRY)) if adapter.has_op(o)]
+        info = EngineInfo(adapter.name, adapter.version(), adapter.spec,
+                          getattr(sys.modules.get("torch"), "__version__", None))
+    except Exception as e:  # noqa: BLE001 - reported to the parent as a configuration error
+        conn.send(("fatal", str(e) if isinstance(e, ConfigError) else f"{type(e).__name__}: {e}"))
+        return
+    conn.send(("ready", info))
+    while (msg := conn.recv()) is not None:
+        index, pname, op, dtype = msg
+        prop = _announcing(PROPERTIES[pname], conn, index)
+        r = run_cell(adapter, prop, op, dtype, PROFILES[cfg.profile], cfg.seed, engine_ops, cfg.ops)
+        conn.send(("result", index, r))
+
+
+def _exit_with_parent() -> None:
+    """A daemon thread ends this worker when the parent dies (even by SIGKILL, mid-hang)."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="conformance-parent-watch").start()
+
+
+def _announcing(prop: Any, conn: Connection, index: int) -> Any:
+    """``prop`` whose check first sends the example to the parent (so a crash keeps its program)."""
+    check = prop.check
+
+    def announced(adapter: Any, example: Any) -> Any:
+        try:
+            blob = pickle.dumps(example) if hasattr(example, "to_script") else None
+        except Exception:  # noqa: BLE001 - an unpicklable example still counts as progress
+            blob = None
+        conn.send(("example", index, blob))
+        return check(adapter, example)
+    return dataclasses.replace(prop, check=announced)
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: Connection
+    deadline: float
+    info: EngineInfo | None = None
+    queue: deque = field(default_factory=deque)  # (index, cell) sent, not yet answered; [0] is running
+    started: float = 0.0
+    examples: int = 0
+    last: bytes | None = None  # pickled program of the example running now
+
+
+@dataclass
+class WorkerPool:
+    """``n`` workers running cells of one engine; see the module docstring.
+
+    Each worker is sent up to :data:`DEPTH` cells ahead, so it never waits for this (possibly
+    descheduled) process between cells; a dead worker's unstarted cells go back to the queue.
+    """
+
+    cfg: WorkerConfig
+    n: int
+    workers: list[_Worker] = field(default_factory=list)
+    info: EngineInfo | None = None
+    on_ready: Callable[[EngineInfo], None] | None = None  # called once, when the first worker is up
+
+    def _spawn(self) -> _Worker:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker_main, args=(child, self.cfg), daemon=True, name="conformance-worker")
+        with _thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None):
+            proc.start()
+        child.close()
+        return _Worker(proc, parent, time.monotonic() + max(STARTUP_TIMEOUT, self.cfg.timeout))
+
+    def run(self, cells: Sequence[tuple[int, Cell]], on_result: Callable[[int, Result], None]) -> None:
+        """Run ``(index, cell)`` pairs; ``on_result(index, result)`` as each finishes (any order)."""
+        todo = deque(cells)
+        self.workers = [self._spawn() for _ in range(max(1, min(self.n, len(todo))))]
+        try:
+            while todo or any(w.queue for w in self.workers):
+                for w in self.workers:
+                    while w.info is not None and len(w.queue) < DEPTH and todo:
+                        self._assign(w, *todo.popleft())
+                now = time.monotonic()
+                wait([w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers],
+                     timeout=min(1.0, max(0.01, min(w.deadline for w in self.workers) - now)))
+                for k, w in enumerate(self.workers):
+                    self.workers[k] = self._service(w, on_result, todo)
+        finally:
+            self.close()
+
+    def _assign(self, w: _Worker, index: int, cell: Cell) -> None:
+        w.queue.append((index, cell))
+        if len(w.queue) == 1:
+            self._begin(w)
+        w.conn.send((index, *cell))
+
+    def _begin(self, w: _Worker) -> None:
+        """The worker starts on ``w.queue[0]`` now (or goes idle)."""
+        w.examples, w.last, w.started = 0, None, time.monotonic()
+        w.deadline = w.started + self.cfg.timeout if w.queue else float("inf")
+
+    def _service(self, w: _Worker, on_result: Callable[[int, Result], None], todo: deque) -> _Worker:
+        """Read what ``w`` sent; replace it when it died or timed out.  Returns the worker to keep."""
+        try:
+            while w.conn.poll():
+                self._handle(w, w.conn.recv(), on_result)
+        except (EOFError, OSError):
+            pass
+        dead = not w.proc.is_alive()
+        late = time.monotonic() > w.deadline and (bool(w.queue) or w.info is None)
+        if not (dead or late):
+            return w
+        self._kill(w)
+        if w.info is None:
+            raise ConfigError(f"engine {self.cfg.engine!r} {_death(w.proc, late, STARTUP_TIMEOUT)} while starting")
+        if w.queue:
+            on_result(w.queue[0][0], self._lost(w, late))
+            todo.extendleft(reversed(list(w.queue)[1:]))  # sent ahead but never started: run elsewhere
+        return self._spawn()
+
+    def _handle(self, w: _Worker, msg: tuple, on_result: Callable[[int, Result], None]) -> None:
+        kind = msg[0]
+        if kind == "ready":
+            if self.info is None and self.on_ready:
+                self.on_ready(msg[1])
+            w.info = self.info = msg[1]
+            w.deadline = float("inf")
+        elif kind == "fatal":
+            raise ConfigError(msg[1])
+        elif kind == "example":
+            w.examples += 1
+            w.last = msg[2]
+            w.deadline = time.monotonic() + self.cfg.timeout
+        elif kind == "result":
+            on_result(msg[1], msg[2])
+            w.queue.popleft()
+            self._begin(w)
+
+    def _lost(self, w: _Worker, late: bool) -> Result:
+        """The error Result for the cell a worker died (or was killed) in."""
+        pname, op, dtype = w.queue[0][1]
+        what = _death(w.proc, late, self.cfg.timeout)
+        msg = (f"engine {what} during example {w.examples} of this cell; the worker was restarted "
+               "and the run went on")
+        program = pickle.loads(w.last) if w.last else None
+        info = self.info or EngineInfo(self.cfg.engine, None, self.cfg.engine, None)
+        repro = script(SimpleNamespace(spec=info.spec, name=info.name), PROPERTIES[pname], op, program,
+                       what, self.cfg.seed, self.cfg.ops)
+        return Result(engine=info.name, op=op, property=pname, dtype=dtype, status=Status.ERROR,
+                      examples=max(0, w.examples - 1), message=msg, reproducer=repro, seed=self.cfg.seed,
+                      duration_s=time.monotonic() - w.started)
+
+    @staticmethod
+    def _kill(w: _Worker) -> None:
+        if w.proc.is_alive():
+            w.proc.kill()
+        w.proc.join(5)
+        w.conn.close()
+
+    def close(self) -> None:
+        """Stop every worker (politely when idle, SIGKILL when busy or slow)."""
+        for w in self.workers:
+            try:
+                if w.proc.is_alive() and not w.queue and w.info is not None:
+                    w.conn.send(None)
+                    w.proc.join(2)
+            except (OSError, ValueError):
+                pass
+            self._kill(w)
+        self.workers = []
+
+
+@contextmanager
+def _thread_limits(threads: int | None) -> Iterator[None]:
+    """Environment for a spawned worker: BLAS/OpenMP/torch threads capped at ``threads`` (None: as is).
+
+    N workers each running cores-many spinning OpenMP threads made cells 3x slower than in process;
+    variables the user set are left alone."""
+    if threads is None:
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    for k in _THREAD_VARS:
+        os.environ.setdefault(k, str(threads))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _death(proc: Any, late: bool, timeout: float) -> str:
+    """'crashed (killed by signal SIGSEGV)', 'exited with code 3' or 'timed out (...)'."""
+    if late:
+        return f"timed out (no progress for {timeout:g}s; worker killed)"
+    code = proc.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"crashed (killed by signal {signal.Signals(-code).name})"
+        except ValueError:
+            return f"crashed (killed by signal {-code})"
+    return f"exited with code {code}"

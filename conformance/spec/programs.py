@@ -1,0 +1,328 @@
+"""Programs: small DAGs over registry ops, the unit every property runs.
+
+A Program is a list of nodes in topological order (leaves and op applications),
+one output, a dtype, and an optional cotangent (None = scalar output, implicit
+``backward()``).  The hypothesis strategy ``programs(op, dtype)`` builds programs
+focused on one op and shaped to reach classic engine bugs:
+
+* broadcasting inputs (gradients must be reduced back to the leaf's shape);
+* the same node as both operands of an op, and intermediates with several
+  consumers (gradient contributions must be summed, not overwritten);
+* leaves that do not require grad, and constants;
+* non-contiguous inputs (a transposed leaf transposed back);
+* scalar outputs and non-scalar outputs with a random cotangent.
+
+The same Program runs on any adapter (``run``), evaluates in float64 numpy
+(``evaluate``, the numerical oracle's forward), and prints as a standalone script
+(``to_script``) that reproduces the engine's values.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+
+from conformance.spec.ops import REGISTRY
+from conformance.spec.opspec import literal
+
+NP_DTYPES = {"float64": np.float64, "float32": np.float32}
+#: samples whose op inputs lie closer than this to a kink are discarded (finite differences reach ~1e-4)
+KINK_MARGIN = 1e-3
+
+
+@dataclass
+class Node:
+    """A leaf (``op is None``; ``value`` float64 array already rounded to the program dtype) or an op."""
+
+    op: str | None = None
+    inputs: tuple[int, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    value: np.ndarray | None = None
+    requires_grad: bool = False
+
+    def __post_init__(self) -> None:
+        if self.value is not None:  # 0-d arithmetic yields numpy scalars; keep real arrays
+            self.value = np.array(self.value, dtype=np.float64)
+
+
+@dataclass
+class Program:
+    nodes: list[Node]
+    output: int
+    dtype: str
+    cotangent: np.ndarray | None
+    focus: str
+
+    # -- structure -------------------------------------------------------------------
+    @property
+    def leaves(self) -> list[int]:
+        return [i for i, n in enumerate(self.nodes) if n.op is None]
+
+    @property
+    def grad_leaves(self) -> list[int]:
+        return [i for i, n in enumerate(self.nodes) if n.op is None and n.requires_grad]
+
+    @property
+    def op_nodes(self) -> list[int]:
+        return [i for i, n in enumerate(self.nodes) if n.op is not None]
+
+    def ops_used(self) -> set[str]:
+        return {n.op for n in self.nodes if n.op is not None}
+
+    def with_requires_grad(self, flags: dict[int, bool]) -> "Program":
+        nodes = [replace(n, requires_grad=flags.get(i, n.requires_grad)) for i, n in enumerate(self.nodes)]
+        return replace(self, nodes=nodes)
+
+    def with_cotangent(self, cot: np.ndarray | None) -> "Program":
+        return replace(self, cotangent=cot)
+
+    # -- numpy -----------------------------------------------------------------------
+    def evaluate(self, values: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
+        """Forward pass in float64 numpy (the registry references); ``values`` overrides leaves."""
+        out: list[np.ndarray] = []
+        for i, n in enumerate(self.nodes):
+            if n.op is None:
+                v = values[i] if values is not None and i in values else n.value
+                out.append(np.asarray(v, dtype=np.float64))
+            else:
+                out.append(np.asarray(REGISTRY[n.op].reference(*(out[j] for j in n.inputs), **n.params),
+                                      dtype=np.float64))
+        return out
+
+    def objective(self, values: dict[int, np.ndarray] | None = None) -> float:
+        """The scalar whose gradient backward computes: the output, or <cotangent, output>."""
+        y = self.evaluate(values)[self.output]
+        return float(y.sum()) if self.cotangent is None else float(np.sum(self.cotangent * y))
+
+    def kink_distance(self) -> float:
+        vals = self.evaluate()
+        d = float("inf")
+        for n in self.nodes:
+            if n.op is not None and REGISTRY[n.op].kink is not None:
+                d = min(d, REGISTRY[n.op].kink([vals[j] for j in n.inputs], n.params))
+        return d
+
+    # -- engines ---------------------------------------------------------------------
+    def run(self, adapter: Any, dtype: str | None = None, leaves: dict[int, Any] | None = None,
+            transform: dict[int, Any] | None = None) -> list[Any]:
+        """Build every node on the engine; returns the engine tensors, one per node.
+
+        ``leaves`` reuses existing leaf tensors (accumulation across calls); ``transform``
+        maps a node index to a function applied to its tensor before consumers see it
+        (e.g. ``adapter.detach``).
+        """
+        dt = dtype or self.dtype
+        ts: list[Any] = []
+        for i, n in enumerate(self.nodes):
+            if n.op is None:
+                t = leaves[i] if leaves is not None and i in leaves else adapter.leaf(n.value, dt, n.requires_grad)
+            else:
+                t = adapter.apply(n.op, [ts[j] for j in n.inputs], n.params)
+            ts.append(transform[i](t) if transform and i in transform else t)
+        return ts
+
+    def cut(self, j: int) -> "Program":
+        """The same program with node ``j`` replaced by a constant leaf of its (float64 numpy) value."""
+        v = np.asarray(self.evaluate()[j]).astype(NP_DTYPES[self.dtype]).astype(np.float64)
+        nodes = list(self.nodes)
+        nodes[j] = Node(value=v, requires_grad=False)
+        return replace(self, nodes=nodes)
+
+    def extend(self, nodes: list[Node], output: int, cotangent: np.ndarray | None = None) -> "Program":
+        """Append nodes (indices continue from len(self.nodes)) and make ``output`` the output."""
+        return replace(self, nodes=self.nodes + nodes, output=output, cotangent=cotangent)
+
+    def cotangent_tensor(self, adapter: Any, dtype: str | None = None, scale: float = 1.0) -> Any:
+        if self.cotangent is None:
+            return None
+        return adapter.leaf(self.cotangent * scale, dtype or self.dtype, False)
+
+    def backward(self, adapter: Any, dtype: str | None = None) -> tuple[list[Any], dict[int, np.ndarray | None]]:
+        """Run, backward, and read the grads of all leaves."""
+        ts = self.run(adapter, dtype)
+        adapter.backward(ts[self.output], self.cotangent_tensor(adapter, dtype))
+        return ts, {i: adapter.grad_of(ts[i]) for i in self.leaves}
+
+    # -- printing --------------------------------------------------------------------
+    def to_script(self, engine: str = "torch", dtype: str | None = None) -> str:
+        """A standalone script that rebuilds this program on ``engine`` and prints its values as JSON.
+
+        torch-like engines (torch, refengine, torchlike:MOD) get plain torch-style code; a
+        user adapter (``pkg.mod:Class``) is driven through its Adapter methods.
+        """
+        dt = dtype or self.dtype
+        native = engine in ("torch", "refengine") or engine.startswith("torchlike:")
+        lines = [f"# conformance reproducer: focus op {self.focus!r}, dtype {dt}, engine {engine}",
+                 "import json", "import numpy as np"]
+        if native:
+            mod = "torch" if engine == "torch" else "refengine" if engine == "refengine" else engine.split(":", 1)[1]
+            lines.append(f"import {mod} as M")
+        else:
+            modname, _, cls = engine.partition(":")
+            lines += ["import os, sys", "sys.path.insert(0, os.getcwd())  # run from where the adapter imports",
+                      f"from {modname} import {cls}", f"A = {cls}()"]
+        names = [f"v{i}" for i in range(len(self.nodes))]
+        for i, n in enumerate(self.nodes):
+            if n.op is None:
+                arr = f"np.array({n.value.tolist()!r}, dtype=np.{dt})"
+                if native:
+                    lines.append(f"{names[i]} = M.tensor({arr}, dtype=M.{dt}, requires_grad={n.requires_grad})")
+                else:
+                    lines.append(f"{names[i]} = A.leaf({arr}, {dt!r}, {n.requires_grad})")
+            elif native:
+                lines.append(f"{names[i]} = {REGISTRY[n.op].code([names[j] for j in n.inputs], n.params)}")
+            else:
+                args = ", ".join(names[j] for j in n.inputs)
+                lines.append(f"{names[i]} = A.apply({n.op!r}, [{args}], {_np_literal(n.params)})")
+        out = names[self.output]
+        cot = "None" if self.cotangent is None else f"np.array({self.cotangent.tolist()!r}, dtype=np.{dt})"
+        leaves = ", ".join(f"{names[i]!r}: {names[i]}" for i in self.leaves)
+        if native:
+            lines += [f"cot = {cot}",
+                      f"{out}.backward(None if cot is None else M.tensor(cot, dtype=M.{dt}))",
+                      f"leaves = {{{leaves}}}",
+                      "res = {'output': " + out + ".detach().numpy().tolist(),",
+                      "       'grads': {k: None if t.grad is None else t.grad.numpy().tolist() "
+                      "for k, t in leaves.items()}}"]
+        else:
+            lines += [f"cot = {cot}",
+                      f"A.backward({out}, None if cot is None else A.leaf(cot, {dt!r}, False))",
+                      f"leaves = {{{leaves}}}",
+                      "res = {'output': A.to_numpy(" + out + ").tolist(),",
+                      "       'grads': {k: None if A.grad_of(t) is None else A.grad_of(t).tolist() "
+                      "for k, t in leaves.items()}}"]
+        lines.append("print('RESULT', json.dumps(res))")
+        return "\n".join(lines) + "\n"
+
+
+def _np_literal(params: dict[str, Any]) -> str:
+    """Params for ``A.apply`` in a script: numpy arrays stay numpy arrays."""
+    items = []
+    for k, v in params.items():
+        items.append(f"{k!r}: " + (f"np.array({v.tolist()!r}, dtype=np.{v.dtype})" if isinstance(v, np.ndarray)
+                                   else literal(v).replace("M.tensor(", "(")))
+    return "{" + ", ".join(items) + "}"
+
+
+def parse_script_output(stdout: str) -> dict[str, Any]:
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise ValueError("no RESULT line in script output")
+
+
+# ------------------------------------------------------------------------------------------
+# the strategy
+# ------------------------------------------------------------------------------------------
+_SCALES = (0.5, 2.0, -1.0, 0.25)  # powers of two: leaf * scale reproduces the sampled value exactly
+
+
+@st.composite
+def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
+             reuse: bool | None = None, available: frozenset[str] | None = None) -> Program:
+    """A random program in which ``op`` appears at least once; see the module docstring.
+
+    ``available`` (the engine's ops; None = all) limits the helper ops (mul, add, sum,
+    tanh, transpose) used around the focus op, so a partial engine is only asked for
+    the ops it has.
+    """
+    spec = REGISTRY[op]
+
+    def has(*names: str) -> bool:
+        return available is None or all(n in available for n in names)
+
+    sample = spec.sample(draw)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    npdt = NP_DTYPES[dtype]
+    nodes: list[Node] = []
+
+    def add(node: Node) -> int:
+        nodes.append(node)
+        return len(nodes) - 1
+
+    def const(v: Any) -> int:
+        return add(Node(value=np.asarray(v, dtype=npdt).astype(np.float64), requires_grad=False))
+
+    values = []
+    for i, shp in enumerate(sample.shapes):
+        dom = sample.domains[i] if sample.domains else spec.domain(i)
+        values.append(dom.sample(rng, shp).astype(npdt).astype(np.float64))
+    inputs: list[int] = []
+    scaled: list[int] = []
+    for i, v in enumerate(values):
+        if (i > 0 and sample.shapes[i] == sample.shapes[0] and reuse is not False
+                and (spec.domains[i] if i < len(spec.domains) else None) in (None, spec.domain(0))
+                and draw(st.booleans())):
+            inputs.append(inputs[0])  # the same value as two operands
+            continue
+        modes = ["leaf", "leaf", "const"] + (["scaled"] if has("mul") else []) + (
+            ["transposed"] if has("transpose") else [])
+        mode = draw(st.sampled_from(modes))
+        if mode == "transposed" and v.ndim >= 2 and not spec.contiguous_only:
+            # a non-contiguous view with the sampled values: strided engines must cope
+            leaf = add(Node(value=np.swapaxes(v, 0, -1).copy(), requires_grad=draw(st.booleans())))
+            inputs.append(add(Node("transpose", (leaf,), {"dim0": 0, "dim1": -1})))
+            scaled.append(inputs[-1])
+        elif mode == "scaled":
+            s = draw(st.sampled_from(_SCALES))
+            leaf = add(Node(value=(v / s).astype(npdt).astype(np.float64), requires_grad=draw(st.booleans())))
+            inputs.append(add(Node("mul", (leaf, const(s)))))
+            scaled.append(inputs[-1])
+        else:
+            inputs.append(add(Node(value=v, requires_grad=mode != "const" and draw(st.booleans()))))
+    if not any(n.requires_grad for n in nodes):  # at least one input leaf must require grad
+        first = inputs[0] if nodes[inputs[0]].op is None else nodes[inputs[0]].inputs[0]
+        nodes[first].requires_grad = True
+    focus = add(Node(op, tuple(inputs), dict(sample.params)))
+
+    post = draw(st.sampled_from(["none", "none"] + (["square", "scale"] if has("mul") else []) + (
+        ["tanh"] if has("tanh") else [])))
+    r = focus
+    if post == "square":
+        r = add(Node("mul", (focus, focus)))
+    elif post == "scale":
+        r = add(Node("mul", (focus, const(draw(st.sampled_from([0.5, -2.0, 3.0]))))))
+    elif post == "tanh":
+        r = add(Node("tanh", (focus,)))
+    # a second path from an input (or an intermediate) to the output
+    side_src = [j for j in scaled + inputs if any(nodes[k].requires_grad for k in _ancestors(nodes, j))]
+    if side_src and has("mul", "sum", "add") and (reuse or (reuse is None and draw(st.booleans()))):
+        j = draw(st.sampled_from(side_src))
+        w = const(rng.uniform(-1, 1, nodes_shape(nodes, values, j)))
+        t = add(Node("sum", (add(Node("mul", (j, w))),), {"dim": None, "keepdim": False}))
+        r = add(Node("add", (r, t)))
+    out_shape = np.asarray(Program(nodes, r, dtype, None, op).evaluate()[r]).shape
+    scalar = draw(st.booleans()) if scalar_output is None else scalar_output
+    if scalar and out_shape != () and not has("sum"):
+        scalar = False
+    if scalar:
+        out = r if out_shape == () else add(Node("sum", (r,), {"dim": None, "keepdim": False}))
+        return Program(nodes, out, dtype, None, op)
+    cot = np.array(rng.normal(size=out_shape), dtype=npdt).astype(np.float64)
+    return Program(nodes, r, dtype, cot, op)
+
+
+def _ancestors(nodes: Sequence[Node], j: int) -> set[int]:
+    seen, stack = set(), [j]
+    while stack:
+        k = stack.pop()
+        if k not in seen:
+            seen.add(k)
+            stack.extend(nodes[k].inputs)
+    return seen
+
+
+def nodes_shape(nodes: Sequence[Node], values: Sequence[np.ndarray], j: int) -> tuple[int, ...]:
+    n = nodes[j]
+    if n.op is None:
+        return n.value.shape
+    return tuple(np.asarray(Program(list(nodes[: j + 1]), j, "float64", None, "").evaluate()[j]).shape)
+
+
+def any_program(ops: Sequence[str], dtype: str, **kw: Any) -> st.SearchStrategy[Program]:
+    """A program focused on any of ``ops`` (for op-independent rules); ``available`` defaults to ``ops``."""
+    kw.setdefault("available", frozenset(ops))
+    return st.sampled_from(list(ops)).flatmap(lambda op: programs(op, dtype, **kw))
