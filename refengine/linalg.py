@@ -1,7 +1,11 @@
-"""``refengine.linalg``: torch.linalg's names over the ops of ``refengine.ops``."""
+"""``refengine.linalg``: torch.linalg's names over the ops of ``refengine.ops`` (decompositions in
+``ops.decomp`` and ``ops.spectral``, norms in ``ops.norms``)."""
 from __future__ import annotations
 
+from refengine.ops.decomp import LinAlgError, cholesky, det, inv, qr, slogdet, solve
 from refengine.ops.norms import vector_norm
+from refengine.ops.products import linalg_cross as cross
+from refengine.ops.spectral import eigh, eigvalsh, svd, svdvals
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
@@ -22,7 +26,15 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         if not keepdim and outer > inner:
             outer -= 1
         return (ops.amax if ord > 0 else ops.amin)(sums, outer, keepdim)
-    raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} is not implemented in refengine")
+    if ord in (2, -2, "nuc"):  # from the singular values, composed as torch (amax / amin / sum)
+        from refengine.ops import movedim
+        s = svdvals(movedim(A, (d0, d1), (-2, -1)))
+        red = ops.sum if ord == "nuc" else ops.amax if ord == 2 else ops.amin
+        if not keepdim:
+            return red(s, -1)
+        # as torch: reduce keeping the dim, add the other back and move both to (d0, d1)
+        return movedim(ops.unsqueeze(red(s, -1, keepdim=True), -1), (-2, -1), (d0, d1))
+    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -37,4 +49,5 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     return matrix_norm(A, ord, (-2, -1) if dim is None else tuple(dim), keepdim, dtype=dtype)
 
 
-__all__ = ["vector_norm", "matrix_norm", "norm"]
+__all__ = ["vector_norm", "matrix_norm", "norm", "det", "slogdet", "inv", "solve", "cholesky", "qr", "eigh",
+           "eigvalsh", "svd", "svdvals", "cross", "LinAlgError"]

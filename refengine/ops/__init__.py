@@ -22,10 +22,14 @@ from refengine.ops.layout import (broadcast_to, chunk, flip, movedim, moveaxis, 
                                  unbind)
 from refengine.ops.selection import gather, scatter_add, take_along_dim
 from refengine.ops.indexed import index_add, index_select, masked_fill
+from refengine.ops.products import (cross, diag, diagonal, dot, ger, mv, outer, trace, tril, triu,  # noqa: F401
+                                   vdot)
+from refengine.ops.contraction import einsum
+from refengine.ops.decomp import _legacy_cholesky as cholesky, det, inv as inverse, slogdet
 from refengine.nn.functional import log_softmax, softmax  # noqa: E402  (torch.softmax at top level)
 
 _MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes", "pointwise",
             "special", "trig", "explog", "rounding", "selection", "scan",
             "sorting", "stats", "norms", "layout",
-            "indexed"}
+            "indexed", "products", "contraction", "decomp", "spectral"}
 __all__ = [name for name in dir() if not name.startswith("_") and name not in _MODULES]
