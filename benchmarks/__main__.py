@@ -10,7 +10,6 @@ import platform
 import sys
 import time
 
-import benchmarks  # noqa: F401  (pins BLAS threads before numpy loads)
 import numpy as np
 import torch
 
@@ -26,9 +25,37 @@ def _repeat(case, quick):
     return 5 if quick else 11
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _linearity(quick: bool) -> dict:
+    """Per-op time of 1k/10k/100k-op chains (refengine only): met when every size is within
+    +-20 % of the 10k figure."""
+    per_op = {n: median_time(fn, repeat=3 if quick else 5) / n for n, fn in C.linearity_runs().items()}
+    ref = per_op[10_000]
+    spread = {n: t / ref for n, t in per_op.items()}
+    row = {"case": "graph chain time per op, 1k / 10k / 100k ops", "group": "graph",
+           "median_s": {"refengine": ref * 10_000}, "target": "per op within +-20 % of 10k",
+           "ratios": {}, "per_op_us": {str(n): t * 1e6 for n, t in per_op.items()},
+           "target_met": all(0.8 <= v <= 1.2 for v in spread.values()), "notes": {}}
+    print(f"{row['case'][:46]:46s} " + "  ".join(f"{n // 1000}k {t * 1e6:.2f} us/op" for n, t in per_op.items())
+          + f"  {'met ' if row['target_met'] else 'MISS'} (within +-20 %)", flush=True)
+    return row
+
+
 def run(quick: bool, only: str | None) -> dict:
     torch.set_num_threads(1)
     import refengine.kernels as K
+    from refengine.kernels import blas
+    load_before = os.getloadavg()
     bw = memcpy_bandwidth()
     results = []
     for case in C.all_cases():
@@ -50,10 +77,14 @@ def run(quick: bool, only: str | None) -> dict:
             row["GB/s"] = {e: case.bytes_moved / t / 1e9 for e, t in times.items()}
         results.append(row)
         _print_row(row)
+    if not only or only in ("graph", "linearity"):
+        results.append(_linearity(quick))
     return {"kernels": K.current(), "memcpy_GBps": bw, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "results": results}
+            "python": platform.python_version(), "machine": platform.machine(), "cpu": _cpu_model(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "blas_threads": list(blas.threads().values()),
+            "loadavg_before": load_before[0], "loadavg_after": os.getloadavg()[0], "quick": quick,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}
 
 
 def _fmt(t):
@@ -79,12 +110,12 @@ def chart(report: dict, path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = report["results"]
+    rows = [r for r in report["results"] if "torch" in r["median_s"]]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
     ys = np.arange(len(rows))
     width = 0.2
     for k, eng in enumerate(ENGINES):
-        vals = [r["median_s"].get(eng, np.nan) / r["median_s"]["torch"] for r in rows]
+        vals = [r["median_s"].get(eng, np.nan) / r["median_s"]["torch"] for r in rows if "torch" in r["median_s"]]
         ax.barh(ys + (k - 1.5) * width, vals, height=width, label=eng)
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xscale("log")
@@ -102,17 +133,26 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--only", help="run the cases whose name contains this")
     p.add_argument("--out", default="reports", help="directory for benchmarks.json and benchmarks.png")
+    p.add_argument("--no-readme", action="store_true",
+                   help="do not regenerate benchmarks/README.md's table (a full run into reports/ does)")
     args = p.parse_args(argv)
     _header()
     report = run(args.quick, args.only)
-    print(f"\nmemcpy bandwidth {report['memcpy_GBps']:.1f} GB/s; kernels={report['kernels']}; "
-          f"torch {report['torch']} threads={report['torch_threads']}")
+    met = sum(r["target_met"] for r in report["results"])
+    print(f"\n{met}/{len(report['results'])} targets met; memcpy bandwidth {report['memcpy_GBps']:.1f} GB/s; "
+          f"kernels={report['kernels']}; torch {report['torch']} threads={report['torch_threads']}; "
+          f"BLAS threads {report['blas_threads']}; load average {report['loadavg_before']:.1f} -> "
+          f"{report['loadavg_after']:.1f} on {report['cpus']} CPUs")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "benchmarks.json"), "w") as f:
         json.dump(report, f, indent=1)
     if report["results"]:
         chart(report, os.path.join(args.out, "benchmarks.png"))
     print(f"wrote {args.out}/benchmarks.json and {args.out}/benchmarks.png")
+    # only a full run into the published reports/ regenerates the README's table
+    if not (args.no_readme or args.quick or args.only or args.out != "reports"):
+        from benchmarks import table
+        table.main(["--json", os.path.join(args.out, "benchmarks.json")])
     return 0
 
 
