@@ -63,15 +63,20 @@ class Conv2d(ArrayFunction):
 
     @staticmethod
     def forward(ctx, x, w, b=None, geo=None):
-        N = x.shape[0]
-        F = w.shape[0]
-        cols = K.im2col(x, *geo)                              # N, K, P
+        N, F = x.shape[0], w.shape[0]
         oh, ow = ctx.out_hw = _out_hw(x.shape, geo)
+        w2 = w.reshape(F, _rest(w.shape))
         # explicit sizes, never -1: numpy cannot infer a dim of a zero-size array (N == 0)
-        out = np.matmul(w.reshape(F, _rest(w.shape)), cols).reshape(N, F, oh, ow)
+        out = np.empty((N, F, oh * ow), np.result_type(x, w))
+        # one sample at a time: its columns (C*kh*kw x OH*OW, 0.6 MB in the benchmark) stay in
+        # cache between im2col and the GEMM, where the whole batch's (19 MB) went to memory and
+        # its fresh pages cost ~20 % of the time in page faults; backward recomputes them
+        for n in range(N):
+            np.matmul(w2, K.im2col(x[n:n + 1], *geo)[0], out=out[n])
+        out = out.reshape(N, F, oh, ow)
         if b is not None:
             out += b.reshape(1, F, 1, 1)
-        ctx.geo, ctx.cols = geo, cols
+        ctx.geo = geo
         ctx.save_for_backward(x, w)
         return out
 
@@ -83,12 +88,20 @@ class Conv2d(ArrayFunction):
         N, F = g.shape[:2]
         g3 = g.reshape(N, F, _rest(g.shape[1:]))
         w2 = w.reshape(F, _rest(w.shape))
-        gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = K.col2im(np.matmul(w2.T, g3), x.shape, *ctx.geo)
-        if ctx.needs_input_grad[1]:
-            # per-sample BLAS products summed: tensordot would first copy cols transposed
-            gw = np.matmul(g3, ctx.cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+        want_x, want_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        gx = np.empty(x.shape, g.dtype) if want_x else None
+        gw = np.zeros(w2.shape, g.dtype) if want_w else None
+        gb = None
+        if want_w:
+            part = np.empty(w2.shape, g.dtype)
+        for n in range(N):                         # per sample, as forward (cache-sized columns)
+            if want_x:
+                gx[n] = K.col2im(np.matmul(w2.T, g3[n])[None], (1,) + x.shape[1:], *ctx.geo)[0]
+            if want_w:
+                np.matmul(g3[n], K.im2col(x[n:n + 1], *ctx.geo)[0].T, out=part)
+                gw += part
+        if want_w:
+            gw = gw.reshape(w.shape)
         if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb
@@ -104,7 +117,7 @@ def _conv_backward_graph(ctx, g, x, w):
     if ctx.needs_input_grad[0]:
         gx = fold(matmul(transpose(w2, 0, 1) if is_var(w2) else w2.T, g3), shape_of(x), ctx.geo)
     if ctx.needs_input_grad[1]:
-        cols = unfold(x, ctx.geo) if is_var(x) else ctx.cols
+        cols = unfold(x, ctx.geo) if is_var(x) else K.im2col(x, *ctx.geo)
         ct = transpose(cols, 1, 2) if is_var(cols) else np.swapaxes(cols, 1, 2)
         gw = reshape(_sum(matmul(g3, ct), dim=0), shape_of(w))
     if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
