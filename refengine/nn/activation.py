@@ -278,3 +278,45 @@ def logsigmoid(input):
 
 
 __all__ = ["softplus", "gelu", "silu", "elu", "leaky_relu", "hardtanh", "logsigmoid"]
+
+
+class Glu(ArrayFunction):
+    """``a * sigmoid(b)`` for the two halves (a, b) of ``dim``."""
+
+    node_name = "GluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim=-1):
+        ctx.dim = dim
+        ctx.save_for_backward(x)
+        a, b = np.split(x, 2, axis=dim)
+        return a * _np_sigmoid(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        d = ctx.dim
+        n = x.shape[d] // 2
+        idx = (slice(None),) * d
+        a, b = x[idx + (slice(0, n),)], x[idx + (slice(n, 2 * n),)]
+        s = _sigmoid(b)
+        ga, gb = g * s, g * a * s * (1 - s)
+        if is_var(ga) or is_var(gb):
+            from refengine.ops import cat
+            return cat([ga, gb], d)
+        return np.concatenate([ga, gb], d)
+
+
+def glu(input, dim=-1):
+    """Gated linear unit: the first half of ``dim`` times the sigmoid of the second half."""
+    from refengine.ops.reduce import normalize_dims
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    (d,) = normalize_dims(dim, input.ndim)
+    if input.shape[d] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {input.shape[d]}")
+    _float_only(input, "glu_cpu")
+    return Glu.apply(input, dim=d)
+
+
+__all__ += ["glu"]

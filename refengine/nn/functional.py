@@ -18,6 +18,14 @@ from refengine.nn.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (re-
 from refengine.nn.activation import (elu, gelu, hardtanh, leaky_relu, logsigmoid, silu,  # noqa: F401
                                      softplus)
 from refengine.nn.padding import pad  # noqa: F401
+from refengine.nn.activation import glu  # noqa: F401
+from refengine.nn.convolution import conv1d, conv_transpose2d  # noqa: F401
+from refengine.nn.distance import cosine_similarity, normalize  # noqa: F401
+from refengine.nn.linear import embedding, linear  # noqa: F401
+from refengine.nn.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss,  # noqa: F401
+                               kl_div, l1_loss, smooth_l1_loss)
+from refengine.nn.norm import batch_norm, group_norm, layer_norm  # noqa: F401
+from refengine.nn.resample import adaptive_avg_pool2d, interpolate  # noqa: F401
 from refengine.ops.common import data_of, is_var, method, sum_to_shape, shape_of
 from refengine.ops.dtypes import binary
 from refengine.ops.unary import relu, sigmoid, tanh  # noqa: F401  (F.relu, F.sigmoid, F.tanh)
