@@ -44,6 +44,12 @@ cdef extern from *:
             for (; i < n; i++) s += (double)a[i] * b[i]; \
             for (int k = 0; k < 16; k++) s += acc[k]; \
             return s; } \
+        RE_SM_CLONES static double re_sum_##sfx(const T *a, Py_ssize_t n) { \
+            T acc[16] = {0}; Py_ssize_t i = 0; double s = 0; \
+            for (; i + 16 <= n; i += 16) for (int k = 0; k < 16; k++) acc[k] += a[i + k]; \
+            for (; i < n; i++) s += a[i]; \
+            for (int k = 0; k < 16; k++) s += acc[k]; \
+            return s; } \
         RE_SM_CLONES static void re_sm_update_##sfx(T *__restrict out, const T *g, const T *y, T s, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) out[i] = y[i] * (g[i] - s); } \
         /* row max; a NaN is skipped here but reaches the sum through exp, so its row is NaN */ \
@@ -78,6 +84,8 @@ cdef extern from *:
     """
     double re_dot_f(const float* a, const float* b, Py_ssize_t n) nogil
     double re_dot_d(const double* a, const double* b, Py_ssize_t n) nogil
+    double re_sum_f(const float* a, Py_ssize_t n) nogil
+    double re_sum_d(const double* a, Py_ssize_t n) nogil
     void re_sm_update_f(float* out, const float* g, const float* y, float s, Py_ssize_t n) nogil
     void re_sm_update_d(double* out, const double* g, const double* y, double s, Py_ssize_t n) nogil
     float re_max_f(const float* x, Py_ssize_t n) nogil
@@ -190,38 +198,8 @@ cdef void _bwd(const floating[:, :] g, const floating[:, :] y, floating[:, ::1] 
 @cython.boundscheck(False)
 @cython.wraparound(False)
 @cython.initializedcheck(False)
-cdef inline double _dot4(const floating* a, const floating* b, Py_ssize_t n, bint plain) noexcept nogil:
-    """sum(a[i] * b[i]) (or sum(a[i]) when ``plain``) with 4 independent accumulators."""
-    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t i = 0
-    if plain:
-        while i + 4 <= n:
-            s0 += a[i]
-            s1 += a[i + 1]
-            s2 += a[i + 2]
-            s3 += a[i + 3]
-            i += 4
-        while i < n:
-            s0 += a[i]
-            i += 1
-    else:
-        while i + 4 <= n:
-            s0 += a[i] * b[i]
-            s1 += a[i + 1] * b[i + 1]
-            s2 += a[i + 2] * b[i + 2]
-            s3 += a[i + 3] * b[i + 3]
-            i += 4
-        while i < n:
-            s0 += a[i] * b[i]
-            i += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-@cython.initializedcheck(False)
 cdef void _bwd_c(const floating[:, ::1] g, const floating[:, ::1] y, floating[:, ::1] out, bint take_log):
-    """Contiguous rows (the fast path): a 4-way row reduction, then a branch-free update loop."""
+    """Contiguous rows (the fast path): a 16-way row reduction, then a branch-free update loop."""
     cdef Py_ssize_t r, i, n = g.shape[1]
     cdef const floating* gr
     cdef const floating* yr
@@ -234,12 +212,12 @@ cdef void _bwd_c(const floating[:, ::1] g, const floating[:, ::1] y, floating[:,
             orow = &out[r, 0]
             if floating is float:
                 if take_log:
-                    re_lsm_b_f(orow, gr, yr, <float>_dot4(gr, yr, n, True), n)
+                    re_lsm_b_f(orow, gr, yr, <float>re_sum_f(gr, n), n)
                 else:
                     re_sm_update_f(orow, gr, yr, <float>re_dot_f(gr, yr, n), n)
             else:
                 if take_log:
-                    re_lsm_b_d(orow, gr, yr, _dot4(gr, yr, n, True), n)
+                    re_lsm_b_d(orow, gr, yr, re_sum_d(gr, n), n)
                 else:
                     re_sm_update_d(orow, gr, yr, re_dot_d(gr, yr, n), n)
 
