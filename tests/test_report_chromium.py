@@ -16,7 +16,7 @@ import pytest
 from report_fixtures import make_run
 
 from conformance.report import write_all
-from conformance.report._common import COLORS
+from conformance.report.formatting import COLORS
 from conformance.runner.results import Status
 
 BROWSER = os.environ.get("CHROMIUM") or next(

@@ -12,8 +12,8 @@ import sys
 import pytest
 from report_fixtures import cell, info
 
-from conformance.report import Change, classify, diff_runs, write_results_json
 from conformance.cli.main import main
+from conformance.report import Change, classify, diff_runs, write_results_json
 from conformance.runner.results import RunResults, Status
 
 S = Status

@@ -14,8 +14,7 @@ import os
 import pytest
 from report_fixtures import make_run
 
-from conformance.report import ReportInputError, load_run, write_all, write_results_json
-from conformance.report import _io
+from conformance.report import ReportInputError, files, load_run, write_all, write_results_json
 from conformance.runner.results import Result, RunInfo
 from conformance.runner.schema import load_results_schema
 
@@ -78,7 +77,7 @@ def test_round_trip_is_lossless_including_nan(tmp_path):
             if isinstance(va, float) and math.isnan(va):
                 assert math.isnan(vb)
             elif f.name in ("expected", "observed"):
-                assert _io._json_safe(va) == vb, f.name  # NaN inside values keeps its string spelling
+                assert files.json_safe(va) == vb, f.name  # NaN inside values keeps its string spelling
             else:
                 assert va == vb, f.name
 
@@ -98,7 +97,7 @@ def test_failure_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypat
     def boom(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_io.os, "fsync", boom)
+    monkeypatch.setattr(files.os, "fsync", boom)
     with pytest.raises(OSError, match="disk full"):
         write_results_json(make_run(complete=False), tmp_path)
     assert (tmp_path / "results.json").read_bytes() == before

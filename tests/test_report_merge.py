@@ -12,9 +12,8 @@ from html.parser import HTMLParser
 import pytest
 from report_fixtures import make_run
 
-from conformance.report import ReportInputError, render_merged, write_all, write_merged
-from conformance.report import merge
 from conformance.cli.main import main
+from conformance.report import ReportInputError, merge, render_merged, write_all, write_merged
 from conformance.runner.results import Status
 
 

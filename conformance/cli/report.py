@@ -22,6 +22,7 @@ from typing import Callable
 
 from conformance.report import ReportInputError, diff_runs, load_run, write_all, write_merged
 from conformance.report.diff import FAIL_ON
+from conformance.report.shards import try_join
 
 EXIT_OK, EXIT_PROBLEM, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -48,7 +49,6 @@ def cmd_report_merge(args: argparse.Namespace) -> int:
 
     Shards of one engine's run (``conformance run --shard K/N``) are joined into one report instead.
     """
-    from conformance.report.shards import try_join
     try:
         joined = try_join(args.dirs)
         if joined is not None:

@@ -7,7 +7,7 @@ import time
 from typing import Any, Sequence
 
 from conformance.errors import ConfigError
-from conformance.report import diff_runs
+from conformance.report import diff_runs, load_run
 from conformance.runner.results import RunResults, Status
 from conformance.runner.session import parse_shard, run
 
@@ -53,7 +53,6 @@ def cmd_run(args: argparse.Namespace) -> int:
              argv=sys.argv)
     print_summary(rr, sys.stdout)
     if args.baseline:
-        from conformance.report import load_run  # the baseline was checked by run(); read it again for the text
         d = diff_runs(load_run(args.baseline), rr)
         print(d.to_text(), file=sys.stdout)
         if args.fail_on != "nonconformance":

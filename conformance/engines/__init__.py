@@ -43,6 +43,7 @@ def resolve(name: str) -> Adapter:
 
 
 def _resolve(name: str) -> Adapter:
+    # each engine is imported only when named: importing conformance imports no engine
     name = PEERS.get(name, name)  # third-party engines: resolved below as package.module:ClassName
     if name in ("torch", "torch:cpu", "torch:cuda"):
         from conformance.engines.torch import TorchAdapter

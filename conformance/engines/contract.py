@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from conformance.engines.adapter import Adapter
+from conformance.spec.ops import REGISTRY
 
 __all__ = ["AdapterContractError", "CheckedAdapter", "checked"]
 
@@ -143,8 +144,6 @@ def _reference_shape(op: str, values: list[Any], params: dict[str, Any]) -> tupl
     """Shape of the registry's numpy reference on the inputs' values (None: no reference to trust).
 
     Cached by op, input shapes and params, unless the params' repr is abbreviated (large arrays)."""
-    from conformance.spec.ops import REGISTRY
-
     spec = REGISTRY.get(op)
     if spec is None or not all(isinstance(v, np.ndarray) for v in values):
         return None

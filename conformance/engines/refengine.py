@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import importlib
 
-from conformance.errors import ConfigError
 from conformance.engines.torchlike import TorchLikeAdapter
+from conformance.errors import ConfigError
 
 
 class RefEngineAdapter(TorchLikeAdapter):

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from conformance.engines.adapter import Tensor
-from conformance.errors import ConfigError
 from conformance.engines.torchlike import TorchLikeAdapter
+from conformance.errors import ConfigError
 
 
 class _DeviceNamespace:

@@ -18,9 +18,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from conformance.spec.ops import REGISTRY
 from conformance.engines import adapter as base
 from conformance.engines.adapter import Adapter, Tensor
+from conformance.spec.ops import REGISTRY
 
 _NAMES = re.compile(r"\bM\.([\w.]+)")
 _NP = {"float64": np.float64, "float32": np.float32}

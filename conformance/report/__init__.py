@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import pathlib
 
-from conformance.runner.results import RunResults
-
-from conformance.report._io import ReportInputError, atomic_write_text, dumps_results, load_run
-from conformance.report.diff import Change, CellChange, RunDiff, classify, diff_runs
+from conformance.report.diff import CellChange, Change, RunDiff, classify, diff_runs
+from conformance.report.files import ReportInputError, atomic_write_text, dumps_results, load_run
 from conformance.report.html import render_index
 from conformance.report.junit import render_junit
 from conformance.report.merge import MergedRuns, merge, relative_link, render_merged, render_merged_summary
 from conformance.report.summary import render_summary
+from conformance.runner.results import RunResults
 
 __all__ = [
     "write_all", "write_results_json", "write_merged", "load_run", "ReportInputError",

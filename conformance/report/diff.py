@@ -30,9 +30,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from conformance.report.formatting import md_escape, one_line
 from conformance.runner.results import Result, RunInfo, RunResults, Status
-
-from conformance.report._common import md_escape, one_line
 
 
 class Change(str, enum.Enum):

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 from html import escape
 
-from conformance.runner.results import ANY_OP, Result, RunResults, Status
-
 from conformance.report import plots as _plots
-from conformance.report._assets import CSS, JS
-from conformance.report._common import DETAILED, RANK, cell_id, counts, fmt_err, matrix, one_line, short_dtype, worst
+from conformance.report.assets import CSS, JS
 from conformance.report.diff import Change, RunDiff
+from conformance.report.formatting import DETAILED, RANK, cell_id, counts, fmt_err, matrix, one_line, short_dtype, worst
 from conformance.report.summary import headline
+from conformance.runner.results import ANY_OP, Result, RunResults, Status
 
 
 def e(x) -> str:

@@ -11,9 +11,8 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from conformance.report.formatting import fmt_err, one_line
 from conformance.runner.results import Result, RunResults, Status
-
-from conformance.report._common import fmt_err, one_line
 
 # XML 1.0 cannot carry most control characters, even escaped; tracebacks may contain them.
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

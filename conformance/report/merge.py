@@ -13,11 +13,10 @@ import os
 import pathlib
 from dataclasses import dataclass, field
 
-from conformance.runner.results import RunResults, Status
-
-from conformance.report._common import md_code, md_escape, worst
+from conformance.report.formatting import md_code, md_escape, worst
 from conformance.report.html import e, filter_bar, matrix_html, page, rules_html
 from conformance.report.summary import headline
+from conformance.runner.results import RunResults, Status
 
 
 @dataclass

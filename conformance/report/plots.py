@@ -13,9 +13,8 @@ import io
 import math
 from collections import defaultdict
 
+from conformance.report.formatting import COLORS, STATUS_ORDER
 from conformance.runner.results import Result
-
-from conformance.report._common import COLORS, STATUS_ORDER
 
 FLOOR = -17.0  # log10 of an exact match (below float64 eps)
 

@@ -14,9 +14,8 @@ import os
 import pathlib
 from typing import Sequence
 
+from conformance.report.files import load_run
 from conformance.runner.results import RunResults
-
-from conformance.report._io import load_run
 
 __all__ = ["shard_of", "join_shards", "try_join"]
 

@@ -6,10 +6,9 @@ size limit).  Details live in index.html / junit.xml.
 """
 from __future__ import annotations
 
-from conformance.runner.results import RunResults, Status
-
-from conformance.report._common import counts, md_code, md_escape, one_line, problems
 from conformance.report.diff import RunDiff
+from conformance.report.formatting import counts, md_code, md_escape, one_line, problems
+from conformance.runner.results import RunResults, Status
 
 MAX_LINES = 60
 

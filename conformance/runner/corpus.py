@@ -14,23 +14,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from hypothesis.errors import UnsatisfiedAssumption
 
-from conformance.spec import program_json as programjson
+from conformance.checks.properties import PROPERTIES
+from conformance.engines import resolve
 from conformance.engines.adapter import Adapter
 from conformance.errors import ConfigError
-from conformance.checks.properties import PROPERTIES
-from conformance.spec.ops import REGISTRY
 from conformance.runner.cells import not_applicable, restore_grad_mode
 from conformance.runner.profiles import HARNESS_VERSION
 from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, RunResults, Status
+from conformance.spec import program_json as programjson
+from conformance.spec.ops import REGISTRY
+from conformance.spec.user_ops import load
 
 CORPUS_FORMAT = 1
 ANY_ENGINE = "*"
@@ -190,8 +196,6 @@ def replay_entry(adapter: Adapter, entry: Entry) -> Outcome:
         return Outcome(entry, "inconclusive", "the check discarded the example (e.g. it now sits on a kink)",
                        seconds=time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001 - an engine exception is still a failure
-        import traceback
-
         ok, msg, status, tb = False, f"{type(e).__name__}: {e}"[:500], Status.ERROR, traceback.format_exc()
     finally:
         restore_grad_mode(adapter)
@@ -264,10 +268,6 @@ def replay_for_run_isolated(engine: str, cells: Iterable[tuple[Any, str, str]], 
     """``replay_for_run`` in a child process, for engines the run never loads in process (isolation).
 
     A crash or hang of the child is one ERROR outcome (the engine died replaying the corpus)."""
-    import os
-    import subprocess
-    import sys
-
     wanted = [[p.name, op, dt] for p, op, dt in cells]
     job = json.dumps({"engine": engine, "cells": wanted, "dirs": [str(d) for d in dirs]})
     code = "from conformance.runner.corpus import child_main; child_main()"
@@ -291,10 +291,6 @@ def replay_for_run_isolated(engine: str, cells: Iterable[tuple[Any, str, str]], 
 
 
 def child_main() -> None:
-    import sys
-
-    from conformance.engines import resolve
-    from conformance.spec.user_ops import load
 
     job = json.loads(sys.stdin.read())
     load()  # the parent's --ops-from modules ($CONFORMANCE_OPS_FROM)

@@ -35,7 +35,8 @@ from conformance.checks.properties import PROPERTIES
 from conformance.engines import check_engine_name, resolve
 from conformance.engines.adapter import Adapter
 from conformance.errors import ConfigError, unknown_name
-from conformance.runner import corpus as project_corpus, deviations as deviation_file
+from conformance.runner import corpus as project_corpus
+from conformance.runner import deviations as deviation_file
 from conformance.runner.cells import Cell, plan, run_cell
 from conformance.runner.profiles import HARNESS_VERSION, PROFILES, resolve_seed
 from conformance.runner.results import Result, RunInfo, RunResults

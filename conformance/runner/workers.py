@@ -21,6 +21,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import threading
 import time
 from collections import deque
 from contextlib import contextmanager
@@ -77,8 +79,6 @@ def _preload_oracle() -> None:
 
 def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
     """Body of a worker process: build the adapter, then run cells until told to stop."""
-    import sys
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     try:
@@ -100,8 +100,6 @@ def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
 
 def _exit_with_parent() -> None:
     """A daemon thread ends this worker when the parent dies (even by SIGKILL, mid-hang)."""
-    import threading
-
     parent = os.getppid()
 
     def watch() -> None:

@@ -1,4 +1,4 @@
-"""Engines that crash, hang, lie or raise in ONE op each (tests/test_reliability_*.py).
+"""Engines that crash, hang, lie or raise in ONE op each (tests/test_runner_workers.py, tests/test_cli_errors.py).
 
 ``Faulty`` is torch except: ``sin`` segfaults (a NULL read through ctypes, like a buggy C
 extension), ``cos`` hangs, ``exp`` returns a tensor of the wrong shape, ``sigmoid`` raises, and

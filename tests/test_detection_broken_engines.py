@@ -2,23 +2,11 @@
 the ci profile on the cells that should see it, with a runnable reproducer."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-import torch
+from broken_engines import BROKEN
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broken_engines import BROKEN  # noqa: E402
-
-from conformance.runner.results import Status  # noqa: E402
-from conformance import run  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _restore_grad_mode():
-    yield
-    torch.set_grad_enabled(True)  # a broken grad-mode engine may leave torch's global mode off
+from conformance import run
+from conformance.runner.results import Status
 
 
 @pytest.mark.parametrize("cls", list(BROKEN), ids=lambda c: c.__name__)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, seed
+from hypothesis import HealthCheck, given, seed, settings
 
 from conformance.engines import resolve
 from conformance.spec.programs import Node, Program, parse_script_output, programs

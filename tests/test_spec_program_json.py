@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
 from conformance.spec import program_json as PJ
-from conformance.spec.programs import Node, Program, programs
 from conformance.spec.ops import REGISTRY
+from conformance.spec.programs import Node, Program, programs
 from conformance.spec.user_ops import USER_OPS
 
 

@@ -59,7 +59,7 @@ def atomic_write_text(path: pathlib.Path, text: str) -> None:
         raise
 
 
-def _json_safe(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     """Recursively replace non-finite floats by their string names and numpy values by lists."""
     if isinstance(obj, float):
         if math.isnan(obj):
@@ -68,19 +68,19 @@ def _json_safe(obj: Any) -> Any:
             return "Infinity" if obj > 0 else "-Infinity"
         return obj
     if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if obj is None or isinstance(obj, (str, bool, int)):
         return obj
     if hasattr(obj, "tolist"):  # numpy arrays and scalars
-        return _json_safe(obj.tolist())
+        return json_safe(obj.tolist())
     return repr(obj)  # never let one odd value lose a whole report
 
 
 def dumps_results(run: RunResults) -> str:
     """``results.json`` text: ``run.to_dict()`` as strict JSON (no NaN literals)."""
-    return json.dumps(_json_safe(run.to_dict()), indent=1, allow_nan=False, ensure_ascii=False) + "\n"
+    return json.dumps(json_safe(run.to_dict()), indent=1, allow_nan=False, ensure_ascii=False) + "\n"
 
 
 def _check_shape(d: Any, where: str) -> None:

@@ -1,7 +1,7 @@
 """Inline CSS and JavaScript for the HTML pages (no network: everything is in the file)."""
 from __future__ import annotations
 
-from conformance.report._common import COLORS
+from conformance.report.formatting import COLORS
 
 _STATUS_CSS = "\n".join(
     f".st-{s.value}{{--c:{c}}} .mark.st-{s.value},.chip.st-{s.value} b{{background:{c}}}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conformance import run
 from conformance.engines import resolve
 from conformance.errors import ConfigError
 from conformance.runner.results import ANY_OP, Status
-from conformance import run
 
 
 @pytest.mark.parametrize("name", ["nope", "torchlike:no_such_module_xyz", "no_such_pkg.mod:Cls",

@@ -5,15 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from conformance.runner import deviations as expectations
+from conformance import run
 from conformance.engines import resolve
 from conformance.engines.torch import TorchAdapter
-from conformance.runner.results import ANY_OP, Result, RunResults, Status
-from conformance import run
+from conformance.runner import deviations as expectations
 from conformance.runner.profiles import PROFILES
+from conformance.runner.results import ANY_OP, Result, RunResults, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 SOME_OPS = ["add", "div", "pow", "max", "matmul", "expand", "index", "softmax", "conv2d", "var"]

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from conformance import run
-from conformance.spec import user_ops as userops
-from conformance.engines import resolve
-from conformance.cli.main import main
 from conformance.checks.properties import PROPERTIES
+from conformance.cli.main import main
+from conformance.engines import resolve
 from conformance.runner.results import ANY_OP, Status
+from conformance.spec import user_ops as userops
 
 ENGINE = "torchlike:tests.user_ops.engine"
 MODULES = "tests.user_ops.ops,tests.user_ops.wrong_ops"

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 import tests.user_ops.engine as user_engine
-from conformance.runner import corpus
 from conformance import run
+from conformance.cli.main import main
+from conformance.engines import resolve
+from conformance.runner import corpus
 from conformance.runner.cells import plan
 from conformance.runner.profiles import PROFILES
-from conformance.spec import user_ops as userops
-from conformance.engines import resolve
-from conformance.cli.main import main
 from conformance.runner.results import Status
+from conformance.spec import user_ops as userops
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = "torchlike:tests.user_ops.engine"

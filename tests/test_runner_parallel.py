@@ -11,11 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.cli.main import main
 from conformance import run
-from conformance.runner.session import shard_cells
+from conformance.cli.main import main
 from conformance.report import write_results_json
 from conformance.runner.results import RunResults
+from conformance.runner.session import shard_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 OPS, PROPS = ["sin", "mul", "sum"], ["forward", "grad_vs_numerical", "leaf_rule"]

@@ -5,19 +5,14 @@ One isolated run of tests/broken_engines/faulty.py:Faulty covers a segfault (sin
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from conformance.runner.session import run_info  # noqa: E402
-from conformance.checks.oracles import compare  # noqa: E402
-from conformance.runner.results import Result, RunResults, Status  # noqa: E402
-from conformance import run  # noqa: E402
-from conformance.runner.workers import WorkerConfig, WorkerPool  # noqa: E402
+from conformance import run
+from conformance.checks.oracles import compare
+from conformance.runner.results import Result, RunResults, Status
+from conformance.runner.session import run_info
+from conformance.runner.workers import WorkerConfig, WorkerPool
 
 FAULTY = "broken_engines.faulty:Faulty"
 

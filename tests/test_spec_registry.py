@@ -2,15 +2,14 @@
 reference, names a torch equivalent, and every refengine op has a spec."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
 from conformance.engines import resolve
-from conformance.spec.programs import programs
 from conformance.spec.ops import REGISTRY
 from conformance.spec.opspec import Domain
+from conformance.spec.programs import programs
 
 REQUIRED = {"add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
             "abs", "clamp", "maximum", "minimum", "where", "sum", "mean", "max", "min", "amax", "amin", "logsumexp",
