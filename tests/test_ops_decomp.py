@@ -173,7 +173,8 @@ def test_node_names_of_the_factors():
         assert f(re, x).grad_fn.name() == type(f(torch, t).grad_fn).__name__
 
 
-@pytest.mark.parametrize("a", [[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.5, -1.0, 2.0]], [[1.0, 0, 0], [0, 2.0, 0], [0, 0, 0]],
+@pytest.mark.parametrize("a", [[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.5, -1.0, 2.0]],
+                               [[1.0, 0, 0], [0, 2.0, 0], [0, 0, 0]],
                                [[0.0, 0.0], [0.0, 0.0]]])
 def test_det_gradient_at_a_singular_matrix_is_the_cofactor_matrix(a):
     """det is a polynomial: its gradient at a singular matrix is the cofactor matrix.  torch 2.13
@@ -212,3 +213,12 @@ def test_qr_modes_that_torch_cannot_differentiate():
         assert r.shape == (3, 3) if mode == "r" else q.shape == (4, 4)
         with pytest.raises(RuntimeError):
             re.grad(r.sum() + (q.sum() if q.numel() else 0), [x])
+
+
+@pytest.mark.filterwarnings("ignore:torch.cholesky is deprecated")
+def test_torch_norm_nuc_and_tensor_methods():
+    a = matrix(52, 3, cond=4.0)
+    check(lambda x: re.norm(x, "nuc"), lambda x: torch.norm(x, "nuc"), [a], second=True, rtol=1e-6)
+    for f in [lambda v: v.det(), lambda v: v.inverse(), lambda v: v.slogdet()[1],
+              lambda v: (v @ mt(v) + 0.1 * v.det()).cholesky()]:
+        check(f, f, [a], rtol=1e-6)

@@ -116,9 +116,11 @@ def test_broadcast_to(shape, seed, data):
 
 
 @pytest.mark.parametrize("fn", [
-    lambda m, x: m.flip(x * x, (0, 2)), lambda m, x: m.roll(x * x, (1, -2), (1, 2)), lambda m, x: (x * x).repeat(2, 1, 2, 1),
+    lambda m, x: m.flip(x * x, (0, 2)), lambda m, x: m.roll(x * x, (1, -2), (1, 2)),
+    lambda m, x: (x * x).repeat(2, 1, 2, 1),
     lambda m, x: m.tile(x * x, (2, 1)), lambda m, x: m.narrow(x * x, 2, 1, 2), lambda m, x: m.chunk(x * x, 2, 2)[1],
-    lambda m, x: m.unbind(x * x, 1)[2], lambda m, x: m.movedim(x * x, 0, -1), lambda m, x: m.broadcast_to(x * x, (2, 2, 3, 4)),
+    lambda m, x: m.unbind(x * x, 1)[2], lambda m, x: m.movedim(x * x, 0, -1),
+    lambda m, x: m.broadcast_to(x * x, (2, 2, 3, 4)),
 ], ids=["flip", "roll", "repeat", "tile", "narrow", "chunk", "unbind", "movedim", "broadcast_to"])
 def test_second_derivatives_and_node_names(fn):
     (a,) = arrays(29, (2, 3, 4))

@@ -200,7 +200,8 @@ def test_second_derivatives_and_node_names(name):
     fn = cases[name]
     check(lambda x, w: fn(F, x, w), lambda x, w: fn(TF, x, w), [x, w], second=True, seed=53, rtol=1e-6, atol=1e-8)
     if name not in ("linear", "conv1d"):  # composites whose torch node depends on the input rank
-        xs, ts = [re.tensor(v, requires_grad=True) for v in (x, w)], [torch.tensor(v, requires_grad=True) for v in (x, w)]
+        xs = [re.tensor(v, requires_grad=True) for v in (x, w)]
+        ts = [torch.tensor(v, requires_grad=True) for v in (x, w)]
         assert fn(F, *xs).grad_fn.name() == type(fn(TF, *ts).grad_fn).__name__
 
 

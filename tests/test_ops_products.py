@@ -73,7 +73,8 @@ def test_cross(seed, lead, bcast):
 
 
 @pytest.mark.parametrize("fn", [
-    lambda m, x, y: m.dot(x[0] * x[0], y[0]), lambda m, x, y: m.mv(x * x, y[1]), lambda m, x, y: m.outer(x[0] * x[1], y[0]),
+    lambda m, x, y: m.dot(x[0] * x[0], y[0]), lambda m, x, y: m.mv(x * x, y[1]),
+    lambda m, x, y: m.outer(x[0] * x[1], y[0]),
     lambda m, x, y: m.trace(x * x) * x, lambda m, x, y: m.diag(x * x, 1), lambda m, x, y: m.diag(x[0] * x[1]),
     lambda m, x, y: m.diagonal(x * x, -1), lambda m, x, y: m.tril(x * x) * y, lambda m, x, y: m.triu(x * x, 1) * y,
     lambda m, x, y: m.linalg.cross(x * x, y),

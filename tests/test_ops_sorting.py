@@ -89,7 +89,8 @@ def test_median_all_splits_ties_evenly(shape, seed, coarse):
 def test_nan_is_largest_and_median_returns_it():
     a = np.array([[1.0, np.nan, 2.0, 0.5], [np.nan, 3.0, np.nan, -1.0]])
     for f in [lambda m, x: m.sort(x, 1), lambda m, x: m.sort(x, 1, descending=True), lambda m, x: m.topk(x, 2),
-              lambda m, x: m.topk(x, 2, largest=False), lambda m, x: m.kthvalue(x[:, :2], 2), lambda m, x: m.kthvalue(x, 1),
+              lambda m, x: m.topk(x, 2, largest=False), lambda m, x: m.kthvalue(x[:, :2], 2),
+              lambda m, x: m.kthvalue(x, 1),
               lambda m, x: m.median(x, 1)]:
         r, t = f(re, re.tensor(a)), f(torch, torch.tensor(a))
         np.testing.assert_array_equal(r.values.data, t.values.numpy())

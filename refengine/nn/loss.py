@@ -3,7 +3,8 @@ huber_loss, l1_loss.
 
 The ones torch implements as single nodes (BCE, BCE with logits, smooth L1, Huber) are
 single nodes here with torch's gradients: BCE's ``(x - t) / max(x (1 - x), 1e-12)``
-with its log clamped at -100 in the value (the target's gradient is unclamped), the piecewise smooth-L1/Huber derivatives (continuous at
+with its log clamped at -100 in the value (the target's gradient is unclamped), the
+piecewise smooth-L1/Huber derivatives (continuous at
 the joint; their own derivative is taken on the strict inside ``|x - t| < beta``).
 Gradients are formulas written with differentiable helpers, so they differentiate
 again.  kl_div and l1_loss are torch's composites of elementwise ops and a reduction.

@@ -99,7 +99,8 @@ def _out_sizes(shape, size, scale_factor, k):
         if len(sizes) != k:
             raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
                              f"spatial dimensions of {list(spatial)} and output size of {list(sizes)}. Please provide "
-                             "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+                             "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
+                             "format.")
         return tuple(int(s) for s in sizes), (None,) * k
     scales = (scale_factor,) * k if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
     return tuple(int(math.floor(n * s)) for n, s in zip(spatial, scales)), tuple(float(s) for s in scales)
@@ -118,7 +119,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                              "| bicubic | trilinear")
         if k not in (1, 2, 3):
             raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {nd}D) for the "
-                                      f"modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+                                      "modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                      "nearest-exact "
                                       f"(got {mode})")
         outs, scales = _out_sizes(input.shape, size, scale_factor, k)
         if recompute_scale_factor:

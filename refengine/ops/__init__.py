@@ -28,8 +28,7 @@ from refengine.ops.contraction import einsum
 from refengine.ops.decomp import _legacy_cholesky as cholesky, det, inv as inverse, slogdet
 from refengine.nn.functional import log_softmax, softmax  # noqa: E402  (torch.softmax at top level)
 
-_MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes", "pointwise",
-            "special", "trig", "explog", "rounding", "selection", "scan",
-            "sorting", "stats", "norms", "layout",
-            "indexed", "products", "contraction", "decomp", "spectral"}
+_MODULES = {"arith", "index", "inplace", "linalg", "misc", "reduce", "shape", "unary", "common", "dtypes",
+            "pointwise", "special", "trig", "explog", "rounding", "selection", "scan", "sorting", "stats", "norms",
+            "layout", "indexed", "products", "contraction", "decomp", "spectral"}
 __all__ = [name for name in dir() if not name.startswith("_") and name not in _MODULES]

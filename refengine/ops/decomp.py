@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from refengine.function import ArrayFunction
-from refengine.ops.common import data_of, is_var, shape_of, sum_to_shape
+from refengine.ops.common import data_of, is_var, method, shape_of, sum_to_shape
 
 
 class LinAlgError(RuntimeError):
@@ -314,3 +314,10 @@ def _legacy_cholesky(input, upper=False):
     """torch.cholesky (deprecated in torch): node CholeskyBackward0."""
     _square(input, "cholesky")
     return CholeskyLegacy.apply(input, upper=upper)
+
+
+# torch's Tensor methods of the same names
+method("det")(det)
+method("slogdet")(slogdet)
+method("inverse")(inv)
+method("cholesky")(_legacy_cholesky)

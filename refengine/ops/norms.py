@@ -106,9 +106,13 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 
 @method()
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """torch.norm: 'fro' (or a number) is the vector norm over ``dim`` (all elements by default)."""
+    """torch.norm: 'fro' (or a number) is the vector norm over ``dim`` (all elements by default);
+    'nuc' the nuclear norm of matrices."""
     if p is None or p == "fro":
         p = 2
+    elif p == "nuc":  # the nuclear norm of the matrices in ``dim`` (the last two by default)
+        from refengine.linalg import matrix_norm
+        return matrix_norm(input, "nuc", (-2, -1) if dim is None else tuple(dim), keepdim, dtype=dtype)
     elif isinstance(p, str):
-        raise NotImplementedError(f"norm: p={p!r} (a matrix norm) is not implemented in refengine")
+        raise RuntimeError(f"norm: unknown p {p!r}")
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
