@@ -82,7 +82,8 @@ class VectorNorm(ArrayFunction):
                 return ge * (_sign(a) * mask / count).astype(dt)
             if p < 1:
                 ad = data_of(a)
-                scaled = _sign(a).astype(dt) * where(ad == 0, 0.0, _abs(where(ad == 0, 1.0, a)) ** (p - 1))
+                # torch: |x|^(p-1) filled with 0 at x == 0 (literally: its second derivative there is nan)
+                scaled = _sign(a).astype(dt) * where(ad == 0, 0.0, _abs(a) ** (p - 1))
                 return scaled * ge * rn ** (1 - p)
             if p < 2:
                 return _sign(a).astype(dt) * _abs(a) ** (p - 1) * _safe_div(ge, rn ** (p - 1), rn)

@@ -37,12 +37,11 @@ arcsinh, arccosh, arctanh = method("arcsinh")(asinh), method("arccosh")(acosh), 
 
 def _atan2_recip(a, b):
     # torch: recip = 1 / (a^2 + b^2), filled with 0 where it is inf, so at the origin both gradients
-    # are 0 (not nan); the inner where keeps the masked branch finite for create_graph
+    # are 0 (not nan); the fill is literal, so the second derivative there is torch's nan too
     d = a * a + b * b
-    zero = data_of(d) == 0
-    if not np.any(zero):
-        return 1 / d
-    return where(zero, 0.0, 1 / where(zero, 1.0, d))
+    r = 1 / d
+    inf = np.isinf(data_of(r))
+    return where(inf, 0.0, r) if np.any(inf) else r
 
 
 Atan2 = make_binary("atan2", "Atan2Backward0", np.arctan2,
