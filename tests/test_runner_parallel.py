@@ -56,3 +56,25 @@ def test_pytest_plugin_under_xdist() -> None:
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stdout[-2000:]
     assert "6 passed" in r.stdout
+
+
+def test_shards_from_separate_processes_merge_into_the_unsharded_run(tmp_path: Path) -> None:
+    """As in the sharded CI workflow of docs/ci.md: N `conformance run --shard K/N` processes, then
+    `conformance report merge`, give the unsharded run's cells with their results."""
+    common = ["--engine", "torch", "--profile", "quick", "--seed", "5", "--ops", "sin,sum",
+              "--properties", "forward,leaf_rule", "-q", "--no-corpus", "--workers", "1"]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+
+    def conformance(*args: str) -> None:
+        p = subprocess.run([sys.executable, "-m", "conformance", *args], capture_output=True, text=True, cwd=ROOT,
+                           env=env, timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
+
+    conformance("run", *common, "--report", str(tmp_path / "whole"))
+    for k in (1, 2):
+        conformance("run", *common, "--shard", f"{k}/2", "--report", str(tmp_path / f"shard{k}"))
+    conformance("report", "merge", *(str(tmp_path / f"shard{k}") for k in (2, 1)), "--out", str(tmp_path / "all"))
+    whole = RunResults.from_dict(json.loads((tmp_path / "whole" / "results.json").read_text()))
+    joined = RunResults.from_dict(json.loads((tmp_path / "all" / "results.json").read_text()))
+    assert len(whole.results) == 6 and joined.info.complete
+    assert _cells(joined) == _cells(whole)
