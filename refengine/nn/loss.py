@@ -234,6 +234,9 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _check_reduction(reduction)
     _size_warning(input, target)
     loss = _abs(input - target)
+    if reduction == "mean" and loss.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {loss.dtype}")
     return loss if reduction == "none" else (_sum(loss) if reduction == "sum" else mean(loss))
 
 

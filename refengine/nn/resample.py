@@ -113,6 +113,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError("interpolate: antialias is not supported by refengine")
     nd = input.ndim
     k = nd - 2
+    if input.dtype.kind != "f":  # torch's resampling kernels are float-only
+        raise NotImplementedError(f"\"compute_indices_weights_{mode}\" not implemented for '{input.dtype}'")
     if mode == "nearest":
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear "
@@ -148,6 +150,9 @@ def adaptive_avg_pool2d(input, output_size):
     """Average over adaptive windows so the last two dims become ``output_size`` (None keeps one)."""
     if input.ndim < 2:  # torch accepts any input with two trailing spatial dims
         raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got -2)")
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {input.dtype}")
     h, w = input.shape[-2:]
     if h == 0 or w == 0:
         raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions")
