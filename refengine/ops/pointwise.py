@@ -1,4 +1,5 @@
-"""A factory for elementwise unary ops whose derivative is a formula in the input (and output).
+"""Factories for elementwise ops whose derivatives are formulas: ``make_unary`` (in the input and
+output) and ``make_binary`` (two operands with broadcasting and torch's promotion).
 
 Each op made here is an ``ArrayFunction`` with torch's node name whose backward is
 ``g * derivative(x, y)``; ``derivative`` is written with the ``dual`` helpers of

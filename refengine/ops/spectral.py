@@ -15,6 +15,12 @@ from refengine.ops.common import data_of, is_var, shape_of
 from refengine.ops.decomp import EighResult, SVDResult, _square, _unsq, mm, mT
 
 
+def _unused(g):
+    """A materialised zero gradient of an output nothing used (torch leaves it undefined): all zeros
+    and, under create_graph, not depending on anything."""
+    return not np.any(data_of(g)) and not getattr(g, "requires_grad", False)
+
+
 def _diag_embed(v):
     """(..., n) -> (..., n, n) with v on the diagonal (differentiable: v broadcast times eye)."""
     n = shape_of(v)[-1]
@@ -34,7 +40,7 @@ class Eigh(ArrayFunction):
     def backward(ctx, gl, gv):
         # gA = V (skew(V^T gV) / 2 / E + diag(gL)) V^T, E_ij = L_j - L_i (1 on the diagonal)
         w, v = ctx.saved_tensors
-        if not np.any(data_of(gv)):  # eigenvalues only (torch's undefined gV): no 1 / (L_j - L_i) terms
+        if _unused(gv):  # eigenvalues only (torch's undefined gV): no 1 / (L_j - L_i) terms
             return mm(v * _unsq(gl, -2), mT(v))
         n = shape_of(w)[-1]
         eye = np.eye(n, dtype=data_of(w).dtype)
@@ -83,7 +89,7 @@ def eigvalsh(A, UPLO="L"):
 def _svd_backward(gu, gs, gvh, u, s, vh):
     """torch's svd_backward for the reduced SVD A = U diag(S) Vh (U: m x k, Vh: k x n)."""
     m, n = shape_of(u)[-2], shape_of(vh)[-1]
-    if not np.any(data_of(gu)) and not np.any(data_of(gvh)):  # torch's undefined gU, gVh: S only
+    if _unused(gu) and _unused(gvh):  # torch's undefined gU, gVh: S only
         return mm(u * _unsq(gs, -2), vh)
     k = shape_of(s)[-1]
     eye = np.eye(k, dtype=data_of(s).dtype)
