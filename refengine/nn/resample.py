@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from refengine.function import ArrayFunction
-from refengine.ops.common import data_of, is_var, shape_of
+from refengine.ops.common import is_var
 from refengine.ops.selection import Selected
 
 
@@ -149,7 +149,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def adaptive_avg_pool2d(input, output_size):
     """Average over adaptive windows so the last two dims become ``output_size`` (None keeps one)."""
     if input.ndim < 2:  # torch accepts any input with two trailing spatial dims
-        raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got -2)")
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got -2)")
     if input.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {input.dtype}")

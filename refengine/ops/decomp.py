@@ -293,7 +293,7 @@ class QR(ArrayFunction):
         # m < n: A = [X | Y], R = [U | V] with X = QU square; gY = Q gV, and X's gradient is the square
         # case with gQ + Y gV^T
         from refengine.ops import cat
-        x, y = a[..., :, :m], a[..., :, m:]
+        y = a[..., :, m:]  # X = a[..., :, :m] enters only through Q and U
         u, gu, gv = r[..., :, :m], gr[..., :, :m], gr[..., :, m:]
         gy = mm(q, gv)
         gx = _qr_square_backward(gq + mm(y, mT(gv)), gu, q, u)

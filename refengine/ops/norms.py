@@ -14,7 +14,7 @@ import numpy as np
 
 from refengine.function import ArrayFunction
 from refengine.ops.arith import where
-from refengine.ops.common import data_of, dual, is_var, method
+from refengine.ops.common import data_of, dual, method
 from refengine.ops.reduce import expand_back, normalize_dims
 
 _abs = dual(np.abs, "abs")

@@ -13,7 +13,7 @@ import numpy as np
 
 from refengine.function import ArrayFunction
 from refengine.ops.common import data_of, is_var, method, shape_of, sum_to_shape
-from refengine.ops.index import scatter_add as flat_scatter_add, take
+from refengine.ops.index import take
 from refengine.ops.linalg import Dot, Mv
 from refengine.ops.selection import Selected
 
@@ -205,7 +205,7 @@ def linalg_cross(input, other, *, dim=-1):
     from refengine.ops.dtypes import broadcast_shape
     nd = max(input.ndim, other.ndim)
     if input.ndim != other.ndim:
-        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     if not -nd <= dim < nd:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
     if input.shape[dim] != 3 or other.shape[dim] != 3:

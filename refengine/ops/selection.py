@@ -90,7 +90,7 @@ def _check_gather_shapes(shape, idx, dim, name, other=None):
     values in [0, size along dim)."""
     nd = max(len(shape), 1)
     if max(idx.ndim, 1) != nd:
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor")
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     s1, i1 = (tuple(shape) or (1,)), (idx.shape or (1,))
     for d in range(nd):
         if d != dim and i1[d] > s1[d]:
@@ -189,7 +189,7 @@ def scatter_add(input, dim, index, src):
     (d,) = normalize_dims(dim, input.ndim) or (0,)
     _check_gather_shapes(input.shape, idx, d, "scatter_add", other=shape_of(src))
     if getattr(src, "dtype", input.dtype) != input.dtype:
-        raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype")
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     pos = tuple(slice(0, s) for s in idx.shape)
     return ScatterAddDim.apply(input, src, lin=_gather_lin(input.shape, idx, d), pos=pos)
 

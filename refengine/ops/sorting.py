@@ -97,7 +97,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002  (torch's a
     d = _dim(dim, a.ndim)
     n = a.shape[d] if a.ndim else 1
     if not 0 <= k <= n:
-        raise RuntimeError(f"selected index k out of range")
+        raise RuntimeError("selected index k out of range")
     if a.ndim == 0:
         return _select(Topk, input, np.zeros((), np.int64), d)
     idx = np.take(stable_argsort(a, d, descending=largest), np.arange(k), axis=d)

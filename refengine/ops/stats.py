@@ -59,5 +59,5 @@ def std(input, dim=None, *args, correction=None, keepdim=False, unbiased=None):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if input.dtype.kind != "f":
-        raise RuntimeError(f"std and var only support floating point and complex dtypes")
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     return Std.apply(input, dim=dim, correction=correction, keepdim=keepdim)
