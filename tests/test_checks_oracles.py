@@ -1,10 +1,14 @@
-"""Oracles: numerical derivatives against closed forms; compare() semantics."""
+"""Oracles: numerical derivatives against closed forms; compare() semantics and its messages."""
 from __future__ import annotations
 
 import numpy as np
 
 from conformance.checks import oracles as O
 from conformance.spec.programs import Node, Program
+from conformance.spec.tolerances import Tol, tolerance
+
+TORCH64 = tolerance("torch-float64", "float64")
+LOOSE = Tol(1, 1)
 
 
 def _sin_sum(x: np.ndarray) -> Program:
@@ -35,18 +39,44 @@ def test_projections_agree_with_full_gradient() -> None:
 
 def test_compare_catches_1e4_relative_error_in_float64_but_not_rounding() -> None:
     e = {"g": np.array([1.0, -2.0, 3.0])}
-    assert not O.compare(e, {"g": e["g"] * (1 + 1e-4)}, *O.TOL_TORCH["float64"]).ok
+    assert not O.compare(e, {"g": e["g"] * (1 + 1e-4)}, TORCH64, "torch-float64").ok
     assert not O.compare(e, {"g": e["g"].astype(np.float32).astype(np.float64) * (1 + 1e-7)},
-                         *O.TOL_TORCH["float64"]).ok
-    assert O.compare(e, {"g": e["g"] * (1 + 4e-16)}, *O.TOL_TORCH["float64"]).ok
+                         TORCH64, "torch-float64").ok
+    assert O.compare(e, {"g": e["g"] * (1 + 4e-16)}, TORCH64, "torch-float64").ok
 
 
 def test_compare_none_shape_nan() -> None:
     e = {"g": np.ones(3)}
-    assert not O.compare(e, {"g": None}, 1, 1).ok
-    assert not O.compare(e, {"g": np.ones(4)}, 1, 1).ok
-    assert not O.compare(e, {"g": np.array([1.0, np.nan, 1.0])}, 1, 1).ok
-    assert O.compare({"g": None}, {"g": None}, 0, 0).ok
+    assert not O.compare(e, {"g": None}, LOOSE, "numerical").ok
+    assert not O.compare(e, {"g": np.ones(4)}, LOOSE, "numerical").ok
+    assert not O.compare(e, {"g": np.array([1.0, np.nan, 1.0])}, LOOSE, "numerical").ok
+    assert O.compare({"g": None}, {"g": None}, Tol(0, 0), "numerical").ok
+
+
+def test_compare_message_names_the_worst_element_the_numbers_the_tolerance_and_the_oracle() -> None:
+    """Like gradcheck: where, got, expected, the error against the tolerance there, and whose numbers."""
+    e = {"v0": np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.62]])}
+    o = {"v0": e["v0"].copy()}
+    o["v0"][1, 2] = 0.31  # the worst element
+    o["v0"][0, 0] += 1e-3  # also out of tolerance, by less
+    c = O.compare(e, o, Tol(1e-6, 1e-6), "torch-float64")
+    assert c.message == ("v0[1, 2]: got 0.31, expected 0.62 (abs err 0.31 > tol 1.6e-06, oracle torch-float64; "
+                         "2 of 6 elements out of tolerance)")
+
+
+def test_compare_message_shows_enough_digits_to_tell_the_numbers_apart() -> None:
+    c = O.compare({"output": np.array(1.0)}, {"output": np.array(1.0000001)}, tolerance("numpy", "float64"), "numpy")
+    assert c.message == "output: got 1.0000001, expected 1 (abs err 1e-07 > tol 2e-12, oracle numpy)"
+
+
+def test_compare_message_says_none_and_shape_mismatches_plainly() -> None:
+    tol = tolerance("numerical", "float64")
+    assert O.compare({"v1": np.ones(3)}, {"v1": None}, tol, "numerical").message == (
+        "v1: got None, expected an array of shape (3,) (oracle numerical)")
+    assert O.compare({"v1": None}, {"v1": np.ones(3)}, tol, "numerical").message == (
+        "v1: got an array of shape (3,), expected None (oracle numerical)")
+    assert O.compare({"v0": np.ones(3)}, {"v0": np.ones((1, 3))}, tol, "numerical").message == (
+        "v0: got shape (1, 3), expected shape (3,) (oracle numerical)")
 
 
 def test_mpmath_derivatives() -> None:

@@ -41,7 +41,7 @@ def test_new_op_scaffolds_spec_and_function_that_load(project: Path, capsys: pyt
     out = capsys.readouterr().out
     assert "conformance run --engine refengine --ops softsign" in out
     spec_text = (project / "conformance/spec/ops/elementwise.py").read_text()
-    assert 'SPECS.append(OpSpec("softsign", "elementwise", 1, "M.softsign($x0)"' in spec_text
+    assert 'name="softsign",\n    family="elementwise",\n    arity=1,\n    template="M.softsign($x0)",' in spec_text
     assert "TODO" in spec_text and (project / "conformance/spec/ops/activations.py").exists()
     r = _python(project, "\n".join([
         "import numpy as np, refengine",

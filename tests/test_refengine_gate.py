@@ -123,8 +123,9 @@ WRONG_OP_MODULE = textwrap.dedent('''
             return g * 2 * a * a  # wrong: should be 3 * a * a
 
     refengine.cube_wrong = lambda x: Cube.apply(x)
-    OPS = [OpSpec("cube_wrong", "elementwise", 1, "M.cube_wrong($x0)", lambda draw: Sample((S.shape(draw),)),
-                  lambda x: x ** 3, torch_equivalent="torch.pow")]
+    OPS = [OpSpec(name="cube_wrong", family="elementwise", arity=1, template="M.cube_wrong($x0)",
+                  sample=lambda draw: Sample((S.shape(draw),)), reference=lambda x: x ** 3,
+                  torch_equivalent="torch.pow")]
 ''')
 
 

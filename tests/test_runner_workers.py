@@ -10,6 +10,7 @@ import pytest
 
 from conformance import run
 from conformance.checks.oracles import compare
+from conformance.spec.tolerances import Tol
 from conformance.runner.results import Result, RunResults, Status
 from conformance.runner.session import run_info
 from conformance.runner.workers import WorkerConfig, WorkerPool
@@ -94,6 +95,7 @@ def test_nan_gradient_is_a_failure_showing_the_values() -> None:
 
 
 def test_compare_lists_nonfinite_values() -> None:
-    c = compare({"v0": np.array([1.0, 2.0])}, {"v0": np.array([np.nan, np.inf])}, 1e-6, 1e-6)
+    c = compare({"v0": np.array([1.0, 2.0])}, {"v0": np.array([np.nan, np.inf])}, Tol(1e-6, 1e-6), "numerical")
     assert not c.ok
-    assert c.message == "v0: max abs error inf (observed nan at (0,), inf at (1,) where finite values were expected)"
+    assert c.message == ("v0[0]: got nan, expected 1 (abs err inf > tol 3e-06, oracle numerical; 2 of 2 elements "
+                         "out of tolerance) (observed nan at (0,), inf at (1,) where finite values were expected)")

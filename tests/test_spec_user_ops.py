@@ -59,8 +59,8 @@ def test_user_op_with_wrong_backward_is_caught_with_a_reproducer(tmp_path: Path)
 def test_any_op_rules_needing_torch_do_not_draw_torchless_ops() -> None:
     """An op-independent rule that consults torch draws only ops torch has; the others draw all."""
     userops.load_module("tests.user_ops.ops")
-    assert userops.ops_for(PROPERTIES["retain_grad"], ["sin", "squareplus"]) == ["sin"]
-    assert userops.ops_for(PROPERTIES["accumulation"], ["sin", "squareplus"]) == ["sin", "squareplus"]
+    assert PROPERTIES["retain_grad"].drawable(["sin", "squareplus"]) == ["sin"]
+    assert PROPERTIES["accumulation"].drawable(["sin", "squareplus"]) == ["sin", "squareplus"]
     rr = run(resolve(ENGINE), profile="quick", ops=["squareplus"], properties=["detach", "accumulation"], seed=0, corpus=False)
     status = {(r.property, r.dtype): r.status for r in rr.results}
     assert status[("detach", "float64")] == Status.NOT_APPLICABLE
@@ -71,9 +71,9 @@ class _TorchUsed(Exception):
     pass
 
 
-def test_torch_oracle_property_list_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TORCH_ORACLE_PROPERTIES must name exactly the properties whose checks call the torch oracle,
-    or a torch-less op would error (missing) or lose coverage (extra): run every property with the
+def test_torch_oracle_declarations_are_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The properties declaring a torch oracle must be exactly those whose checks call it, or a
+    torch-less op would error (missing) or lose coverage (extra): run every property with the
     oracle blocked and see which ones reach it."""
     from conformance.checks import oracles
 
@@ -93,7 +93,7 @@ def test_torch_oracle_property_list_is_exact(monkeypatch: pytest.MonkeyPatch) ->
             used.add(name)
         else:
             assert r.status == Status.PASSED, (name, r.message)
-    assert used == set(userops.TORCH_ORACLE_PROPERTIES)
+    assert used == {name for name, prop in PROPERTIES.items() if prop.uses_torch}
 
 
 @pytest.mark.parametrize("module, why", [

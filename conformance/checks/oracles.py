@@ -9,27 +9,26 @@
     float64 gradients agree to ~1e-10, so small systematic errors show.
 (c) ``forward_reference``: the numpy reference value of the output.
 (d) ``mpmath_derivative`` (thorough profile): high-precision derivatives of
-    elementwise ops at extreme arguments.
+    elementwise ops at extreme arguments (``OpSpec.extreme``).
 
-``compare`` turns expected/observed arrays into evidence (max abs/rel errors, ok).
+``compare`` turns expected/observed arrays into evidence (max abs/rel errors, ok, and a
+message naming the worst element); the tolerance of each (oracle, dtype) comes from
+``conformance.spec.tolerances`` (an op may override it on its OpSpec).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from conformance.spec.ops import REGISTRY
 from conformance.spec.programs import Program
+from conformance.spec.tolerances import Tol, tolerance
 
 EPS64 = float(np.finfo(np.float64).eps)
 FULL_LIMIT = 256  # leaves with more elements use projections first
 N_PROJECTIONS = 6
-
-# tolerances (atol, rtol); atol is scaled by max(1, max|expected|) -- see compare()
-TOL_NUMERICAL = {"float64": (1e-6, 1e-6), "float32": (2e-3, 2e-3)}
-TOL_TORCH = {"float64": (1e-10, 1e-10), "float32": (1e-5, 1e-5)}
-TOL_SECOND = {"float64": (1e-4, 1e-4)}
 
 
 @dataclass
@@ -37,29 +36,38 @@ class Comparison:
     ok: bool
     max_abs: float
     max_rel: float
-    message: str = ""
+    message: str = ""  # one part per failing key: "v0[1, 2]: got 0.31, expected 0.62 (abs err ... oracle ...)"
+
+
+def tolerance_for(p: Program, oracle: str, dtype: str | None = None) -> Tol:
+    """The tolerance for ``p``'s results against ``oracle``: its focus op's override, else the table's."""
+    spec = REGISTRY.get(p.focus) if isinstance(p.focus, str) else None
+    dt = dtype or p.dtype
+    return spec.tolerance(oracle, dt) if spec is not None else tolerance(oracle, dt)
 
 
 def compare(expected: dict[Any, np.ndarray | None], observed: dict[Any, np.ndarray | None],
-            atol: float, rtol: float) -> Comparison:
+            tol: Tol, oracle: str) -> Comparison:
     """Elementwise ``|o - e| <= atol * scale + rtol * |e|``, scale = max(1, max|e| over all keys).
 
     A None where an array is expected (or the reverse), a shape mismatch or a NaN fails.
+    Each failing key is described by its worst element (the largest error among those out of
+    tolerance), the numbers, the tolerance there and ``oracle``, as gradcheck does.
     """
+    atol, rtol = tol
     finite = [np.max(np.abs(e)) for e in expected.values() if e is not None and e.size]
     scale = max([1.0] + [float(f) for f in finite if np.isfinite(f)])
     max_abs, max_rel, bad = 0.0, 0.0, []
     for k, e in expected.items():
         o = observed.get(k)
         if (e is None) != (o is None):
-            want, got = ("None" if e is None else "an array"), ("None" if o is None else "an array")
-            bad.append(f"{k}: expected {want}, got {got}")
+            bad.append(f"{k}: got {_what(o)}, expected {_what(e)} (oracle {oracle})")
             continue
         if e is None:
             continue
         o = np.asarray(o, dtype=np.float64)
         if o.shape != e.shape:
-            bad.append(f"{k}: shape {o.shape} != expected {e.shape}")
+            bad.append(f"{k}: got shape {o.shape}, expected shape {e.shape} (oracle {oracle})")
             continue
         if not o.size:
             continue
@@ -67,9 +75,37 @@ def compare(expected: dict[Any, np.ndarray | None], observed: dict[Any, np.ndarr
         diff = np.where(np.isnan(o) & ~np.isnan(e), np.inf, diff)
         max_abs = max(max_abs, float(np.nanmax(diff)))
         max_rel = max(max_rel, float(np.nanmax(diff)) / max(float(np.max(np.abs(e))), 1e-300))
-        if np.any(diff > atol * scale + rtol * np.abs(e)):
-            bad.append(f"{k}: max abs error {float(np.nanmax(diff)):.3g}{_nonfinite(o, e)}")
+        allowed = atol * scale + rtol * np.abs(e)
+        off = diff > allowed
+        if np.any(off):
+            bad.append(_worst(k, o, e, diff, allowed, off, oracle) + _nonfinite(o, e))
     return Comparison(not bad, max_abs, max_rel, "; ".join(bad))
+
+
+def _what(v: Any) -> str:
+    return "None" if v is None else f"an array of shape {np.shape(v)}"
+
+
+def _worst(k: Any, o: np.ndarray, e: np.ndarray, diff: np.ndarray, allowed: np.ndarray, off: np.ndarray,
+           oracle: str) -> str:
+    """'v0[1, 2]: got 0.31, expected 0.62 (abs err 0.31 > tol 1.6e-06, oracle torch-float64)'."""
+    flat = int(np.argmax(np.where(off, diff, -1.0)))  # off excludes NaN differences (NaN > x is False)
+    idx = np.unravel_index(flat, o.shape)
+    where = f"{k}[{', '.join(str(int(i)) for i in idx)}]" if o.ndim else str(k)
+    got, want = _pair(float(o[idx]), float(e[idx]))
+    n_off = int(np.count_nonzero(off))
+    more = f"; {n_off} of {o.size} elements out of tolerance" if n_off > 1 else ""
+    return (f"{where}: got {got}, expected {want} (abs err {float(diff[idx]):.2g} > tol {float(allowed[idx]):.2g}, "
+            f"oracle {oracle}{more})")
+
+
+def _pair(got: float, want: float) -> tuple[str, str]:
+    """Both numbers with the fewest significant digits (at least 2) that tell them apart."""
+    for digits in range(2, 18):
+        a, b = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if a != b:
+            return a, b
+    return repr(got), repr(want)
 
 
 def _nonfinite(o: np.ndarray, e: np.ndarray) -> str:
@@ -169,24 +205,12 @@ def forward_reference(p: Program) -> np.ndarray:
 
 
 # -- (d) mpmath -----------------------------------------------------------------------------
-#: closed-form derivatives, evaluated in 50-digit arithmetic (numerical mpmath.diff steps
-#: would leave the domain at 1e-300)
-MPMATH_FUNCS: dict[str, Callable[[Any, Any], Any]] = {
-    "exp": lambda mp, x: mp.exp(x), "log": lambda mp, x: 1 / x, "sqrt": lambda mp, x: 1 / (2 * mp.sqrt(x)),
-    "sin": lambda mp, x: mp.cos(x), "cos": lambda mp, x: -mp.sin(x), "tanh": lambda mp, x: mp.sech(x) ** 2,
-    "sigmoid": lambda mp, x: mp.exp(-x) / (1 + mp.exp(-x)) ** 2,
-}
-#: extreme but representable arguments where naive formulas lose precision or overflow
-MPMATH_POINTS: dict[str, list[float]] = {
-    "exp": [-700.0, -50.0, 50.0, 700.0], "log": [1e-300, 1e-30, 1e30, 1e300],
-    "sqrt": [1e-300, 1e-30, 1e30, 1e300], "sin": [1e-8, 1e5, 1e10], "cos": [1e-8, 1e5, 1e10],
-    "tanh": [-30.0, -1e-8, 1e-8, 20.0, 30.0], "sigmoid": [-700.0, -40.0, -1e-8, 40.0, 700.0],
-}
-
-
 def mpmath_derivative(op: str, x: float) -> float:
-    """d op / dx at x, to 50 digits, rounded to float64."""
-    import mpmath
+    """d op / dx at x, to 50 digits, rounded to float64 (the closed form of ``OpSpec.extreme``)."""
+    import mpmath  # deferred: only the thorough profile's mpmath_extreme needs it
 
+    extreme = REGISTRY[op].extreme
+    if extreme is None:
+        raise KeyError(f"op {op} declares no mpmath derivative (OpSpec.extreme)")
     with mpmath.workdps(50):
-        return float(MPMATH_FUNCS[op](mpmath, mpmath.mpf(x)))
+        return float(extreme.derivative(mpmath, mpmath.mpf(x)))

@@ -7,6 +7,7 @@ from typing import Any
 from conformance.checks.properties import PROPERTIES
 from conformance.cli.run import split
 from conformance.engines import BUILTIN, resolve
+from conformance.runner.profiles import PROFILES
 from conformance.spec import user_ops
 from conformance.spec.ops import REGISTRY
 
@@ -46,8 +47,14 @@ def cmd_list_ops(args: argparse.Namespace) -> int:
 
 
 def cmd_list_properties(args: argparse.Namespace) -> int:
+    """One line per property, then its declared needs, indented (what makes it not-applicable)."""
     for p in PROPERTIES.values():
         scope = "per-op" if p.per_op else "any-op"
-        needs = f" [needs {', '.join(sorted(p.needs))}]" if p.needs else ""
-        print(f"{p.name:22s} {p.family:11s} {scope:7s} {p.doc}{needs}")
+        print(f"{p.name:22s} {p.family:11s} {scope:7s} {p.doc}")
+        needs = [("capabilities", p.capabilities), ("adapter methods", p.methods), ("helper ops", p.helper_ops),
+                 ("oracles", p.oracles)]
+        if set(p.profiles) != set(PROFILES):
+            needs.append(("profiles", p.profiles))
+        shown = "; ".join(f"{what}: {', '.join(sorted(names))}" for what, names in needs if names)
+        print(f"{'':42s} {shown}")
     return 0

@@ -51,11 +51,19 @@ def _{name}_reference({arr_args}) -> np.ndarray:
     raise NotImplementedError("TODO: numpy reference of {name}({args})")
 
 
-SPECS.append(OpSpec("{name}", "{family}", {arity}, "{ns}.{name}({tpl_args})", _{name}_sample, _{name}_reference,
-                    domains=(),  # TODO: Domain(lo, hi, avoid=(poles,), margin=...) per input where needed
-                    kink=None,  # TODO: distance to the nearest non-differentiable point, if any
-                    torch_equivalent="torch.{name}",  # TODO: "" if torch has no such op (torch oracles skip it)
-                    notes="TODO"))
+SPECS.append(OpSpec(
+    name="{name}",
+    family="{family}",
+    arity={arity},
+    template="{ns}.{name}({tpl_args})",
+    sample=_{name}_sample,
+    reference=_{name}_reference,
+    domains=(),  # TODO: Domain(lo, hi, avoid=(poles,), margin=...) per input where needed
+    kink=None,  # TODO: distance to the nearest non-differentiable point, if any
+    torch_equivalent="torch.{name}",  # TODO: "" if torch has no such op (torch oracles skip it)
+    # tol={{("numpy", "float32"): (atol, rtol)}},  # only if this op needs an exception to spec/tolerances.py
+    notes="TODO",
+))
 '''
 
 
@@ -118,7 +126,7 @@ def _exists(name: str, root: Path, family_file: Path, ref_file: Path) -> str | N
             "spec", "ops").resolve():
         return "the registry"
     for f in root.joinpath("conformance", "spec", "ops").glob("*.py"):
-        if re.search(rf'OpSpec\(\s*"{re.escape(name)}"', f.read_text()):
+        if re.search(rf'OpSpec\(\s*(name=)?"{re.escape(name)}"', f.read_text()):
             return str(f)
     for f in [ref_file, root / "refengine" / "ops" / "__init__.py"]:
         if f.exists() and re.search(rf"^(def|class) {re.escape(name)}\b|\bimport .*\b{re.escape(name)}\b",

@@ -8,7 +8,8 @@ change evidence already taken).
 
 Capabilities are declared, not probed: a property that needs a capability the
 engine does not declare is reported ``not-applicable`` -- never ``passed``.  An op
-the engine lacks (``has_op`` false) is not-applicable too.
+the engine lacks (``has_op`` false) is not-applicable too, and so is a property that
+calls one of the OPTIONAL_METHODS the adapter does not implement (``implements``).
 """
 from __future__ import annotations
 
@@ -38,6 +39,13 @@ ALL_CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, HIGHER_ORDER, FUNCTIONAL_GRA
 
 Tensor = Any
 
+#: methods an adapter may leave out: Adapter's own versions raise NotImplementedError (version_counter
+#: returns None), and a property that declares it calls one is not-applicable for an adapter without it
+OPTIONAL_METHODS = frozenset({
+    "apply_inplace", "grad", "grad_tensor", "set_requires_grad", "zero_grad", "retain_grad", "detach",
+    "register_hook", "version_counter", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "no_grad_decorator"})
+
 
 class Adapter(abc.ABC):
     """Subclass this to plug an engine in.  ``name`` appears in results; ``capabilities`` gate properties."""
@@ -54,6 +62,16 @@ class Adapter(abc.ABC):
     def has_op(self, op: str) -> bool:
         """Whether the engine implements registry op ``op``."""
         return False
+
+    def implements(self, method: str) -> bool:
+        """Whether this adapter provides optional method ``method``: its class overrides Adapter's.
+
+        Looked up on the class, so an adapter that wraps another (``CheckedAdapter``) answers
+        for the wrapped one by overriding this method.
+        """
+        if method not in OPTIONAL_METHODS:
+            raise ValueError(f"{method!r} is not an optional Adapter method ({', '.join(sorted(OPTIONAL_METHODS))})")
+        return getattr(type(self), method) is not getattr(Adapter, method)
 
     # -- building --------------------------------------------------------------------
     @abc.abstractmethod

@@ -120,6 +120,7 @@ class CheckedAdapter(Adapter):
     # the rest of the protocol: plain delegation (explicit, so Adapter's defaults never shadow it)
     def version(self) -> str | None: return self._inner.version()
     def has_op(self, op: str) -> bool: return self._inner.has_op(op)
+    def implements(self, method: str) -> bool: return self._inner.implements(method)
     def apply_inplace(self, op: str, t: Any, other: Any) -> Any: return self._inner.apply_inplace(op, t, other)
     def grad(self, *a: Any, **k: Any) -> Any: return self._inner.grad(*a, **k)
     def grad_tensor(self, t: Any) -> Any: return self._inner.grad_tensor(t)

@@ -12,7 +12,8 @@ import time
 import traceback
 from typing import Any, Sequence
 
-from hypothesis import given, seed as hseed, settings
+from hypothesis import given, settings
+from hypothesis import seed as hseed
 from hypothesis.errors import HypothesisException, StopTest
 
 from conformance.checks.properties import PROPERTIES, Property
@@ -21,7 +22,6 @@ from conformance.engines.contract import checked
 from conformance.runner.profiles import ANY_OP_FACTOR, Profile, cell_seed
 from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, Status
-from conformance.spec import user_ops
 from conformance.spec.ops import REGISTRY
 from conformance.spec.program_json import corpus_program
 
@@ -38,12 +38,14 @@ class _EngineError(Exception):
 
 def plan(profile: Profile, ops: Sequence[str] | None = None, properties: Sequence[str] | None = None,
          dtypes: Sequence[str] | None = None) -> list[Cell]:
-    """The cells of a run, in order: (property, op, dtype).  Any-op properties are one cell (op ``*``)."""
+    """The cells of a run, in order: (property, op, dtype).  Any-op properties are one cell (op ``*``).
+
+    A property runs only in the profiles it declares (``mpmath_extreme``: thorough)."""
     selected_ops = list(ops) if ops else list(REGISTRY)
     cells = []
     for name in properties or list(PROPERTIES):
         prop = PROPERTIES[name]
-        if prop.name.startswith("mpmath") and not profile.mpmath:
+        if profile.name not in prop.profiles:
             continue
         targets = [o for o in selected_ops if prop.applies(o)] if prop.per_op else [ANY_OP]
         cells += [(prop, o, dt) for o in targets for dt in prop.dtypes if not dtypes or dt in dtypes]
@@ -51,17 +53,23 @@ def plan(profile: Profile, ops: Sequence[str] | None = None, properties: Sequenc
 
 
 def not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> str | None:
-    """Why ``adapter`` cannot be asked this cell's question, or None when it can."""
-    missing = sorted(set(prop.needs) - set(adapter.capabilities))
+    """Why ``adapter`` cannot be asked this cell's question, or None when it can.
+
+    Read off the property's declaration; the most basic reason is given first.
+    """
+    missing = sorted(prop.capabilities - set(adapter.capabilities))
     if missing:
         return f"engine lacks capability {', '.join(missing)}"
     if dtype not in adapter.capabilities:
         return f"engine lacks dtype {dtype}"
     if op != ANY_OP and not adapter.has_op(op):
         return f"engine has no op {op}"
-    if op != ANY_OP and user_ops.oracle_not_applicable(prop, op):  # user op without a torch equivalent
-        return user_ops.oracle_not_applicable(prop, op)
-    lacking = sorted(o for o in prop.needs_ops if not adapter.has_op(o))
+    if op != ANY_OP and prop.uses_torch and op in REGISTRY and not REGISTRY[op].torch_equivalent:
+        return f"op {op} has no torch equivalent and {prop.name} needs the torch oracle"  # a user op
+    lacking = sorted(m for m in prop.methods if not adapter.implements(m))
+    if lacking:
+        return f"the check calls adapter method(s) {', '.join(lacking)}, which the adapter does not implement"
+    lacking = sorted(o for o in prop.helper_ops if not adapter.has_op(o))
     if lacking:
         return f"the check needs op(s) {', '.join(lacking)}, which the engine lacks"
     return None
@@ -82,7 +90,7 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     n = max(2, round(profile.max_examples / prop.cost * (1 if prop.per_op else ANY_OP_FACTOR)))
     state: dict[str, Any] = {"count": 0, "worst": (0.0, 0.0)}
     available = frozenset(o for o in REGISTRY if adapter.has_op(o))
-    ops = user_ops.ops_for(prop, ops) if op == ANY_OP else ops  # no torch-less op where torch is the oracle
+    ops = prop.drawable(ops) if op == ANY_OP else ops  # no torch-less op where torch is the oracle
     if op == ANY_OP and not ops:
         return Result(status=Status.NOT_APPLICABLE, message="engine has none of the selected ops", **base)
     strategy = prop.examples([op] if op != ANY_OP else list(ops), dtype, available)

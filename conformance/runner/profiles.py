@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 
+from conformance.checks.properties.base import PROFILE_NAMES
+
 HARNESS_VERSION = "0.1.0"
 #: op-independent rules are one cell instead of one per op: they get this many times the examples
 ANY_OP_FACTOR = 8
@@ -25,14 +27,17 @@ class Profile:
     max_examples: int  # examples per cell of a cost-1 property (scaled by 1/cost, at least 2)
     default_seed: int | None  # None: a fresh random seed per run (printed and recorded)
     shrink: bool = True  # shrink a failing example to a minimal one
-    mpmath: bool = False  # also run the mpmath checks at extreme arguments
 
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(name="quick", max_examples=6, default_seed=0),
     "ci": Profile(name="ci", max_examples=50, default_seed=0),
-    "thorough": Profile(name="thorough", max_examples=300, default_seed=None, mpmath=True),
+    "thorough": Profile(name="thorough", max_examples=300, default_seed=None),
 }
+# which properties run in which profile is declared by each property (@prop(..., profiles=...))
+if set(PROFILES) != set(PROFILE_NAMES):
+    raise AssertionError(f"profiles {sorted(PROFILES)} differ from the names properties may declare, "
+                         f"conformance.checks.properties.base.PROFILE_NAMES {sorted(PROFILE_NAMES)}")
 
 for _p in PROFILES.values():
     settings.register_profile(

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-#: (atol, rtol) used by forward/gradient comparisons against float64 oracles, per dtype.
-DEFAULT_TOL: dict[str, tuple[float, float]] = {"float64": (1e-7, 1e-6), "float32": (2e-3, 2e-3)}
+from conformance.spec.tolerances import TOLERANCES, Tol, tolerance
 
 
 @dataclass(frozen=True)
@@ -63,31 +62,57 @@ class Sample:
 _VAR = re.compile(r"\$(\w+)")
 
 
-@dataclass(frozen=True)
+Template = str | Callable[[dict[str, Any]], str]  # the call, or a function of the params giving it
+Overrides = Mapping[tuple[str, str], tuple[float, float]]  # (oracle, dtype) -> (atol, rtol)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Extreme:
+    """Where an elementwise op's derivative is checked against 50-digit mpmath (``mpmath_extreme``).
+
+    The derivative is written in closed form: numerical ``mpmath.diff`` steps would leave
+    the domain at arguments like 1e-300.
+    """
+
+    derivative: Callable[[Any, Any], Any]  # (mpmath module, mpf x) -> d op / dx in mpmath arithmetic
+    points: tuple[float, ...]  # extreme but representable x where naive formulas lose precision or overflow
+
+
+@dataclass(frozen=True, kw_only=True)
 class OpSpec:
     """One op.  ``template`` uses ``M`` for the engine namespace, ``$x0..`` for inputs, ``$name`` for params.
 
-    ``sample`` is a function ``(draw) -> Sample`` (used inside a hypothesis composite);
-    ``reference`` computes the forward value in float64 numpy; ``kink`` returns a scaled
-    distance from the sample to the nearest non-differentiable point (inf when smooth).
-    ``requires`` lists the namespace attributes the op needs; an engine lacking one
-    reports the op not-applicable.
+    Built with keywords only, so a spec reads as a list of facts about its op.  An engine
+    lacking a ``requires`` attribute reports the op not-applicable; samples closer to a kink
+    than the finite-difference reach are discarded, never failed.
     """
 
-    name: str
-    family: str
-    arity: int
-    template: str | Callable[[dict[str, Any]], str]
-    sample: Callable[[Any], Sample]
-    reference: Callable[..., np.ndarray]
-    domains: tuple[Domain, ...] = ()
-    kink: Callable[..., float] | None = None
-    requires: tuple[str, ...] = ()
-    tol: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_TOL))
-    torch_equivalent: str = ""
+    name: str  # registry name, as in --ops, in results and in Adapter.apply
+    family: str  # registry family: the spec/ops module the spec lives in
+    arity: int  # number of tensor inputs ($x0 .. $x{arity-1})
+    template: Template  # "M.sum($x0, dim=$dim)": runs the op on an engine and prints it in reproducers
+    sample: Callable[[Any], Sample]  # (hypothesis draw) -> Sample: input shapes and params
+    reference: Callable[..., np.ndarray]  # forward in float64 numpy, (*inputs, **params) -> output
+    domains: tuple[Domain, ...] = ()  # per input, where its values are drawn (missing: ANY)
+    kink: Callable[..., float] | None = None  # (inputs, params) -> distance to the nearest non-differentiable point
+    requires: tuple[str, ...] = ()  # namespace attributes the op needs, e.g. "Tensor.expand"
+    tol: Overrides = field(default_factory=dict)  # this op's exceptions to spec.tolerances.TOLERANCES
+    torch_equivalent: str = ""  # "torch.sum"; "": torch has no such op and torch oracles skip it
     smooth2: bool = True  # twice differentiable away from kinks (used by higher-order checks)
     contiguous_only: bool = False  # inputs must be contiguous (view): no transposed inputs
-    notes: str = ""
+    extreme: Extreme | None = None  # mpmath derivative and extreme arguments (elementwise unary ops)
+    notes: str = ""  # what a reader of the registry should know; shown nowhere else
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.tol if k not in TOLERANCES]
+        if unknown:
+            raise ValueError(f"OpSpec {self.name!r}: tol keys {unknown} are not (oracle, dtype) pairs of "
+                             "conformance.spec.tolerances.TOLERANCES, e.g. ('numpy', 'float32')")
+
+    def tolerance(self, oracle: str, dtype: str) -> Tol:
+        """The tolerance for comparing this op's ``dtype`` results with ``oracle``: the op's own, else the table's."""
+        own = self.tol.get((oracle, dtype))
+        return Tol(*own) if own is not None else tolerance(oracle, dtype)
 
     def domain(self, i: int) -> Domain:
         return self.domains[i] if i < len(self.domains) else ANY
@@ -116,9 +141,6 @@ class OpSpec:
         sub = {f"x{i}": a for i, a in enumerate(args)}
         sub.update({k: literal(v) for k, v in params.items()})
         return _VAR.sub(lambda m: sub[m.group(1)], self.template_for(params))
-
-    def tolerance(self, dtype: str) -> tuple[float, float]:
-        return self.tol.get(dtype, DEFAULT_TOL[dtype])
 
 
 _CACHE: dict[str, Any] = {}

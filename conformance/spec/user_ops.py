@@ -12,8 +12,8 @@ or a function returning one::
 Loaded specs join ``conformance.spec.ops.REGISTRY``, so every property, the runner, the
 replay corpus and the reproducer scripts treat them like built-in ops.  An op whose spec
 has no ``torch_equivalent`` is checked against numerical differentiation, its own numpy
-forward reference and the engine-internal rules only: the properties that consult the
-torch float64 oracle (``TORCH_ORACLE_PROPERTIES``) report it not-applicable, and any-op
+forward reference and the engine-internal rules only: the properties that declare a torch
+oracle (``@prop(..., oracles={"torch-float64"})``) report it not-applicable, and any-op
 rules that consult torch do not draw it.
 """
 from __future__ import annotations
@@ -33,38 +33,12 @@ ENTRY_POINT_GROUP = "conformance.ops"
 ENV_VAR = "CONFORMANCE_OPS_FROM"
 ENV_ENTRY_POINTS = "CONFORMANCE_OPS_ENTRY_POINTS"
 
-#: properties whose check calls the torch float64 oracle (kept exact by
-#: tests/test_newops_userops.py::test_torch_oracle_property_list_is_exact)
-TORCH_ORACLE_PROPERTIES: frozenset[str] = frozenset({
-    "grad_vs_torch", "higher_order", "retain_grad", "detach", "hooks", "enable_grad_nested", "stateful_vs_torch",
-    "mpmath_extreme"})
-
 #: op name -> where it came from ("module mypkg.ops", "entry point mypkg")
 USER_OPS: dict[str, str] = {}
 
 
 class UserOpsError(ConfigError):
     """A user op module cannot be used (one line: what was wrong, what was expected)."""
-
-
-def has_torch(op: str) -> bool:
-    """Whether the torch float64 oracle can run ``op`` (built-in ops always can)."""
-    spec = REGISTRY.get(op)
-    return spec is not None and bool(spec.torch_equivalent)
-
-
-def oracle_not_applicable(prop: Any, op: str) -> str | None:
-    """Why a per-op cell of ``prop`` cannot judge ``op`` (no torch equivalent), or None."""
-    if prop.name in TORCH_ORACLE_PROPERTIES and op in REGISTRY and not has_torch(op):
-        return f"op {op} has no torch equivalent and {prop.name} needs the torch oracle"
-    return None
-
-
-def ops_for(prop: Any, ops: Sequence[str]) -> list[str]:
-    """The ops an any-op cell of ``prop`` may draw: torch-less ops only where torch is not consulted."""
-    if prop.name not in TORCH_ORACLE_PROPERTIES:
-        return list(ops)
-    return [o for o in ops if has_torch(o)]
 
 
 def _specs_of(obj: Any, where: str) -> list[OpSpec]:

@@ -17,5 +17,6 @@ def squareplus_ref(x: np.ndarray) -> np.ndarray:
     return (x + np.sqrt(x * x + 4.0)) / 2.0
 
 
-OPS = [OpSpec("squareplus", "user", 1, "M.squareplus($x0)", squareplus_sample, squareplus_ref,
-              torch_equivalent="", notes="no torch equivalent: numerical and numpy oracles only")]
+OPS = [OpSpec(name="squareplus", family="user", arity=1, template="M.squareplus($x0)", sample=squareplus_sample,
+              reference=squareplus_ref, torch_equivalent="",
+              notes="no torch equivalent: numerical and numpy oracles only")]

@@ -5,5 +5,5 @@ from conformance.spec.ops import OpSpec
 
 from .ops import squareplus_ref, squareplus_sample
 
-OPS = [OpSpec("squareplus_bad", "user", 1, "M.squareplus_bad($x0)", squareplus_sample, squareplus_ref,
-              torch_equivalent="")]
+OPS = [OpSpec(name="squareplus_bad", family="user", arity=1, template="M.squareplus_bad($x0)",
+              sample=squareplus_sample, reference=squareplus_ref, torch_equivalent="")]

@@ -1,24 +1,46 @@
 """Property: one named rule, checked on hypothesis-drawn examples, returning evidence.
 
-A property's ``check(adapter, example)`` returns :class:`Evidence` (never prints).
-It may call ``hypothesis.reject()`` for samples on a non-differentiable point
-(discarded, never failed).  An exception escaping ``check`` is an engine error
-(Status.ERROR); a wrong answer is ``Evidence(ok=False)`` (Status.FAILED).
-Properties with ``per_op=False`` do not depend on an op: they are reported under
-``results.ANY_OP`` and draw programs over every op the engine has.
+A property is declared by the ``@prop`` decorator over its check function: the first
+paragraph of the check's docstring is the property's doc, and the decorator's arguments
+say what the rule needs -- engine capabilities, the optional adapter methods the check
+calls, the oracles it compares with, helper ops it applies, the profiles it runs in.  The
+runner reads those needs to decide, before any example, whether a cell is not-applicable
+and why; a declaration that names something unknown fails at import, not mid-run::
+
+    @prop("hooks", family="hooks", per_op=False, capabilities={caps.HOOKS}, methods={"register_hook"},
+          oracles={"rule", "torch-float64"}, helper_ops={"mul"})
+    def _hooks(A, p):
+        \"\"\"register_hook sees the gradient and can replace it.\"\"\"
+
+A check ``(adapter, example) -> Evidence`` never prints.  It may call
+``hypothesis.reject()`` for samples on a non-differentiable point (discarded, never
+failed).  An exception escaping it is an engine error (Status.ERROR); a wrong answer is
+``Evidence(ok=False)`` (Status.FAILED).  Properties with ``per_op=False`` do not depend on
+an op: they are reported under ``results.ANY_OP`` and draw programs over every op the
+engine has.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 from hypothesis import reject
 from hypothesis import strategies as st
 
 from conformance.checks.oracles import Comparison
-from conformance.spec.programs import KINK_MARGIN, Program, any_program, programs
+from conformance.engines.adapter import ALL_CAPABILITIES, OPTIONAL_METHODS, Adapter
+from conformance.errors import closest
 from conformance.spec.ops import REGISTRY
+from conformance.spec.programs import KINK_MARGIN, Program, any_program, programs
+from conformance.spec.tolerances import ORACLES, TORCH_ORACLES
+
+#: the profiles a property may name; conformance.runner.profiles defines one Profile for each
+PROFILE_NAMES = ("quick", "ci", "thorough")
+DTYPES = ("float64", "float32")
+
+Strategy = Callable[[Sequence[str], str, "frozenset[str] | None"], st.SearchStrategy[Any]]
 
 
 @dataclass
@@ -33,22 +55,29 @@ class Evidence:
     program: Program | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Property:
-    """``strategy(ops, dtype, available)`` draws examples; ``applies(op)`` filters ops (per-op properties);
-    ``needs_ops`` are helper ops the check itself applies (missing: not-applicable)."""
+    """One rule and everything the runner must know to ask it of an engine (built by ``@prop``)."""
 
-    name: str
-    family: str
-    doc: str
-    check: Callable[[Any, Any], Evidence]
-    per_op: bool = True
-    needs: frozenset[str] = frozenset()
-    dtypes: tuple[str, ...] = ("float64", "float32")
-    strategy: Callable[[Sequence[str], str, frozenset[str] | None], st.SearchStrategy[Any]] | None = None
-    needs_ops: frozenset[str] = frozenset()
-    applies: Callable[[str], bool] = lambda op: True
+    name: str  # as in --properties and in results
+    family: str  # display group: gradients, semantics, structural, grad_mode, hooks
+    doc: str  # the rule in one sentence: the first paragraph of the check's docstring
+    check: Callable[[Adapter, Any], Evidence]  # one example -> Evidence; raises only when the engine does
+    per_op: bool = True  # one cell per op; False: one any-op cell drawing programs over every op
+    capabilities: frozenset[str] = frozenset()  # Adapter.capabilities the engine must declare
+    methods: frozenset[str] = frozenset()  # optional Adapter methods the check calls (OPTIONAL_METHODS)
+    oracles: frozenset[str] = frozenset()  # where expected values come from (spec.tolerances.ORACLES)
+    helper_ops: frozenset[str] = frozenset()  # registry ops the check applies itself, besides the drawn ones
+    profiles: frozenset[str] = frozenset(PROFILE_NAMES)  # the profiles whose runs include this property
+    dtypes: tuple[str, ...] = DTYPES  # one cell per dtype
+    strategy: Strategy | None = None  # (ops, dtype, engine ops) -> examples; None: programs around the op
+    applies: Callable[[str], bool] = lambda op: True  # per-op properties: which ops get a cell
     cost: float = 1.0  # relative cost per example; the runner scales example counts by 1/cost
+
+    @property
+    def uses_torch(self) -> bool:
+        """Whether the check consults PyTorch (so it cannot judge an op torch does not have)."""
+        return bool(self.oracles & TORCH_ORACLES)
 
     def examples(self, ops: Sequence[str], dtype: str,
                  available: frozenset[str] | None = None) -> st.SearchStrategy[Any]:
@@ -59,14 +88,74 @@ class Property:
             return programs(ops[0], dtype, available=available)
         return any_program(ops, dtype, available=available)
 
+    def drawable(self, ops: Sequence[str]) -> list[str]:
+        """The ops an any-op cell may draw: with torch as an oracle, only ops torch has."""
+        if not self.uses_torch:
+            return list(ops)
+        return [o for o in ops if o in REGISTRY and REGISTRY[o].torch_equivalent]
+
 
 PROPERTIES: dict[str, Property] = {}
 
 
-def register(prop: Property) -> Property:
-    assert prop.name not in PROPERTIES, prop.name
-    PROPERTIES[prop.name] = prop
-    return prop
+class DeclarationError(Exception):
+    """A property's declaration names something that does not exist (raised at import)."""
+
+
+def prop(name: str, *, family: str, per_op: bool = True, capabilities: Collection[str] = (),
+         methods: Collection[str] = (), oracles: Collection[str] = (), helper_ops: Collection[str] = (),
+         profiles: Collection[str] = PROFILE_NAMES, dtypes: Sequence[str] = DTYPES, strategy: Strategy | None = None,
+         applies: Callable[[str], bool] | None = None, cost: float = 1.0) -> Callable[[Callable], Callable]:
+    """Register the decorated check as property ``name``; returns the check unchanged.
+
+    Raises DeclarationError naming the property and the bad value (with the valid ones)
+    when a declaration is wrong: a duplicate name, no docstring, an unknown capability,
+    adapter method, oracle, helper op, profile or dtype.
+    """
+    def register(check: Callable) -> Callable:
+        def bad(what: str) -> DeclarationError:
+            return DeclarationError(f"@prop({name!r}) on {getattr(check, '__qualname__', check)!r}: {what}")
+
+        if not (isinstance(name, str) and name.isidentifier()):
+            raise bad("the name must be an identifier")
+        if name in PROPERTIES:
+            raise bad(f"property {name!r} is already registered (by {PROPERTIES[name].check.__module__})")
+        doc = _first_paragraph(check)
+        if not doc:
+            raise bad("the check has no docstring; its first paragraph is the property's one-line doc")
+        _known(bad, "capability", capabilities, ALL_CAPABILITIES)
+        _known(bad, "adapter method", methods, OPTIONAL_METHODS,
+               hint="required methods need no declaration; declare the optional ones the check calls")
+        _known(bad, "oracle", oracles, ORACLES, hint="add new oracles to conformance.spec.tolerances")
+        _known(bad, "helper op", helper_ops, REGISTRY)
+        _known(bad, "profile", profiles, PROFILE_NAMES)
+        _known(bad, "dtype", dtypes, DTYPES)
+        if not oracles:
+            raise bad("no oracles declared; name where the expected values come from (e.g. 'rule')")
+        if not (isinstance(cost, (int, float)) and cost > 0):
+            raise bad(f"cost {cost!r}: expected a positive number")
+        PROPERTIES[name] = Property(
+            name=name, family=family, doc=doc, check=check, per_op=per_op, capabilities=frozenset(capabilities),
+            methods=frozenset(methods), oracles=frozenset(oracles), helper_ops=frozenset(helper_ops),
+            profiles=frozenset(profiles), dtypes=tuple(dtypes), strategy=strategy,
+            applies=applies or (lambda op: True), cost=float(cost))
+        return check
+    return register
+
+
+def _first_paragraph(check: Callable) -> str:
+    text = inspect.getdoc(check) or ""
+    return " ".join(text.split("\n\n", 1)[0].split())
+
+
+def _known(bad: Callable[[str], DeclarationError], kind: str, given: Collection[str], valid: Collection[str],
+           hint: str = "") -> None:
+    if isinstance(given, str):  # a bare string would be read as its characters
+        raise bad(f"{kind}s must be a collection of names, not the string {given!r}")
+    for g in given:
+        if g not in valid:
+            shown = ", ".join(sorted(valid)) if len(valid) <= 20 else "see conformance list-ops"
+            raise bad(f"unknown {kind} {g!r}{closest(str(g), valid)}; known: {shown}" + (f" ({hint})" if hint else ""))
 
 
 def require_smooth(p: Program) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.checks import oracles as O
+from conformance.checks.properties.base import Evidence, from_comparison, named, prop, violations
 from conformance.engines import adapter as caps
 from conformance.spec.programs import Program
-from conformance.checks.properties.base import Evidence, Property, from_comparison, named, register, violations
+
+_NG = {caps.NO_GRAD}
+_F64 = ("float64",)
 
 
 class _Boom(Exception):
@@ -25,7 +28,10 @@ def _untracked(A: Any, p: Program, ts: list[Any], where: str) -> list[str]:
             if A.grad_fn_name(ts[i]) is not None]
 
 
+@prop("no_grad", family="grad_mode", per_op=False, capabilities=_NG, methods={"no_grad", "is_grad_enabled"},
+      oracles={"rule"}, dtypes=_F64)
 def _no_grad(A: Any, p: Program) -> Evidence:
+    """Nothing is tracked under no_grad; the mode is restored."""
     problems = []
     with A.no_grad():
         if A.is_grad_enabled():
@@ -37,8 +43,13 @@ def _no_grad(A: Any, p: Program) -> Evidence:
     return violations(problems, p)
 
 
+@prop("enable_grad_nested", family="grad_mode", per_op=False, capabilities=_NG,
+      methods={"no_grad", "enable_grad", "is_grad_enabled"}, oracles={"rule", "torch-float64"}, dtypes=_F64)
 def _enable_nested(A: Any, p: Program) -> Evidence:
-    """enable_grad inside no_grad tracks again, with correct grads; each exit restores its mode."""
+    """enable_grad inside no_grad tracks, correctly; modes restore.
+
+    enable_grad inside no_grad tracks again, with correct grads; each exit restores its mode.
+    """
     problems = []
     with A.no_grad():
         with A.enable_grad():
@@ -56,11 +67,14 @@ def _enable_nested(A: Any, p: Program) -> Evidence:
     A.backward(ts[p.output], p.cotangent_tensor(A))  # backward outside any block
     obs = {i: A.grad_of(ts[i]) for i in p.leaves}
     _, exp = O.torch_grads(p)
-    c = O.compare(named(p, exp), named(p, obs), *O.TOL_TORCH[p.dtype])
+    c = O.compare(named(p, exp), named(p, obs), O.tolerance_for(p, "torch-float64"), "torch-float64")
     return from_comparison(c, named(p, exp), named(p, obs), "torch-float64", p, "grads of a graph built in enable_grad")
 
 
+@prop("set_grad_enabled", family="grad_mode", per_op=False, capabilities=_NG,
+      methods={"set_grad_enabled", "is_grad_enabled"}, oracles={"rule"}, dtypes=_F64)
 def _set_grad_enabled(A: Any, p: Program) -> Evidence:
+    """set_grad_enabled(False/True) switch tracking and restore."""
     problems = []
     with A.set_grad_enabled(False):
         if A.is_grad_enabled():
@@ -78,7 +92,10 @@ def _set_grad_enabled(A: Any, p: Program) -> Evidence:
     return violations(problems, p)
 
 
+@prop("no_grad_decorator", family="grad_mode", per_op=False, capabilities={caps.NO_GRAD, caps.GRAD_MODE_DECORATOR},
+      methods={"no_grad_decorator", "is_grad_enabled"}, oracles={"rule"}, dtypes=_F64)
 def _decorator(A: Any, p: Program) -> Evidence:
+    """@no_grad() on a function disables tracking inside it only."""
     problems = []
     ts = A.no_grad_decorator(lambda: p.run(A))()
     problems += _untracked(A, p, ts, "inside a @no_grad() function")
@@ -87,7 +104,10 @@ def _decorator(A: Any, p: Program) -> Evidence:
     return violations(problems, p)
 
 
+@prop("grad_mode_exception", family="grad_mode", per_op=False, capabilities=_NG,
+      methods={"no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"}, oracles={"rule"}, dtypes=_F64)
 def _restore_after_exception(A: Any, p: Program) -> Evidence:
+    """Grad mode is restored when an exception leaves a block."""
     problems = []
     for name, make in [("no_grad", A.no_grad), ("set_grad_enabled(False)", lambda: A.set_grad_enabled(False))]:
         try:
@@ -113,20 +133,3 @@ def _restore_after_exception(A: Any, p: Program) -> Evidence:
     if p.grad_leaves and not A.requires_grad(ts[p.output]):
         problems.append("graphs are no longer tracked after the exceptions")
     return violations(problems, p)
-
-
-_NG = frozenset({caps.NO_GRAD})
-for _prop in [
-    Property("no_grad", "grad_mode", "Nothing is tracked under no_grad; the mode is restored.", _no_grad,
-             per_op=False, needs=_NG, dtypes=("float64",)),
-    Property("enable_grad_nested", "grad_mode", "enable_grad inside no_grad tracks, correctly; modes restore.",
-             _enable_nested, per_op=False, needs=_NG, dtypes=("float64",)),
-    Property("set_grad_enabled", "grad_mode", "set_grad_enabled(False/True) switch tracking and restore.",
-             _set_grad_enabled, per_op=False, needs=_NG, dtypes=("float64",)),
-    Property("no_grad_decorator", "grad_mode", "@no_grad() on a function disables tracking inside it only.",
-             _decorator, per_op=False, needs=frozenset({caps.NO_GRAD, caps.GRAD_MODE_DECORATOR}),
-             dtypes=("float64",)),
-    Property("grad_mode_exception", "grad_mode", "Grad mode is restored when an exception leaves a block.",
-             _restore_after_exception, per_op=False, needs=_NG, dtypes=("float64",)),
-]:
-    register(_prop)

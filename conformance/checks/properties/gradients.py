@@ -6,16 +6,18 @@ from typing import Any, Sequence
 import numpy as np
 
 from conformance.checks import oracles as O
+from conformance.checks.properties.base import Evidence, from_comparison, named, prop, require_smooth
 from conformance.engines import adapter as caps
 from conformance.spec.programs import Program, programs
-from conformance.spec.ops import REGISTRY
-from conformance.checks.properties.base import Evidence, Property, from_comparison, named, register, require_smooth
 
 
+@prop("grad_vs_numerical", family="gradients", oracles={"numerical"}, cost=1.5)
 def _grads_vs_numerical(A: Any, p: Program) -> Evidence:
+    """Leaf gradients equal central differences of the float64 numpy forward."""
     require_smooth(p)
     _, grads = p.backward(A)
     leaves = p.grad_leaves
+    tol = O.tolerance_for(p, "numerical")
     small = [i for i in leaves if p.nodes[i].value.size <= O.FULL_LIMIT]
     expected = O.numerical_grads(p, small)
     for i in leaves:  # large leaves: projections first, the full gradient only to explain a failure
@@ -26,34 +28,59 @@ def _grads_vs_numerical(A: Any, p: Program) -> Evidence:
         dirs = [rng.choice([-1.0, 1.0], size=p.nodes[i].value.shape) for _ in range(O.N_PROJECTIONS)]
         proj = O.projected_derivatives(p, i, dirs)
         obs = [float(np.sum(g * d)) for d in dirs] if g is not None and g.shape == dirs[0].shape else None
-        c = O.compare({"p": np.array(proj)}, {"p": None if obs is None else np.array(obs)},
-                      *O.TOL_NUMERICAL[p.dtype])
+        c = O.compare({"p": np.array(proj)}, {"p": None if obs is None else np.array(obs)}, tol, "numerical")
         if not c.ok:
             expected.update(O.numerical_grads(p, [i], full=True))
     obs = {i: grads[i] for i in leaves}
     exp = {i: expected[i] for i in leaves if i in expected}
-    c = O.compare(named(p, exp), named(p, {i: obs[i] for i in exp}), *O.TOL_NUMERICAL[p.dtype])
+    c = O.compare(named(p, exp), named(p, {i: obs[i] for i in exp}), tol, "numerical")
     return from_comparison(c, named(p, exp), named(p, {i: obs[i] for i in exp}), "numerical", p, "leaf grads")
 
 
+def _vjp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return programs(ops[0], dtype, scalar_output=False, available=available)
+
+
+@prop("grad_vs_torch", family="gradients", oracles={"torch-float64"})
 def _grad_vs_torch(A: Any, p: Program) -> Evidence:
+    """Leaf gradients (and which leaves get None) equal torch float64 to ~1e-10 relative."""
     _, grads = p.backward(A)
     _, tgrads = O.torch_grads(p)
-    c = O.compare(named(p, tgrads), named(p, grads), *O.TOL_TORCH[p.dtype])
+    c = O.compare(named(p, tgrads), named(p, grads), O.tolerance_for(p, "torch-float64"), "torch-float64")
     return from_comparison(c, named(p, tgrads), named(p, grads), "torch-float64", p, "leaf grads")
 
 
+@prop("vjp", family="gradients", oracles={"numerical"}, strategy=_vjp_strategy, cost=2.0)
+def _vjp(A: Any, p: Program) -> Evidence:
+    """backward(gradient=cotangent) of a non-scalar output gives the vector-Jacobian product.
+
+    The same comparison as grad_vs_numerical, on programs whose output is not a scalar.
+    """
+    return _grads_vs_numerical(A, p)
+
+
+@prop("forward", family="gradients", oracles={"numpy"})
 def _forward(A: Any, p: Program) -> Evidence:
+    """Forward values equal the numpy float64 reference."""
     ts = p.run(A)
     out = A.to_numpy(ts[p.output])
     ref = O.forward_reference(p)
-    atol, rtol = (1e-12, 1e-12) if p.dtype == "float64" else REGISTRY[p.focus].tolerance(p.dtype)
-    c = O.compare({"output": ref}, {"output": out}, atol, rtol)
+    c = O.compare({"output": ref}, {"output": out}, O.tolerance_for(p, "numpy"), "numpy")
     return from_comparison(c, ref, out, "numpy", p, "forward value")
 
 
+def _hvp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return programs(ops[0], dtype, available=available)
+
+
+@prop("higher_order", family="gradients", capabilities={caps.HIGHER_ORDER, caps.FUNCTIONAL_GRAD},
+      methods={"grad"}, oracles={"torch-float64", "numerical-2nd-order"}, helper_ops={"add", "sum", "mul"},
+      dtypes=("float64",), strategy=_hvp_strategy, cost=4.0)
 def _hvp(A: Any, p: Program) -> Evidence:
-    """H @ w through create_graph=True + a second functional grad, vs the four-point stencil."""
+    """create_graph=True then grad of <grad, w> equals the numerical Hessian-vector product.
+
+    H @ w through create_graph=True + a second functional grad, vs the four-point stencil.
+    """
     require_smooth(p)
     leaves = p.grad_leaves
     rng = np.random.default_rng(len(p.nodes))
@@ -65,7 +92,7 @@ def _hvp(A: Any, p: Program) -> Evidence:
     _, tg = O.torch_grads(p)
     first_exp = {f"grad v{i}": tg[i] for i in leaves}
     first_obs = {f"grad v{i}": None if g is None else A.to_numpy(g) for g, i in zip(gs, leaves)}
-    c1 = O.compare(first_exp, first_obs, *O.TOL_TORCH[p.dtype])
+    c1 = O.compare(first_exp, first_obs, O.tolerance_for(p, "torch-float64"), "torch-float64")
     if not c1.ok:
         return from_comparison(c1, first_exp, first_obs, "torch-float64", p, "first derivatives with create_graph")
     terms = [A.apply("sum", [A.apply("mul", [g, A.leaf(w[i], p.dtype, False)], {})], {"dim": None, "keepdim": False})
@@ -79,29 +106,5 @@ def _hvp(A: Any, p: Program) -> Evidence:
     else:  # first derivatives do not depend on the inputs: the engine says H @ w = 0
         obs = {i: np.zeros_like(p.nodes[i].value) for i in leaves}
     exp = O.numerical_hvp(p, leaves, w)
-    c = O.compare(named(p, exp), named(p, obs), *O.TOL_SECOND[p.dtype])
+    c = O.compare(named(p, exp), named(p, obs), O.tolerance_for(p, "numerical-2nd-order"), "numerical-2nd-order")
     return from_comparison(c, named(p, exp), named(p, obs), "numerical-2nd-order", p, "Hessian-vector product")
-
-
-def _vjp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
-    return programs(ops[0], dtype, scalar_output=False, available=available)
-
-
-def _hvp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
-    return programs(ops[0], dtype, available=available)
-
-
-register(Property("grad_vs_numerical", "gradients",
-                  "Leaf gradients equal central differences of the float64 numpy forward.", _grads_vs_numerical,
-                  cost=1.5))
-register(Property("grad_vs_torch", "gradients",
-                  "Leaf gradients (and which leaves get None) equal torch float64 to ~1e-10 relative.",
-                  _grad_vs_torch))
-register(Property("vjp", "gradients",
-                  "backward(gradient=cotangent) of a non-scalar output gives the vector-Jacobian product.",
-                  _grads_vs_numerical, strategy=_vjp_strategy, cost=2.0))
-register(Property("forward", "gradients", "Forward values equal the numpy float64 reference.", _forward))
-register(Property("higher_order", "gradients",
-                  "create_graph=True then grad of <grad, w> equals the numerical Hessian-vector product.", _hvp,
-                  needs=frozenset({caps.HIGHER_ORDER, caps.FUNCTIONAL_GRAD}), dtypes=("float64",),
-                  strategy=_hvp_strategy, cost=4.0, needs_ops=frozenset({'add', 'sum', 'mul'})))

@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import reject
 
 from conformance.checks import oracles as O
+from conformance.checks.properties.base import Evidence, from_comparison, named, prop, violations
 from conformance.engines import adapter as caps
-from conformance.spec.programs import Node, Program, any_program, programs
-from conformance.checks.properties.base import Evidence, Property, from_comparison, named, register, violations
+from conformance.spec.programs import Node, Program, any_program
 
 
 def _flags(A: Any, p: Program, ts: list[Any]) -> list[str]:
@@ -40,8 +40,12 @@ def _is_alias(p: Program, ts: list[Any], i: int) -> bool:
     return p.nodes[i].op is not None and any(ts[i] is ts[j] for j in p.nodes[i].inputs)
 
 
+@prop("leaf_rule", family="semantics", per_op=False, methods={"grad_tensor"}, oracles={"rule"})
 def _leaf_rule(A: Any, p: Program) -> Evidence:
-    """Leaves requiring grad get .grad; frozen leaves and every non-leaf keep .grad None."""
+    """requires_grad contagion, is_leaf, grad_fn; .grad only on leaves requiring grad.
+
+    Leaves requiring grad get .grad; frozen leaves and every non-leaf keep .grad None.
+    """
     ts = p.run(A)
     problems = _flags(A, p, ts)
     A.backward(ts[p.output], p.cotangent_tensor(A))
@@ -56,10 +60,15 @@ def _leaf_rule(A: Any, p: Program) -> Evidence:
     return violations(problems, p)
 
 
+@prop("retain_grad", family="semantics", per_op=False, capabilities={caps.RETAIN_GRAD}, methods={"retain_grad"},
+      oracles={"torch-float64"})
 def _retain_grad(A: Any, p: Program) -> Evidence:
-    """Retained grads of intermediates vs torch's.  Nodes that are their input object itself
+    """retain_grad() on intermediates gives their correct gradient.
+
+    Retained grads of intermediates vs torch's.  Nodes that are their input object itself
     (torch.flatten(x, d, d) returns x) are left out on either side: retaining there means
-    retaining the input, whose grad sums every path, so the two engines legitimately differ."""
+    retaining the input, whose grad sums every path, so the two engines legitimately differ.
+    """
     ts = p.run(A)
     T = O.torch_adapter()
     tts = p.run(T, dtype="float64")
@@ -72,7 +81,7 @@ def _retain_grad(A: Any, p: Program) -> Evidence:
     obs = {i: A.grad_of(ts[i]) for i in chosen}
     T.backward(tts[p.output], p.cotangent_tensor(T, "float64"))
     exp = {i: T.grad_of(tts[i]) for i in chosen}
-    c = O.compare(named(p, exp), named(p, obs), *O.TOL_TORCH[p.dtype])
+    c = O.compare(named(p, exp), named(p, obs), O.tolerance_for(p, "torch-float64"), "torch-float64")
     return from_comparison(c, named(p, exp), named(p, obs), "torch-float64", p, "retained intermediate grads")
 
 
@@ -82,7 +91,10 @@ def _square_sum(p: Program) -> Program:
     return p.extend([Node("mul", (p.output, p.output)), Node("sum", (n,), {"dim": None, "keepdim": False})], n + 1)
 
 
+@prop("second_backward", family="semantics", per_op=False, capabilities={caps.RETAIN_GRAPH},
+      oracles={"rule", "rule-repeat"}, helper_ops={"sum", "mul"})
 def _second_backward(A: Any, p: Program) -> Evidence:
+    """A second backward through a freed graph raises; with retain_graph=True it succeeds and accumulates."""
     q = _square_sum(p)
     ts = q.run(A)
     A.backward(ts[q.output])
@@ -103,12 +115,17 @@ def _retain_graph_twice_rule(A: Any, q: Program) -> Evidence:
     A.backward(ts[q.output], retain_graph=True)
     g2 = {i: A.grad_of(ts[i]) for i in q.grad_leaves}
     exp = {i: None if g1[i] is None else 2 * g1[i] for i in g1}
-    c = O.compare(named(q, exp), named(q, g2), 1e-12, 1e-12 if q.dtype == "float64" else 1e-6)
-    return from_comparison(c, named(q, exp), named(q, g2), "rule", q, "retain_graph=True backward twice accumulates")
+    c = O.compare(named(q, exp), named(q, g2), O.tolerance_for(q, "rule-repeat"), "rule-repeat")
+    return from_comparison(c, named(q, exp), named(q, g2), "rule-repeat", q,
+                           "retain_graph=True backward twice accumulates")
 
 
+@prop("accumulation", family="semantics", per_op=False, oracles={"rule-repeat"})
 def _accumulation(A: Any, p: Program) -> Evidence:
-    """Two forward passes over the same leaves, two backwards: .grad is the sum (=2x one pass)."""
+    """Gradients accumulate in .grad across backward calls.
+
+    Two forward passes over the same leaves, two backwards: .grad is the sum (=2x one pass).
+    """
     leaves = {i: A.leaf(p.nodes[i].value, p.dtype, p.nodes[i].requires_grad) for i in p.leaves}
     ts = p.run(A, leaves=leaves)
     A.backward(ts[p.output], p.cotangent_tensor(A))
@@ -117,12 +134,16 @@ def _accumulation(A: Any, p: Program) -> Evidence:
     A.backward(ts[p.output], p.cotangent_tensor(A))
     g2 = {i: A.grad_of(leaves[i]) for i in p.grad_leaves}
     exp = {i: None if g1[i] is None else 2 * g1[i] for i in g1}
-    c = O.compare(named(p, exp), named(p, g2), 1e-12, 1e-12 if p.dtype == "float64" else 1e-6)
-    return from_comparison(c, named(p, exp), named(p, g2), "rule", p, "grads accumulate across backward calls")
+    c = O.compare(named(p, exp), named(p, g2), O.tolerance_for(p, "rule-repeat"), "rule-repeat")
+    return from_comparison(c, named(p, exp), named(p, g2), "rule-repeat", p, "grads accumulate across backward calls")
 
 
+@prop("freezing", family="semantics", per_op=False, oracles={"rule-frozen"})
 def _freezing(A: Any, p: Program) -> Evidence:
-    """Freezing one leaf: it gets no grad; the others' grads and the output do not change."""
+    """A frozen leaf gets no gradient and its consumers still work.
+
+    Freezing one leaf: it gets no grad; the others' grads and the output do not change.
+    """
     full = p.with_requires_grad({i: True for i in p.leaves})
     if len(full.leaves) < 2:
         reject()
@@ -132,13 +153,17 @@ def _freezing(A: Any, p: Program) -> Evidence:
     ts_b, gb = part.backward(A)
     exp = dict(ga)
     exp[frozen] = None
-    c = O.compare(named(p, exp), named(p, gb), *O.TOL_TORCH[p.dtype])
-    return from_comparison(c, named(p, exp), named(p, gb), "rule", part, f"freezing v{frozen}")
+    c = O.compare(named(p, exp), named(p, gb), O.tolerance_for(p, "rule-frozen"), "rule-frozen")
+    return from_comparison(c, named(p, exp), named(p, gb), "rule-frozen", part, f"freezing v{frozen}")
 
 
+@prop("detach", family="semantics", per_op=False, methods={"detach"}, oracles={"rule", "torch-float64"})
 def _detach(A: Any, p: Program) -> Evidence:
-    """Detaching an intermediate cuts its gradient flow: grads equal those of the program where
-    it is a constant (torch float64 on the cut program)."""
+    """detach() cuts gradient flow and gives a fresh leaf.
+
+    Detaching an intermediate cuts its gradient flow: grads equal those of the program where
+    it is a constant (torch float64 on the cut program).
+    """
     ts0 = p.run(A)
     mids = [i for i in p.op_nodes if i != p.output and A.requires_grad(ts0[i])]
     if not mids:
@@ -168,9 +193,7 @@ def _detach(A: Any, p: Program) -> Evidence:
     obs = {i: A.grad_of(ts[i]) for i in p.leaves}
     _, exp = O.torch_grads(q)
     exp = {i: exp.get(i) for i in p.leaves}
-    if problems:
-        return violations(problems, p)
-    c = O.compare(named(p, exp), named(p, obs), *O.TOL_TORCH[p.dtype])
+    c = O.compare(named(p, exp), named(p, obs), O.tolerance_for(p, "torch-float64"), "torch-float64")
     return from_comparison(c, named(p, exp), named(p, obs), "torch-float64", p, f"grads after detaching v{j}")
 
 
@@ -179,7 +202,15 @@ def _depends(q: Program) -> bool:
     return bool(T.requires_grad(q.run(T, dtype="float64")[q.output]))
 
 
+def _nonscalar_any(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return any_program(ops, dtype, scalar_output=False, available=available)
+
+
+# a non-scalar output needs an n-d engine: for a scalar-only engine (micrograd) the rule does not apply
+@prop("implicit_nonscalar", family="semantics", per_op=False, capabilities={caps.ND}, oracles={"rule"},
+      strategy=_nonscalar_any)
 def _implicit_nonscalar(A: Any, p: Program) -> Evidence:
+    """backward() without gradient on a non-scalar output raises."""
     ts = p.run(A)
     if A.to_numpy(ts[p.output]).size < 2:
         reject()
@@ -190,31 +221,3 @@ def _implicit_nonscalar(A: Any, p: Program) -> Evidence:
             return violations([], p)
         return violations([f"backward() of a non-scalar raised {type(e).__name__}, not the autograd error"], p)
     return violations(["backward() without gradient on a non-scalar output did not raise"], p)
-
-
-def _nonscalar_any(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
-    return any_program(ops, dtype, scalar_output=False, available=available)
-
-
-def _any(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
-    return any_program(ops, dtype, available=available)
-
-
-for _prop in [
-    Property("leaf_rule", "semantics", "requires_grad contagion, is_leaf, grad_fn; .grad only on leaves "
-             "requiring grad.", _leaf_rule, per_op=False),
-    Property("retain_grad", "semantics", "retain_grad() on intermediates gives their correct gradient.",
-             _retain_grad, per_op=False, needs=frozenset({caps.RETAIN_GRAD})),
-    Property("second_backward", "semantics", "A second backward through a freed graph raises; with "
-             "retain_graph=True it succeeds and accumulates.", _second_backward, per_op=False,
-             needs=frozenset({caps.RETAIN_GRAPH}), needs_ops=frozenset({'sum', 'mul'})),
-    Property("accumulation", "semantics", "Gradients accumulate in .grad across backward calls.", _accumulation,
-             per_op=False),
-    Property("freezing", "semantics", "A frozen leaf gets no gradient and its consumers still work.", _freezing,
-             per_op=False),
-    Property("detach", "semantics", "detach() cuts gradient flow and gives a fresh leaf.", _detach, per_op=False),
-    # a non-scalar output needs an n-d engine: for a scalar-only engine (micrograd) the rule does not apply
-    Property("implicit_nonscalar", "semantics", "backward() without gradient on a non-scalar output raises.",
-             _implicit_nonscalar, per_op=False, strategy=_nonscalar_any, needs=frozenset({caps.ND})),
-]:
-    register(_prop)

@@ -15,9 +15,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 from conformance.checks import oracles as O
+from conformance.checks.properties.base import Evidence, prop
 from conformance.engines import adapter as caps
-from conformance.spec.programs import Program
-from conformance.checks.properties.base import Evidence, Property, register
+from conformance.spec.tolerances import tolerance
 
 SHAPE = (2, 3)
 _OPS = ("add", "mul", "sin", "tanh", "sum")
@@ -82,7 +82,13 @@ def _observe(A: Any, ts: list[Any]) -> list[tuple]:
     return [(A.requires_grad(t), A.is_leaf(t), A.grad_fn_name(t) is None, A.to_numpy(t), A.grad_of(t)) for t in ts]
 
 
+@prop("stateful_vs_torch", family="semantics", per_op=False,
+      capabilities={caps.NO_GRAD, caps.RETAIN_GRAD, caps.RETAIN_GRAPH},
+      methods={"no_grad", "retain_grad", "detach", "zero_grad"}, oracles={"torch-float64-lockstep"},
+      helper_ops=set(_OPS) | {"sin"}, dtypes=("float64",), strategy=_strategy, cost=0.5)
 def _check(A: Any, script: _Script) -> Evidence:
+    """Random interleavings of build / retain_grad / no_grad / detach / backward / second backward / grad reset
+    behave exactly like torch."""
     T = O.torch_adapter()
     dtype = "float64"
     te, tt = [], []
@@ -117,17 +123,11 @@ def _diff(e: tuple, t: tuple) -> str:
     for name, a, b in zip(names, e[:3], t[:3]):
         if a != b:
             return f"{name} is {a}, torch says {b}"
-    c = O.compare({"value": t[3], "grad": t[4]}, {"value": e[3], "grad": e[4]}, *O.TOL_TORCH["float64"])
+    c = O.compare({"value": t[3], "grad": t[4]}, {"value": e[3], "grad": e[4]},
+                  tolerance("torch-float64-lockstep", "float64"), "torch-float64-lockstep")
     return "" if c.ok else c.message
 
 
 def _fail(script: _Script, log: list[str], msg: str) -> Evidence:
     return Evidence(False, msg, "torch's behaviour", msg, oracles=["torch-float64-lockstep"],
                     program=script)  # type: ignore[arg-type]
-
-
-register(Property("stateful_vs_torch", "semantics", "Random interleavings of build / retain_grad / no_grad / "
-                  "detach / backward / second backward / grad reset behave exactly like torch.", _check,
-                  per_op=False, dtypes=("float64",), strategy=_strategy, cost=0.5,
-                  needs=frozenset({caps.NO_GRAD, caps.RETAIN_GRAD, caps.RETAIN_GRAPH}),
-                  needs_ops=frozenset(_OPS) | {"sin"}))

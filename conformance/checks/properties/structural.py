@@ -7,12 +7,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from conformance.checks import oracles as O
+from conformance.checks.properties.base import Evidence, from_comparison, named, prop, violations
 from conformance.engines import adapter as caps
 from conformance.spec.programs import Program, programs
-from conformance.checks.properties.base import Evidence, Property, from_comparison, named, register, violations
 
 
+@prop("grad_dtype_shape", family="structural", methods={"grad_tensor"}, oracles={"rule"})
 def _dtype_shape(A: Any, p: Program) -> Evidence:
+    """.grad of a leaf has the leaf's dtype and shape."""
     ts, _ = p.backward(A)
     problems = []
     for i in p.grad_leaves:
@@ -28,18 +30,27 @@ def _dtype_shape(A: Any, p: Program) -> Evidence:
     return violations(problems, p)
 
 
+def _nonscalar(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    return programs(ops[0], dtype, scalar_output=False, available=available)
+
+
+@prop("zero_cotangent", family="structural", oracles={"rule-zero"}, strategy=_nonscalar)
 def _zero_cotangent(A: Any, p: Program) -> Evidence:
+    """A zero cotangent gives exactly zero leaf gradients."""
     out_shape = p.evaluate()[p.output].shape
     q = p.with_cotangent(np.zeros(out_shape))
     _, grads = q.backward(A)
     exp = {i: np.zeros_like(q.nodes[i].value) for i in q.grad_leaves}
-    c = O.compare(named(q, exp), named(q, {i: grads[i] for i in exp}), 0.0, 0.0)
-    return from_comparison(c, named(q, exp), named(q, {i: grads[i] for i in exp}), "rule", q,
+    c = O.compare(named(q, exp), named(q, {i: grads[i] for i in exp}), O.tolerance_for(q, "rule-zero"), "rule-zero")
+    return from_comparison(c, named(q, exp), named(q, {i: grads[i] for i in exp}), "rule-zero", q,
                            "zero cotangent must give zero grads")
 
 
+@prop("retain_graph_twice", family="structural", capabilities={caps.RETAIN_GRAPH}, oracles={"rule", "rule-repeat"})
 def _retain_graph_twice(A: Any, p: Program) -> Evidence:
-    """backward(retain_graph=True) twice: grads double exactly; leaves and cotangent unchanged.
+    """Two retained backwards accumulate identical grads; inputs, cotangent not mutated; no aliasing.
+
+    backward(retain_graph=True) twice: grads double exactly; leaves and cotangent unchanged.
 
     If two leaves' ``.grad`` aliased one buffer, the in-place accumulation of the second
     call would not double each of them.  The cotangent is checked after the *first*
@@ -63,19 +74,6 @@ def _retain_graph_twice(A: Any, p: Program) -> Evidence:
     if problems:
         return violations(problems, p)
     exp = {i: 2 * g1[i] for i in g1}
-    c = O.compare(named(p, exp), named(p, g2), 1e-12, 1e-12 if p.dtype == "float64" else 1e-6)
-    return from_comparison(c, named(p, exp), named(p, g2), "rule", p,
+    c = O.compare(named(p, exp), named(p, g2), O.tolerance_for(p, "rule-repeat"), "rule-repeat")
+    return from_comparison(c, named(p, exp), named(p, g2), "rule-repeat", p,
                            "second retained backward must add the same grads")
-
-
-def _nonscalar(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
-    return programs(ops[0], dtype, scalar_output=False, available=available)
-
-
-register(Property("grad_dtype_shape", "structural", ".grad of a leaf has the leaf's dtype and shape.", _dtype_shape,
-                  cost=1.0))
-register(Property("zero_cotangent", "structural", "A zero cotangent gives exactly zero leaf gradients.",
-                  _zero_cotangent, strategy=_nonscalar, cost=1.0))
-register(Property("retain_graph_twice", "structural",
-                  "Two retained backwards accumulate identical grads; inputs, cotangent not mutated; no aliasing.",
-                  _retain_graph_twice, needs=frozenset({caps.RETAIN_GRAPH}), cost=1.0))

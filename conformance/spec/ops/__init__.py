@@ -14,7 +14,7 @@ from conformance.spec.ops import linalg
 from conformance.spec.ops import nn
 from conformance.spec.ops import reduce
 from conformance.spec.ops import shape
-from conformance.spec.opspec import DEFAULT_TOL, Domain, OpSpec, Sample
+from conformance.spec.opspec import Domain, Extreme, OpSpec, Sample
 
 REGISTRY: dict[str, OpSpec] = {}
 _FAMILIES = [elementwise, reduce, linalg, shape, index, nn]
@@ -39,4 +39,4 @@ def get(name: str) -> OpSpec:
     return REGISTRY[name]
 
 
-__all__ = ["REGISTRY", "OpSpec", "Domain", "Sample", "DEFAULT_TOL", "get"]
+__all__ = ["REGISTRY", "OpSpec", "Domain", "Extreme", "Sample", "get"]

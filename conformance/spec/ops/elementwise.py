@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from conformance.spec import shapes as S
-from conformance.spec.opspec import Domain, OpSpec, Sample
+from conformance.spec.opspec import Domain, Extreme, OpSpec, Sample
 
 POS = Domain(0.1, 3.0)
 NONZERO = Domain(-3.0, 3.0, avoid=(0.0,), margin=0.3)
@@ -30,9 +30,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _unary_spec(name: str, ref: Any, domain: Domain | None = None, kink: Any = None, smooth2: bool = True) -> OpSpec:
-    return OpSpec(name, "elementwise", 1, f"M.{name}($x0)", _unary, ref,
-                  domains=(domain,) if domain else (), kink=kink, torch_equivalent=f"torch.{name}", smooth2=smooth2)
+def _unary_spec(name: str, ref: Any, domain: Domain | None = None, kink: Any = None, smooth2: bool = True,
+                extreme: Extreme | None = None) -> OpSpec:
+    return OpSpec(name=name, family="elementwise", arity=1, template=f"M.{name}($x0)", sample=_unary, reference=ref,
+                  domains=(domain,) if domain else (), kink=kink, torch_equivalent=f"torch.{name}", smooth2=smooth2,
+                  extreme=extreme)
 
 
 def _abs_kink(xs: list[np.ndarray], p: dict) -> float:
@@ -71,31 +73,41 @@ def _clip(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
 
 
 SPECS = [
-    OpSpec("add", "elementwise", 2, "M.add($x0, $x1)", _binary, lambda a, b: a + b, torch_equivalent="torch.add"),
-    OpSpec("sub", "elementwise", 2, "M.sub($x0, $x1)", _binary, lambda a, b: a - b, torch_equivalent="torch.sub"),
-    OpSpec("mul", "elementwise", 2, "M.mul($x0, $x1)", _binary, lambda a, b: a * b, torch_equivalent="torch.mul"),
-    OpSpec("div", "elementwise", 2, "M.div($x0, $x1)", _binary, lambda a, b: a / b,
-           domains=(Domain(), NONZERO), torch_equivalent="torch.div"),
-    OpSpec("pow", "elementwise", 2, "M.pow($x0, $x1)", _binary, lambda a, b: np.power(a, b),
-           domains=(Domain(0.2, 2.5), Domain(-2.5, 2.5)), torch_equivalent="torch.pow",
+    OpSpec(name="add", family="elementwise", arity=2, template="M.add($x0, $x1)", sample=_binary,
+           reference=lambda a, b: a + b, torch_equivalent="torch.add"),
+    OpSpec(name="sub", family="elementwise", arity=2, template="M.sub($x0, $x1)", sample=_binary,
+           reference=lambda a, b: a - b, torch_equivalent="torch.sub"),
+    OpSpec(name="mul", family="elementwise", arity=2, template="M.mul($x0, $x1)", sample=_binary,
+           reference=lambda a, b: a * b, torch_equivalent="torch.mul"),
+    OpSpec(name="div", family="elementwise", arity=2, template="M.div($x0, $x1)", sample=_binary,
+           reference=lambda a, b: a / b, domains=(Domain(), NONZERO), torch_equivalent="torch.div"),
+    OpSpec(name="pow", family="elementwise", arity=2, template="M.pow($x0, $x1)", sample=_binary,
+           reference=lambda a, b: np.power(a, b), domains=(Domain(0.2, 2.5), Domain(-2.5, 2.5)),
+           torch_equivalent="torch.pow",
            notes="tensor exponent; base kept > 0.2 so d/d(exponent) = a**b * log(a) is defined"),
-    OpSpec("maximum", "elementwise", 2, "M.maximum($x0, $x1)", _binary, np.maximum, kink=_minmax_kink,
-           torch_equivalent="torch.maximum", smooth2=True),
-    OpSpec("minimum", "elementwise", 2, "M.minimum($x0, $x1)", _binary, np.minimum, kink=_minmax_kink,
-           torch_equivalent="torch.minimum"),
-    OpSpec("where", "elementwise", 2, "M.where($cond, $x0, $x1)", _where_sample,
-           lambda a, b, cond: np.where(cond, a, b), torch_equivalent="torch.where",
+    OpSpec(name="maximum", family="elementwise", arity=2, template="M.maximum($x0, $x1)", sample=_binary,
+           reference=np.maximum, kink=_minmax_kink, torch_equivalent="torch.maximum", smooth2=True),
+    OpSpec(name="minimum", family="elementwise", arity=2, template="M.minimum($x0, $x1)", sample=_binary,
+           reference=np.minimum, kink=_minmax_kink, torch_equivalent="torch.minimum"),
+    OpSpec(name="where", family="elementwise", arity=2, template="M.where($cond, $x0, $x1)", sample=_where_sample,
+           reference=lambda a, b, cond: np.where(cond, a, b), torch_equivalent="torch.where",
            notes="condition is a constant bool tensor; gradients flow to both branches, masked"),
-    OpSpec("clamp", "elementwise", 1, "M.clamp($x0, $lo, $hi)", _clamp_sample,
-           lambda x, lo, hi: _clip(x, lo, hi), kink=_clamp_kink, torch_equivalent="torch.clamp"),
+    OpSpec(name="clamp", family="elementwise", arity=1, template="M.clamp($x0, $lo, $hi)", sample=_clamp_sample,
+           reference=lambda x, lo, hi: _clip(x, lo, hi), kink=_clamp_kink, torch_equivalent="torch.clamp"),
     _unary_spec("neg", lambda x: -x),
-    _unary_spec("exp", np.exp),
-    _unary_spec("log", np.log, POS),
-    _unary_spec("sqrt", np.sqrt, POS),
-    _unary_spec("sin", np.sin),
-    _unary_spec("cos", np.cos),
-    _unary_spec("tanh", np.tanh),
-    _unary_spec("sigmoid", _sigmoid),
+    # extreme: derivatives at arguments where naive formulas lose precision or overflow (thorough profile)
+    _unary_spec("exp", np.exp, extreme=Extreme(derivative=lambda mp, x: mp.exp(x),
+                                               points=(-700.0, -50.0, 50.0, 700.0))),
+    _unary_spec("log", np.log, POS, extreme=Extreme(derivative=lambda mp, x: 1 / x,
+                                                    points=(1e-300, 1e-30, 1e30, 1e300))),
+    _unary_spec("sqrt", np.sqrt, POS, extreme=Extreme(derivative=lambda mp, x: 1 / (2 * mp.sqrt(x)),
+                                                      points=(1e-300, 1e-30, 1e30, 1e300))),
+    _unary_spec("sin", np.sin, extreme=Extreme(derivative=lambda mp, x: mp.cos(x), points=(1e-8, 1e5, 1e10))),
+    _unary_spec("cos", np.cos, extreme=Extreme(derivative=lambda mp, x: -mp.sin(x), points=(1e-8, 1e5, 1e10))),
+    _unary_spec("tanh", np.tanh, extreme=Extreme(derivative=lambda mp, x: mp.sech(x) ** 2,
+                                                 points=(-30.0, -1e-8, 1e-8, 20.0, 30.0))),
+    _unary_spec("sigmoid", _sigmoid, extreme=Extreme(derivative=lambda mp, x: mp.exp(-x) / (1 + mp.exp(-x)) ** 2,
+                                                     points=(-700.0, -40.0, -1e-8, 40.0, 700.0))),
     _unary_spec("relu", lambda x: np.maximum(x, 0.0), kink=_abs_kink),
     _unary_spec("abs", np.abs, kink=_abs_kink),
 ]

@@ -59,7 +59,7 @@ def _index_ref(x: np.ndarray, index: tuple) -> np.ndarray:
 
 
 SPECS = [
-    OpSpec("index", "index", 1, "$x0[$index]", _index_sample, _index_ref, requires=("Tensor.__getitem__",),
-           torch_equivalent="torch.Tensor.__getitem__",
+    OpSpec(name="index", family="index", arity=1, template="$x0[$index]", sample=_index_sample, reference=_index_ref,
+           requires=("Tensor.__getitem__",), torch_equivalent="torch.Tensor.__getitem__",
            notes="one advanced index at most, so numpy and torch agree on result layout"),
 ]

@@ -28,8 +28,11 @@ def _bmm(draw: Any) -> Sample:
 
 
 SPECS = [
-    OpSpec("matmul", "linalg", 2, "M.matmul($x0, $x1)", _matmul, np.matmul, domains=(VALS, VALS),
-           torch_equivalent="torch.matmul", notes="1-D operands and broadcast batch dims included"),
-    OpSpec("mm", "linalg", 2, "M.mm($x0, $x1)", _mm, np.matmul, domains=(VALS, VALS), torch_equivalent="torch.mm"),
-    OpSpec("bmm", "linalg", 2, "M.bmm($x0, $x1)", _bmm, np.matmul, domains=(VALS, VALS), torch_equivalent="torch.bmm"),
+    OpSpec(name="matmul", family="linalg", arity=2, template="M.matmul($x0, $x1)", sample=_matmul,
+           reference=np.matmul, domains=(VALS, VALS), torch_equivalent="torch.matmul",
+           notes="1-D operands and broadcast batch dims included"),
+    OpSpec(name="mm", family="linalg", arity=2, template="M.mm($x0, $x1)", sample=_mm, reference=np.matmul,
+           domains=(VALS, VALS), torch_equivalent="torch.mm"),
+    OpSpec(name="bmm", family="linalg", arity=2, template="M.bmm($x0, $x1)", sample=_bmm, reference=np.matmul,
+           domains=(VALS, VALS), torch_equivalent="torch.bmm"),
 ]
