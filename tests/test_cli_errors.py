@@ -95,3 +95,14 @@ def test_isolated_engine_import_error_is_one_line_too() -> None:
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert (r.returncode, r.stderr) == (2, E + "cannot import module 'nosuchmod' for engine 'nosuchmod:Adapter': "
                                            "ModuleNotFoundError: No module named 'nosuchmod'\n")
+
+
+def test_a_run_that_tested_nothing_is_not_conformant(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every cell not-applicable: no CONFORMANT, exit 2, one line saying why nothing was tested."""
+    code, err = _run(capsys, "--engine", "tests.broken_engines.faulty:NoOps", "--ops", "sin", "--profile", "quick",
+                     "--properties", "forward,leaf_rule", "--no-isolate", "--workers", "1", "-q")
+    out = capsys.readouterr().out
+    assert code == 2 and "CONFORMANT" not in out
+    assert err[-1] == ("conformance: error: nothing was tested: all 4 cells were not applicable: engine has no op "
+                       "sin (2 cells); engine has none of the selected ops (2 cells)")
+    assert [line for line in err if "error" in line] == err[-1:]

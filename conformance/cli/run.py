@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from typing import Any, Sequence
 
 from conformance.errors import ConfigError
@@ -51,6 +52,9 @@ def cmd_run(args: argparse.Namespace) -> int:
              isolate=args.isolate, workers=args.workers, timeout=args.timeout, shard=parse_shard(args.shard),
              progress=None if args.quiet else progress_printer(), log=lambda line: print(line, file=sys.stderr),
              argv=sys.argv)
+    if not rr.tested:  # a run that asked nothing is no evidence of conformance
+        print_summary(rr, sys.stdout, verdict=False)
+        raise ConfigError(f"nothing was tested: {nothing_tested(rr)}")
     print_summary(rr, sys.stdout)
     if args.baseline:
         d = diff_runs(load_run(args.baseline), rr)
@@ -60,14 +64,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if rr.conformant else 1
 
 
-def print_summary(rr: RunResults, out: Any) -> None:
+def print_summary(rr: RunResults, out: Any, verdict: bool = True) -> None:
     cov = rr.coverage()["by_status"]
     print("  ".join(f"{k}: {v}" for k, v in cov.items() if v), file=out)
     for r in rr.results:
         if r.status.is_problem or r.status == Status.EXPECTED_FAILURE:
             print(f"{r.status.value.upper():17s} {r.op:14s} {r.property:22s} {r.dtype:8s} {r.message[:140]}",
                   file=out)
-    print("CONFORMANT" if rr.conformant else "NONCONFORMANT", file=out)
+    if verdict:
+        print("CONFORMANT" if rr.conformant else "NONCONFORMANT", file=out)
+
+
+def nothing_tested(rr: RunResults) -> str:
+    """Why no cell was tested: the selection was empty, or the commonest not-applicable reasons."""
+    if not rr.results:
+        return "the selected ops, properties and shard have no cells"
+    reasons = Counter(r.message for r in rr.results)
+    top = "; ".join(f"{m} ({n} cells)" for m, n in reasons.most_common(3))
+    return f"all {len(rr.results)} cells were not applicable: {top}"
 
 
 def split(v: Sequence[str] | None) -> list[str] | None:

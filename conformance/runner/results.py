@@ -150,3 +150,8 @@ class RunResults:
     @property
     def conformant(self) -> bool:
         return not any(r.status.is_problem for r in self.results)
+
+    @property
+    def tested(self) -> int:
+        """Cells that actually asked the engine something (not not-applicable, not blocked)."""
+        return sum(r.status not in (Status.NOT_APPLICABLE, Status.BLOCKED_BY) for r in self.results)

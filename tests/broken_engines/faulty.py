@@ -78,3 +78,10 @@ class Incomplete(Adapter):
 
     def leaf(self, value: Any, dtype: str, requires_grad: bool) -> Any:
         return value
+
+
+class NoOps(TorchAdapter):
+    """torch that claims no op at all: every cell of a run is not-applicable."""
+
+    def has_op(self, op: str) -> bool:
+        return False
