@@ -36,7 +36,7 @@ from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, RunResults, Status
 from conformance.spec import program_json as programjson
 from conformance.spec.ops import REGISTRY
-from conformance.spec.user_ops import load
+from conformance.spec.user_ops import load_inherited
 
 CORPUS_FORMAT = 1
 ANY_ENGINE = "*"
@@ -293,7 +293,7 @@ def replay_for_run_isolated(engine: str, cells: Iterable[tuple[Any, str, str]], 
 def child_main() -> None:
 
     job = json.loads(sys.stdin.read())
-    load()  # the parent's --ops-from modules ($CONFORMANCE_OPS_FROM)
+    load_inherited()  # the parent run's --ops-from modules and entry points
     adapter = resolve(job["engine"])
     wanted = {tuple(c) for c in job["cells"]}
     entries = [e for e in load_dirs([Path(d) for d in job["dirs"] if Path(d).exists()])

@@ -38,6 +38,7 @@ from conformance.runner.cells import run_cell
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
 from conformance.runner.results import Result, Status
+from conformance.spec import user_ops
 from conformance.spec.ops import REGISTRY
 
 #: seconds a fresh worker may take to import and build the engine
@@ -83,6 +84,7 @@ def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
     _exit_with_parent()
     try:
         _preload_oracle()
+        user_ops.load_inherited()  # the parent run's --ops-from modules and entry points
         adapter = resolve(cfg.engine)
         engine_ops = [o for o in (cfg.ops or list(REGISTRY)) if adapter.has_op(o)]
         info = EngineInfo(adapter.name, adapter.version(), adapter.spec,

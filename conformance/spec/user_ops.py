@@ -124,7 +124,7 @@ def load_entry_points() -> list[str]:
             raise UserOpsError(f"{where}: cannot load it: {type(e).__name__}: {e}") from None
         names += register(_specs_of(obj, where), where)
     if names:
-        os.environ[ENV_ENTRY_POINTS] = "1"  # worker processes load them too (see the end of this module)
+        os.environ[ENV_ENTRY_POINTS] = "1"  # worker processes load them too (load_inherited)
     return names
 
 
@@ -154,5 +154,8 @@ def unload(names: Iterable[str]) -> None:
         os.environ.pop(ENV_ENTRY_POINTS, None)
 
 
-if os.environ.get(ENV_VAR) or os.environ.get(ENV_ENTRY_POINTS):  # a worker of a run with user ops
-    load(entry_points=bool(os.environ.get(ENV_ENTRY_POINTS)))
+
+def load_inherited() -> list[str]:
+    """In a process started by a run (a worker, a replay child): the run's user ops, as named in the
+    environment it inherited ($CONFORMANCE_OPS_FROM, and entry points when the run loaded any)."""
+    return load(entry_points=bool(os.environ.get(ENV_ENTRY_POINTS)))

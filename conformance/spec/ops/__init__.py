@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 
 from conformance.spec.ops import elementwise
@@ -29,10 +28,6 @@ for _family in _FAMILIES:
         assert _spec.name not in REGISTRY, _spec.name
         REGISTRY[_spec.name] = _spec
 
-
-if os.environ.get("CONFORMANCE_OPS_FROM") or os.environ.get("CONFORMANCE_OPS_ENTRY_POINTS"):
-    # a worker process of a run with user ops (conformance.userops): the same ops join here
-    from conformance.spec import user_ops as _userops  # noqa: F401  (it loads them when imported)
 
 
 def get(name: str) -> OpSpec:
