@@ -144,3 +144,15 @@ def test_torch_grad_aliasing_bug_is_found_and_listed_as_known() -> None:
     assert failed and failed[0].reproducer and "M.stack" in failed[0].reproducer
     expectations.apply(rr.results, expectations.load(ROOT / "conformance" / "engines" / "expectations" / "torch.toml"))
     assert rr.conformant and any(r.status == Status.EXPECTED_FAILURE for r in rr.results)
+
+
+def test_a_run_writes_nothing_into_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """hypothesis' cache goes to the user's cache directory, not to ./.hypothesis of the caller."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("HYPOTHESIS_STORAGE_DIRECTORY", raising=False)
+    rr = run(resolve("torch"), profile="quick", ops=["sin"], properties=["forward"], seed=0, corpus=False)
+    assert rr.conformant and rr.tested == 2
+    assert list(work.iterdir()) == []

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from conformance import report as reports
 from conformance.checks.properties import PROPERTIES
@@ -98,7 +99,7 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
             flush(rr)
 
     try:
-        with sigterm_interrupts():
+        with sigterm_interrupts(), hypothesis_storage_outside_cwd():
             rr = _execute(name, adapter if n == 1 and not opts["isolated"] else None, profile, ops, properties,
                           run_seed, selected, n, opts["timeout"], progress, save, argv, ready)
     except KeyboardInterrupt:
@@ -326,6 +327,28 @@ def throttled(write: Callable[[RunResults], None], budget: float = 0.1) -> Calla
         last["end"] = time.monotonic()
         last["cost"] = last["end"] - now
     return call
+
+
+@contextmanager
+def hypothesis_storage_outside_cwd() -> Iterator[None]:
+    """Inside the block, hypothesis keeps its files (a cache of the source constants it draws from)
+    in the user's cache directory, not in a ``.hypothesis/`` folder of the caller's working
+    directory; worker processes inherit the setting.  A directory the user chose
+    (``HYPOTHESIS_STORAGE_DIRECTORY``) is left alone."""
+    if os.environ.get(HYPOTHESIS_STORAGE_VAR):
+        yield
+        return
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    os.environ[HYPOTHESIS_STORAGE_VAR] = str(cache / "autograd-conformance" / "hypothesis")
+    set_hypothesis_home_dir(os.environ[HYPOTHESIS_STORAGE_VAR])
+    try:
+        yield
+    finally:
+        os.environ.pop(HYPOTHESIS_STORAGE_VAR, None)
+        set_hypothesis_home_dir(None)  # back to hypothesis' own default for the rest of the process
+
+
+HYPOTHESIS_STORAGE_VAR = "HYPOTHESIS_STORAGE_DIRECTORY"
 
 
 @contextmanager
