@@ -19,7 +19,11 @@ import pytest
 from conformance import run
 from conformance.engines import resolve
 from conformance.runner.results import Result
+from conformance.spec import user_ops
 from conformance.spec.ops import REGISTRY
+
+# the gate also covers a user's ops: CONFORMANCE_OPS_FROM=mypkg.ops pytest tests/test_refengine_gate.py
+user_ops.load_inherited()
 
 ROOT = Path(__file__).resolve().parent.parent
 GATE_PROPERTIES = ["forward", "grad_vs_numerical", "vjp", "grad_vs_torch"]
