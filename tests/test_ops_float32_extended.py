@@ -1,5 +1,6 @@
-"""float32 end to end for the extended op set (activations, special functions, scans, linear algebra, nn layers): float32 in, float32 out and float32 gradients, and
-agreement with the float64 run to float32 precision (as tests/test_ops_float32.py for the first 51)."""
+"""float32 end to end for the extended op set (activations, special functions, scans, linear
+algebra, nn layers): float32 in, float32 out and float32 gradients, and agreement with the float64 run
+to float32 precision (as tests/test_ops_float32.py for the first 51 ops)."""
 from __future__ import annotations
 
 import numpy as np
