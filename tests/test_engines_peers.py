@@ -52,7 +52,7 @@ def _shape(A):
 
 # -- building and differentiating ------------------------------------------------------------
 def test_registered_names_resolve_to_peer_adapters():
-    assert set(PEERS) == set(ENGINES)
+    assert set(ENGINES) <= set(PEERS)  # the heavy engines (paddle, tensorflow, torch-compile) have their own tests
     for name, path in PEERS.items():
         mod, _, cls = path.partition(":")
         assert mod.startswith("conformance.engines.peers."), path

@@ -30,6 +30,10 @@ PEERS = {
     "mygrad": "conformance.engines.peers.mygrad:MyGradAdapter",
     "autograd": "conformance.engines.peers.hips_autograd:AutogradAdapter",
     "jax": "conformance.engines.peers.jax:JaxAdapter",
+    "torch-compile": "conformance.engines.peers.torch_compile:TorchCompileAdapter",
+    "torch-compile:inductor": "conformance.engines.peers.torch_compile:InductorAdapter",
+    "paddle": "conformance.engines.peers.paddle:PaddleAdapter",
+    "tensorflow": "conformance.engines.peers.tensorflow:TensorFlowAdapter",
 }
 BUILTIN.update({k: "third-party engine (peers extra)" for k in PEERS})
 # -------------------------------------------------------------------------------------------------------

@@ -1,0 +1,239 @@
+"""``--engine paddle``: PaddlePaddle 3.x on CPU (eager "dygraph" mode), float64 and float32.
+
+``pip install 'autograd-conformance[paddle]'`` (the CPU wheel, ~870 MB installed).
+
+Ops are Paddle's own functions with Paddle's argument names (``axis``, ``keepdim``,
+``unbiased``, ``num_or_sections``, ``start_axis``); only torch conventions are translated
+(``correction`` -> ``unbiased``, ``split`` by chunk size -> a list of sections, dim 0 of a 0-d
+tensor -> ``axis=None``, ``transpose(d0, d1)`` -> a permutation), never re-implemented.  A leaf is
+``paddle.to_tensor(value, dtype, stop_gradient=not requires_grad)``.
+
+Paddle's names for the autograd API, handled here (not in the properties):
+
+* ``requires_grad`` is ``not stop_gradient``;
+* the cotangent of ``backward`` is ``Tensor.backward(grad_tensor=..., retain_graph=...)``;
+  ``create_graph`` exists only on ``paddle.grad``, so ``backward(create_graph=True)`` is
+  ``paddle.grad`` with ``create_graph=True`` accumulated into the leaves' ``.grad``;
+* ``retain_grad()`` is ``Tensor.retain_grads()``;
+* ``.grad = None`` resets a gradient (``clear_grad()`` would set it to zeros);
+* the version counter is ``Tensor.inplace_version``; in-place ops are ``add_`` / ``multiply_``;
+* ``grad_fn`` is read as Paddle reports it (``Tensor.grad_fn.name()``), leaves included.
+
+Capabilities: everything Paddle's dygraph autograd has -- float64, float32, nd,
+functional_grad and higher_order (``paddle.grad(create_graph=True)``), hooks
+(``register_hook``), inplace (``inplace_version``; backward raises on a stale saved tensor),
+retain_grad, no_grad + decorator (``paddle.no_grad``, ``enable_grad``, ``set_grad_enabled``,
+``is_grad_enabled``), retain_graph (a freed graph raises).  Autograd misuse is raised as
+``RuntimeError`` (PermissionDenied, PreconditionNotMet) or ``SystemError`` (Fatal, e.g. a
+second backward through a freed graph): both are the autograd-error category.
+
+Process-wide state: ``paddle.set_device("cpu")``.
+"""
+from __future__ import annotations
+
+import warnings
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from conformance.engines.adapter import (FLOAT32, FLOAT64, FUNCTIONAL_GRAD, GRAD_MODE_DECORATOR, HIGHER_ORDER, HOOKS,
+                                         INPLACE, ND, NO_GRAD, RETAIN_GRAD, RETAIN_GRAPH, Adapter, ConfigError)
+
+HINT = "pip install 'autograd-conformance[paddle]'"
+
+
+def _axis(x: Any, dim: Any) -> Any:
+    """torch's dim for a reduction: None, an int or a tuple; dim 0/-1 of a 0-d tensor is the whole tensor."""
+    if dim is None or len(x.shape) == 0:
+        return None
+    return list(dim) if isinstance(dim, tuple) else dim
+
+
+def _perm_swap(n: int, d0: int, d1: int) -> list[int]:
+    perm = list(range(n))
+    perm[d0 % n], perm[d1 % n] = perm[d1 % n], perm[d0 % n]
+    return perm
+
+
+def _sections(n: int, size: int) -> list[int]:
+    """torch.split(x, size): chunks of ``size``, the last one smaller; Paddle takes the list of sizes."""
+    return [size] * (n // size) + ([n % size] if n % size else [])
+
+
+def _ops(paddle: Any) -> dict[str, Callable[[list[Any], dict[str, Any]], Any]]:
+    F = paddle.nn.functional
+
+    def red(fn: Any) -> Any:
+        return lambda i, p: fn(i[0], axis=_axis(i[0], p["dim"]), keepdim=p["keepdim"])
+
+    def squeeze(x: Any, dim: Any) -> Any:
+        if dim is None:
+            return paddle.squeeze(x)
+        return paddle.squeeze(x, axis=dim)
+
+    return {
+        "add": lambda i, p: paddle.add(i[0], i[1]), "sub": lambda i, p: paddle.subtract(i[0], i[1]),
+        "mul": lambda i, p: paddle.multiply(i[0], i[1]), "div": lambda i, p: paddle.divide(i[0], i[1]),
+        "pow": lambda i, p: paddle.pow(i[0], i[1]),
+        "maximum": lambda i, p: paddle.maximum(i[0], i[1]), "minimum": lambda i, p: paddle.minimum(i[0], i[1]),
+        "where": lambda i, p: paddle.where(p["cond"], i[0], i[1]),
+        "clamp": lambda i, p: paddle.clip(i[0], p["lo"], p["hi"]),
+        **{n: (lambda f: lambda i, p: f(i[0]))(getattr(paddle, n))
+           for n in ("neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs")},
+        "sigmoid": lambda i, p: F.sigmoid(i[0]), "relu": lambda i, p: F.relu(i[0]),
+        "sum": red(paddle.sum), "mean": red(paddle.mean), "max": red(paddle.max), "min": red(paddle.min),
+        "amax": red(paddle.amax), "amin": red(paddle.amin), "logsumexp": red(paddle.logsumexp),
+        "prod": red(paddle.prod),
+        "var": lambda i, p: paddle.var(i[0], axis=_axis(i[0], p["dim"]), unbiased=bool(p["correction"]),
+                                       keepdim=p["keepdim"]),
+        "matmul": lambda i, p: paddle.matmul(i[0], i[1]), "mm": lambda i, p: paddle.mm(i[0], i[1]),
+        "bmm": lambda i, p: paddle.bmm(i[0], i[1]),
+        "transpose": lambda i, p: paddle.transpose(i[0], _perm_swap(len(i[0].shape), p["dim0"], p["dim1"])),
+        "permute": lambda i, p: paddle.transpose(i[0], list(p["dims"])),
+        "reshape": lambda i, p: paddle.reshape(i[0], list(p["shape"])),
+        "view": lambda i, p: i[0].view(list(p["shape"])),
+        "expand": lambda i, p: paddle.expand(i[0], list(p["shape"])),
+        "squeeze": lambda i, p: squeeze(i[0], p["dim"]),
+        "unsqueeze": lambda i, p: paddle.unsqueeze(i[0], axis=p["dim"]),
+        "flatten": lambda i, p: paddle.flatten(i[0], start_axis=p["start_dim"], stop_axis=p["end_dim"]),
+        "cat": lambda i, p: paddle.concat([i[0], i[1]], axis=p["dim"]),
+        "stack": lambda i, p: paddle.stack([i[0], i[1]], axis=p["dim"]),
+        "split": lambda i, p: paddle.split(i[0], _sections(i[0].shape[p["dim"]], p["size"]), axis=p["dim"])[p["k"]],
+        "index": lambda i, p: i[0][p["index"]],
+        "softmax": lambda i, p: F.softmax(i[0], axis=p["dim"]),
+        "log_softmax": lambda i, p: F.log_softmax(i[0], axis=p["dim"]),
+        "cross_entropy": lambda i, p: F.cross_entropy(i[0], p["target"], reduction=p["reduction"]),
+        "nll_loss": lambda i, p: F.nll_loss(i[0], p["target"], reduction=p["reduction"]),
+        "mse_loss": lambda i, p: F.mse_loss(i[0], i[1], reduction=p["reduction"]),
+        "conv2d": lambda i, p: F.conv2d(i[0], i[1], i[2], stride=p["stride"], padding=p["padding"]),
+        "max_pool2d": lambda i, p: F.max_pool2d(i[0], p["kernel_size"], p["stride"]),
+        "avg_pool2d": lambda i, p: F.avg_pool2d(i[0], p["kernel_size"], p["stride"]),
+    }
+
+
+class PaddleAdapter(Adapter):
+    name = "paddle"
+    capabilities = frozenset({FLOAT64, FLOAT32, ND, FUNCTIONAL_GRAD, HIGHER_ORDER, HOOKS, INPLACE, RETAIN_GRAD,
+                              NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH})
+
+    def __init__(self) -> None:
+        try:
+            import paddle
+        except ImportError as e:
+            raise ConfigError(f"--engine paddle needs the 'paddlepaddle' package ({HINT}): {e}") from None
+        self.paddle = paddle
+        paddle.set_device("cpu")
+        self.ops = _ops(paddle)
+
+    def version(self) -> str | None:
+        return str(self.paddle.__version__)
+
+    def has_op(self, op: str) -> bool:
+        return op in self.ops
+
+    # -- building ----------------------------------------------------------------------
+    def _p(self, v: Any) -> Any:
+        """Params: index arrays, masks and targets become Paddle tensors (inside tuples too)."""
+        if isinstance(v, np.ndarray):
+            return self.paddle.to_tensor(v)
+        if isinstance(v, tuple):
+            return tuple(self._p(x) for x in v)
+        return v
+
+    def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Any:
+        return self.paddle.to_tensor(np.array(value, dtype=dtype), dtype=dtype, stop_gradient=not requires_grad)
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        return self.ops[op](list(inputs), {k: self._p(v) for k, v in params.items()})
+
+    def apply_inplace(self, op: str, target: Any, other: Any) -> Any:
+        if not isinstance(other, self.paddle.Tensor):
+            other = self.paddle.to_tensor(other, dtype=target.dtype)
+        return target.add_(other) if op == "add" else target.multiply_(other)
+
+    # -- differentiation -----------------------------------------------------------------
+    def backward(self, out: Any, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        if create_graph:
+            leaves = [t for t in self._graph_leaves(out)]
+            gs = self.paddle.grad([out], leaves, None if gradient is None else [gradient],
+                                  retain_graph=retain_graph, create_graph=True, allow_unused=True)
+            for t, g in zip(leaves, gs):
+                if g is not None:
+                    t.grad = g if t.grad is None else t.grad + g
+            return
+        out.backward(grad_tensor=gradient, retain_graph=bool(retain_graph))
+
+    def _graph_leaves(self, out: Any) -> list[Any]:
+        raise NotImplementedError("backward(create_graph=True): use grad()")
+
+    def grad(self, outputs: Sequence[Any], inputs: Sequence[Any], grad_outputs: Sequence[Any],
+             retain_graph: bool | None = None, create_graph: bool = False,
+             allow_unused: bool = False) -> list[Any]:
+        gos = None if all(g is None for g in grad_outputs) else list(grad_outputs)
+        return list(self.paddle.grad(list(outputs), list(inputs), grad_outputs=gos, retain_graph=retain_graph,
+                                     create_graph=create_graph, allow_unused=allow_unused))
+
+    # -- reading -------------------------------------------------------------------------
+    def to_numpy(self, t: Any) -> np.ndarray:
+        return np.array(t.numpy(), copy=True)
+
+    def grad_tensor(self, t: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return t.grad
+
+    def grad_of(self, t: Any) -> np.ndarray | None:
+        g = self.grad_tensor(t)
+        return None if g is None else self.to_numpy(g)
+
+    def dtype_of(self, t: Any) -> str:
+        return str(t.dtype).replace("paddle.", "")
+
+    def is_leaf(self, t: Any) -> bool:
+        return bool(t.is_leaf)
+
+    def requires_grad(self, t: Any) -> bool:
+        return not t.stop_gradient
+
+    def grad_fn_name(self, t: Any) -> str | None:
+        gf = t.grad_fn
+        return None if gf is None else str(gf.name())
+
+    def set_requires_grad(self, t: Any, flag: bool) -> None:
+        t.stop_gradient = not flag
+
+    def zero_grad(self, t: Any) -> None:
+        t.grad = None
+
+    def retain_grad(self, t: Any) -> None:
+        t.retain_grads()
+
+    def detach(self, t: Any) -> Any:
+        return t.detach()
+
+    def register_hook(self, t: Any, fn: Callable[[Any], Any]) -> Any:
+        return t.register_hook(fn)
+
+    def version_counter(self, t: Any) -> int | None:
+        return int(t.inplace_version)
+
+    # -- grad mode -----------------------------------------------------------------------
+    def no_grad(self) -> AbstractContextManager[Any]:
+        return self.paddle.no_grad()
+
+    def enable_grad(self) -> AbstractContextManager[Any]:
+        return self.paddle.enable_grad()
+
+    def set_grad_enabled(self, flag: bool) -> AbstractContextManager[Any]:
+        return self.paddle.set_grad_enabled(flag)
+
+    def is_grad_enabled(self) -> bool:
+        return bool(self.paddle.is_grad_enabled())
+
+    def no_grad_decorator(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.paddle.no_grad()(fn)
+
+    def is_autograd_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, (RuntimeError, SystemError))
