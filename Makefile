@@ -55,12 +55,33 @@ define run_engine
 
 endef
 
+# Heavy engines with their own extras: paddle (pip install -e '.[paddle]', ~870 MB) and tensorflow
+# ('.[tensorflow]', ~1.6 GB) run in `make report` when installed (ci, one worker: ~20 and ~25 minutes here
+# under load); torch-compile needs only torch but compiles every new program (hours at ci on 2 cores), so it
+# is in report-slow-peers.  Each runs in its own process, one worker, with a long per-example timeout.
+HEAVY_PEERS := paddle tensorflow
+MODULE_paddle := paddle
+MODULE_tensorflow := tensorflow
+MODULE_torch-compile := torch
+define run_heavy
+	@if $(BIN)/python -c "import $(MODULE_$(1))" >/dev/null 2>&1; then \
+	  st=0; exp=conformance/engines/expectations/$(1).toml; \
+	  echo "== conformance run --engine $(1) --profile $(2) --workers 1"; \
+	  $(BIN)/conformance run --engine $(1) --profile $(2) --seed 0 -q --workers 1 --timeout 300 --report reports/$(1) \
+	    $$( [ -f $$exp ] && echo --expect $$exp ) || st=$$?; \
+	  if [ $$st -ge 2 ]; then exit $$st; fi; \
+	else echo "== skipping --engine $(1): $(MODULE_$(1)) is not installed"; fi
+
+endef
+
 report: build
 	$(foreach e,$(ENGINES),$(call run_engine,$(e),ci))
+	$(foreach e,$(HEAVY_PEERS),$(call run_heavy,$(e),ci))
 	$(BIN)/conformance report merge $$(ls -d reports/*/ | sed 's:/$$::') --out reports
 
 report-slow-peers: build
 	$(foreach e,$(SLOW_PEERS),$(call run_engine,$(e),quick))
+	$(call run_heavy,torch-compile,ci)
 	$(BIN)/conformance report merge $$(ls -d reports/*/ | sed 's:/$$::') --out reports
 
 bench: build
