@@ -12,8 +12,7 @@ Paddle's names for the autograd API, handled here (not in the properties):
 
 * ``requires_grad`` is ``not stop_gradient``;
 * the cotangent of ``backward`` is ``Tensor.backward(grad_tensor=..., retain_graph=...)``;
-  ``create_graph`` exists only on ``paddle.grad``, so ``backward(create_graph=True)`` is
-  ``paddle.grad`` with ``create_graph=True`` accumulated into the leaves' ``.grad``;
+  ``create_graph`` exists only on ``paddle.grad`` (``Adapter.grad``), which is what the harness uses;
 * ``retain_grad()`` is ``Tensor.retain_grads()``;
 * ``.grad = None`` resets a gradient (``clear_grad()`` would set it to zeros);
 * the version counter is ``Tensor.inplace_version``; in-place ops are ``add_`` / ``multiply_``;
@@ -155,18 +154,9 @@ class PaddleAdapter(Adapter):
     # -- differentiation -----------------------------------------------------------------
     def backward(self, out: Any, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
-        if create_graph:
-            leaves = [t for t in self._graph_leaves(out)]
-            gs = self.paddle.grad([out], leaves, None if gradient is None else [gradient],
-                                  retain_graph=retain_graph, create_graph=True, allow_unused=True)
-            for t, g in zip(leaves, gs):
-                if g is not None:
-                    t.grad = g if t.grad is None else t.grad + g
-            return
+        if create_graph:  # the harness takes higher derivatives through grad(); Tensor.backward has no create_graph
+            raise NotImplementedError("Paddle's Tensor.backward has no create_graph: use paddle.grad (Adapter.grad)")
         out.backward(grad_tensor=gradient, retain_graph=bool(retain_graph))
-
-    def _graph_leaves(self, out: Any) -> list[Any]:
-        raise NotImplementedError("backward(create_graph=True): use grad()")
 
     def grad(self, outputs: Sequence[Any], inputs: Sequence[Any], grad_outputs: Sequence[Any],
              retain_graph: bool | None = None, create_graph: bool = False,
