@@ -69,6 +69,10 @@ class Program:
     def op_nodes(self) -> list[int]:
         return [i for i, n in enumerate(self.nodes) if n.op is not None]
 
+    def output_ancestors(self) -> set[int]:
+        """The nodes the output is computed from, itself included: the only ones backward reaches."""
+        return _ancestors(self.nodes, self.output)
+
     def ops_used(self) -> set[str]:
         return {n.op for n in self.nodes if n.op is not None}
 

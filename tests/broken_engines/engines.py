@@ -248,6 +248,56 @@ class SinBackwardNotDifferentiable(_Broken):
         return _SinFirstOrderOnly.apply(inputs[0]) if op == "sin" else super().apply(op, inputs, params)
 
 
+# -- rules that once let deviations through (issue 13 item 7) --------------------------------
+class _Tracked:
+    """Tensors an engine remembers, by identity and weakly (a WeakSet would compare tensors with ==)."""
+
+    def __init__(self) -> None:
+        self._refs: list[weakref.ref] = []
+
+    def add(self, t: torch.Tensor) -> None:
+        self._refs = [r for r in self._refs if r() is not None] + [weakref.ref(t)]
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        return iter([t for t in (r() for r in self._refs) if t is not None])
+
+
+class _RemembersLeaves(_Broken):
+    def __init__(self) -> None:
+        super().__init__()
+        self._leaves = _Tracked()  # the leaves requiring grad built since the last backward
+
+    def leaf(self, value: Any, dtype: str, requires_grad: bool) -> Any:
+        t = super().leaf(value, dtype, requires_grad)
+        if requires_grad:
+            self._leaves.add(t)
+        return t
+
+
+class UnusedLeafGetsZeros(_RemembersLeaves):
+    """backward() gives every leaf requiring grad a .grad, zeros where the output does not depend on it
+    (micrograd-style engines initialise every grad to 0); torch leaves an unused leaf's .grad None."""
+
+    def backward(self, out: Any, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False) -> None:
+        leaves, self._leaves = self._leaves, _Tracked()
+        super().backward(out, gradient, retain_graph, create_graph)
+        for t in leaves:
+            if t.grad is None:
+                t.grad = torch.zeros_like(t)
+
+
+class UnusedLeafRaises(_RemembersLeaves):
+    """backward() raises when a leaf requiring grad built since the last backward got no gradient
+    (like DistributedDataParallel's unused-parameter error); torch leaves such a leaf's .grad None."""
+
+    def backward(self, out: Any, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False) -> None:
+        leaves, self._leaves = self._leaves, _Tracked()
+        super().backward(out, gradient, retain_graph, create_graph)
+        if any(t.grad is None for t in leaves):
+            raise RuntimeError("a leaf requiring grad received no gradient")
+
+
+
 #: engine class -> (ops, properties) of the cells that must flag it
 BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
     SinBackwardOff: (["sin"], ["grad_vs_torch"]),
@@ -266,4 +316,6 @@ BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
     SoftmaxBackwardWrongDim: (["softmax"], ["grad_vs_numerical"]),
     GradOverwrittenNotAccumulated: (None, ["accumulation"]),
     SinBackwardNotDifferentiable: (["sin"], ["higher_order"]),
+    UnusedLeafGetsZeros: (None, ["leaf_rule"]),
+    UnusedLeafRaises: (None, ["leaf_rule"]),
 }

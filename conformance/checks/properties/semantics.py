@@ -2,6 +2,7 @@
 contagion and freezing, retain_grad, freed graphs, accumulation, detach, implicit gradients."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -40,24 +41,46 @@ def _is_alias(p: Program, ts: list[Any], i: int) -> bool:
     return p.nodes[i].op is not None and any(ts[i] is ts[j] for j in p.nodes[i].inputs)
 
 
+def _with_unused_leaf(p: Program) -> Program:
+    """p plus a leaf requiring grad that no node uses (appended last, so the output stays p's)."""
+    return replace(p, nodes=p.nodes + [Node(value=p.nodes[p.leaves[0]].value.copy(), requires_grad=True)])
+
+
 @prop("leaf_rule", family="semantics", per_op=False, methods={"grad_tensor"}, oracles={"rule"})
 def _leaf_rule(A: Any, p: Program) -> Evidence:
-    """requires_grad contagion, is_leaf, grad_fn; .grad only on leaves requiring grad.
+    """requires_grad contagion, is_leaf, grad_fn; .grad only on leaves requiring grad that the output uses.
 
-    Leaves requiring grad get .grad; frozen leaves and every non-leaf keep .grad None.
+    Leaves requiring grad that the output depends on get .grad; frozen leaves and every
+    non-leaf keep .grad None, and so does a leaf requiring grad that nothing uses -- backward()
+    leaves it alone, with no error (engines that start every grad at zero give it zeros).
     """
-    ts = p.run(A)
-    problems = _flags(A, p, ts)
-    A.backward(ts[p.output], p.cotangent_tensor(A))
-    for i, n in enumerate(p.nodes):
-        if _is_alias(p, ts, i):
+    q = _with_unused_leaf(p)
+    unused = len(q.nodes) - 1
+    ts = q.run(A)
+    problems = _flags(A, q, ts)
+    try:
+        A.backward(ts[q.output], q.cotangent_tensor(A))
+    except Exception as e:  # noqa: BLE001 - blamed on the unused leaf only if p without it backpropagates
+        ts_p = p.run(A)
+        A.backward(ts_p[p.output], p.cotangent_tensor(A))  # raising here too: the engine's own error
+        raised = (f"with leaf v{unused} requiring grad but unused by the output, backward() raised "
+                  f"{type(e).__name__}({str(e)!r}); expected no error and v{unused}.grad None")
+        return violations([*problems, raised], q)
+    reached = q.output_ancestors()
+    for i, n in enumerate(q.nodes):
+        if _is_alias(q, ts, i):
             continue
         g = A.grad_tensor(ts[i])
-        if n.op is None and n.requires_grad and g is None:
-            problems.append(f"leaf v{i} requires grad but .grad is None")
-        elif not (n.op is None and n.requires_grad) and g is not None:
+        if n.op is None and n.requires_grad and i in reached:
+            if g is None:
+                problems.append(f"leaf v{i} requires grad but .grad is None; expected its gradient")
+        elif n.op is None and n.requires_grad:
+            if g is not None:
+                problems.append(f"leaf v{i} requires grad but the output does not use it: .grad is "
+                                f"{A.to_numpy(g).tolist()}, expected None")
+        elif g is not None:
             problems.append(f"v{i} ({n.op or 'frozen leaf'}) has a .grad but is not a leaf requiring grad")
-    return violations(problems, p)
+    return violations(problems, q)
 
 
 @prop("retain_grad", family="semantics", per_op=False, capabilities={caps.RETAIN_GRAD}, methods={"retain_grad"},
