@@ -297,6 +297,30 @@ class UnusedLeafRaises(_RemembersLeaves):
             raise RuntimeError("a leaf requiring grad received no gradient")
 
 
+class NoGradResultsRequireGrad(_Broken):
+    """Op results built under no_grad are untracked (no grad_fn) but keep requires_grad=True of their
+    inputs, so they are leaves requiring grad: used later in a graph, they receive a .grad."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._no_grad_depth = 0  # the engine's own grad mode, which its ops consult
+
+    @contextmanager
+    def no_grad(self) -> Iterator[None]:
+        self._no_grad_depth += 1
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self._no_grad_depth -= 1
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = super().apply(op, inputs, params)
+        if self._no_grad_depth and any(isinstance(t, torch.Tensor) and t.requires_grad for t in inputs):
+            out = out.detach().requires_grad_(True)
+        return out
+
+
 
 #: engine class -> (ops, properties) of the cells that must flag it
 BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
@@ -318,4 +342,5 @@ BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
     SinBackwardNotDifferentiable: (["sin"], ["higher_order"]),
     UnusedLeafGetsZeros: (None, ["leaf_rule"]),
     UnusedLeafRaises: (None, ["leaf_rule"]),
+    NoGradResultsRequireGrad: (None, ["no_grad"]),
 }

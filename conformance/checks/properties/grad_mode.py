@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from conformance.checks import oracles as O
 from conformance.checks.properties.base import Evidence, from_comparison, named, prop, violations
 from conformance.engines import adapter as caps
@@ -29,9 +31,14 @@ def _untracked(A: Any, p: Program, ts: list[Any], where: str) -> list[str]:
 
 
 @prop("no_grad", family="grad_mode", per_op=False, capabilities=_NG, methods={"no_grad", "is_grad_enabled"},
-      oracles={"rule"}, dtypes=_F64)
+      oracles={"rule"}, helper_ops={"mul", "sum"}, dtypes=_F64)
 def _no_grad(A: Any, p: Program) -> Evidence:
-    """Nothing is tracked under no_grad; the mode is restored."""
+    """Nothing is tracked under no_grad, not even once used in a graph later; the mode is restored.
+
+    The program's output, computed under no_grad, then feeds a tracked graph (sum(out * w), w a
+    fresh leaf requiring grad): after that graph's backward no result computed under no_grad
+    has a .grad or a grad_fn, and no leaf of the program received a gradient through it.
+    """
     problems = []
     with A.no_grad():
         if A.is_grad_enabled():
@@ -40,7 +47,34 @@ def _no_grad(A: Any, p: Program) -> Evidence:
     problems += _untracked(A, p, ts, "under no_grad")
     if not A.is_grad_enabled():
         problems.append("grad mode not restored after no_grad")
-    return violations(problems, p)
+    if problems:
+        return violations(problems, p)
+    return violations(_used_after_no_grad(A, p, ts), p)
+
+
+def _used_after_no_grad(A: Any, p: Program, ts: list[Any]) -> list[str]:
+    # an op that returned its input object itself (torch.flatten(x, d, d) is x) computed nothing
+    computed = [i for i in p.op_nodes if not any(ts[i] is ts[j] for j in range(i))]
+    if p.output not in computed:
+        return []
+    out = ts[p.output]
+    w = A.leaf(np.ones(A.to_numpy(out).shape), p.dtype, True)
+    A.backward(A.apply("sum", [A.apply("mul", [out, w], {})], {"dim": None, "keepdim": False}))
+    problems = []
+    for i in computed:
+        g = A.grad_of(ts[i])
+        if g is not None:
+            problems.append(f"v{i} ({p.nodes[i].op}), computed under no_grad and then used in a graph, has .grad "
+                            f"{g.tolist()} after that graph's backward; expected None")
+    if A.grad_fn_name(out) is not None:
+        problems.append(f"v{p.output} ({p.nodes[p.output].op}), computed under no_grad, has grad_fn "
+                        f"{A.grad_fn_name(out)!r} after being used in a graph; expected None")
+    for i in p.leaves:
+        g = A.grad_of(ts[i])
+        if g is not None:
+            problems.append(f"leaf v{i} has .grad {g.tolist()} through a result computed under no_grad; "
+                            "expected None")
+    return problems
 
 
 @prop("enable_grad_nested", family="grad_mode", per_op=False, capabilities=_NG,
