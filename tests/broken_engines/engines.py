@@ -321,6 +321,45 @@ class NoGradResultsRequireGrad(_Broken):
         return out
 
 
+class RetainGradSwitchRetainsAll(_Broken):
+    """retain_grad() is a global switch: asked for one tensor, it makes every op result (intermediates
+    and the output) keep its .grad."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._results = _Tracked()
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = super().apply(op, inputs, params)
+        if isinstance(out, torch.Tensor):
+            self._results.add(out)
+        return out
+
+    def retain_grad(self, t: Any) -> None:
+        t.retain_grad()
+        for r in self._results:
+            if r.requires_grad and not r.is_leaf:
+                r.retain_grad()
+
+
+class RetainedGradOverwritten(_Broken):
+    """A retained intermediate's .grad is overwritten by each backward instead of accumulated
+    (leaves accumulate correctly), so a second retain_graph=True backward halves it vs torch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._retained = _Tracked()
+
+    def retain_grad(self, t: Any) -> None:
+        t.retain_grad()
+        self._retained.add(t)
+
+    def backward(self, out: Any, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False) -> None:
+        for t in self._retained:
+            t.grad = None
+        super().backward(out, gradient, retain_graph, create_graph)
+
+
 
 #: engine class -> (ops, properties) of the cells that must flag it
 BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
@@ -343,4 +382,6 @@ BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
     UnusedLeafGetsZeros: (None, ["leaf_rule"]),
     UnusedLeafRaises: (None, ["leaf_rule"]),
     NoGradResultsRequireGrad: (None, ["no_grad"]),
+    RetainGradSwitchRetainsAll: (None, ["retain_grad"]),
+    RetainedGradOverwritten: (None, ["retain_grad"]),
 }

@@ -84,13 +84,17 @@ def _leaf_rule(A: Any, p: Program) -> Evidence:
 
 
 @prop("retain_grad", family="semantics", per_op=False, capabilities={caps.RETAIN_GRAD}, methods={"retain_grad"},
-      oracles={"torch-float64"})
+      oracles={"torch-float64", "rule"})
 def _retain_grad(A: Any, p: Program) -> Evidence:
-    """retain_grad() on intermediates gives their correct gradient.
+    """retain_grad() gives the intermediates it is called on, and no other, their correct gradient.
 
-    Retained grads of intermediates vs torch's.  Nodes that are their input object itself
-    (torch.flatten(x, d, d) returns x) are left out on either side: retaining there means
-    retaining the input, whose grad sums every path, so the two engines legitimately differ.
+    Retained grads of intermediates vs torch's, after one backward and -- when the engine can
+    retain the graph -- after a second backward(retain_graph=True), where a retained grad
+    accumulates as a leaf's does.  Then retain_grad() on one intermediate only: after backward
+    it has .grad and every other intermediate, and the output, keep .grad None.  Nodes that are
+    their input object itself (torch.flatten(x, d, d) returns x) are left out on either side:
+    retaining there means retaining the input, whose grad sums every path, so the two engines
+    legitimately differ.
     """
     ts = p.run(A)
     T = O.torch_adapter()
@@ -100,12 +104,39 @@ def _retain_grad(A: Any, p: Program) -> Evidence:
     for i in chosen:
         A.retain_grad(ts[i])
         T.retain_grad(tts[i])
+    passes = ["retained intermediate grads"]
+    if caps.RETAIN_GRAPH in A.capabilities:  # a second backward needs the graph kept by the first
+        passes.append("retained intermediate grads after a second backward(retain_graph=True), which accumulate")
+    keep = True if len(passes) == 2 else None
+    tol = O.tolerance_for(p, "torch-float64")
+    for what in passes:
+        A.backward(ts[p.output], p.cotangent_tensor(A), retain_graph=keep)
+        obs = {i: A.grad_of(ts[i]) for i in chosen}
+        T.backward(tts[p.output], p.cotangent_tensor(T, "float64"), retain_graph=keep)
+        exp = {i: T.grad_of(tts[i]) for i in chosen}
+        c = O.compare(named(p, exp), named(p, obs), tol, "torch-float64")
+        if not c.ok:
+            return from_comparison(c, named(p, exp), named(p, obs), "torch-float64", p, what)
+    return _retain_one_only(A, p, chosen) if chosen else violations([], p, "torch-float64")
+
+
+def _retain_one_only(A: Any, p: Program, chosen: list[int]) -> Evidence:
+    """retain_grad() on the first intermediate only: no other op result gets a .grad."""
+    ts = p.run(A)
+    one = chosen[0]
+    A.retain_grad(ts[one])
     A.backward(ts[p.output], p.cotangent_tensor(A))
-    obs = {i: A.grad_of(ts[i]) for i in chosen}
-    T.backward(tts[p.output], p.cotangent_tensor(T, "float64"))
-    exp = {i: T.grad_of(tts[i]) for i in chosen}
-    c = O.compare(named(p, exp), named(p, obs), O.tolerance_for(p, "torch-float64"), "torch-float64")
-    return from_comparison(c, named(p, exp), named(p, obs), "torch-float64", p, "retained intermediate grads")
+    problems = []
+    if A.grad_of(ts[one]) is None:
+        problems.append(f"v{one} ({p.nodes[one].op}): retain_grad() was called but .grad is None after backward; "
+                        "expected its gradient")
+    for i in p.op_nodes:
+        g = None if i == one or _is_alias(p, ts, i) else A.grad_of(ts[i])
+        if g is not None:
+            role = "the output" if i == p.output else "an intermediate"
+            problems.append(f"v{i} ({p.nodes[i].op}), {role} not retained, has .grad {g.tolist()} after "
+                            f"retain_grad() on v{one} only; expected None")
+    return violations(problems, p)
 
 
 def _square_sum(p: Program) -> Program:
