@@ -43,3 +43,39 @@ def test_domain_keeps_margin() -> None:
     assert np.all(np.abs(x) >= 0.3) and d.contains(x)
 
 
+
+
+def _draws(op: str, n: int = 50) -> list[tuple[tuple[int, ...], dict]]:
+    """The first ``n`` samples of ``op`` (as one ci cell sees them): (input shape, params)."""
+    from hypothesis import strategies as st
+
+    seen: list[tuple[tuple[int, ...], dict]] = []
+
+    @seed(0)
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def draw(data):  # type: ignore[no-untyped-def]
+        s = REGISTRY[op].sample(data.draw)
+        seen.append((s.shapes[0], s.params))
+
+    draw()
+    return seen
+
+
+def test_index_draws_fewer_indices_ellipsis_anywhere_and_new_axes() -> None:
+    """Issue 13: x[1] of a matrix, x[..., 0], x[0, ..., 1], x[None, ...] are drawn, not only one index a dim."""
+    forms = set()
+    for shp, params in _draws("index"):
+        items = params["index"]
+        if any(isinstance(i, np.ndarray) and i.dtype == bool for i in items):
+            continue  # a mask
+        ell = [k for k, i in enumerate(items) if i is Ellipsis]
+        real = [i for i in items if i is not None and i is not Ellipsis]
+        if not ell and len(real) < len(shp):
+            forms.add("fewer indices than dims")
+        if ell and any(i is not None for i in items[ell[0] + 1:]):
+            forms.add("an index after the Ellipsis")
+        if any(i is None for i in items):
+            forms.add("None")
+    assert forms == {"fewer indices than dims", "an index after the Ellipsis", "None"}, forms
+

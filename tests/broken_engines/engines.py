@@ -5,6 +5,7 @@ import weakref
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
 
 from conformance.engines.torch import TorchAdapter
@@ -360,6 +361,40 @@ class RetainedGradOverwritten(_Broken):
         super().backward(out, gradient, retain_graph, create_graph)
 
 
+def _array_after_ellipsis(index: Any) -> bool:
+    seen = False
+    for i in index if isinstance(index, tuple) else (index,):
+        seen = seen or i is Ellipsis
+        if seen and isinstance(i, np.ndarray):
+            return True
+    return False
+
+
+class _IndexAssignBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, index: tuple) -> torch.Tensor:
+        ctx.shape, ctx.index = x.shape, index
+        return x[index].clone()
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:
+        grad = g.new_zeros(ctx.shape)
+        grad[ctx.index] = g  # the bug: assignment, so a repeated index keeps one contribution, not their sum
+        return grad, None
+
+
+class IndexAfterEllipsisOverwrites(_Broken):
+    """x[..., idx] with an integer array after an Ellipsis takes a second backward path that assigns the
+    gradient instead of accumulating it: repeated indices (x[..., [0, 0]]) lose all but one contribution.
+    The common path (no Ellipsis before the array) accumulates correctly."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        if op == "index" and _array_after_ellipsis(params["index"]):
+            index = tuple(torch.as_tensor(i) if isinstance(i, np.ndarray) else i for i in params["index"])
+            return _IndexAssignBackward.apply(inputs[0], index)
+        return super().apply(op, inputs, params)
+
+
 
 #: engine class -> (ops, properties) of the cells that must flag it
 BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
@@ -384,4 +419,5 @@ BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
     NoGradResultsRequireGrad: (None, ["no_grad"]),
     RetainGradSwitchRetainsAll: (None, ["retain_grad"]),
     RetainedGradOverwritten: (None, ["retain_grad"]),
+    IndexAfterEllipsisOverwrites: (["index"], ["grad_vs_torch"]),
 }

@@ -1,5 +1,6 @@
-"""Indexing ``x[index]``: slices (with steps), None, Ellipsis, ints, integer arrays with
-REPEATED and negative indices (their gradients must accumulate, not overwrite), boolean masks."""
+"""Indexing ``x[index]``: slices (with steps), None, Ellipsis anywhere, fewer indices than dims, ints,
+integer arrays with REPEATED and negative indices (their gradients must accumulate, not overwrite),
+boolean masks."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,17 +21,26 @@ def _slice(draw: Any, n: int) -> slice:
 
 def _index_sample(draw: Any) -> Sample:
     shp = S.shape(draw, min_dims=1)
+    ndim = len(shp)
     kind = draw(st.sampled_from(["basic", "intarray", "intarray", "mask"]))
     if kind == "mask":
-        k = draw(st.integers(1, len(shp)))
+        k = draw(st.integers(1, ndim))
         seed = draw(st.integers(0, 2**16))
         mask = np.random.default_rng(seed).random(shp[:k]) < 0.6
         return Sample((shp,), {"index": (mask,)})
+    # Which dims get an index: a leading run, and after an Ellipsis a trailing run; fewer indices
+    # than dims is common (x[1] of a matrix), and `...` may stand anywhere, for any number of dims
+    # (x[..., 0], x[0, ..., 1], x[...]) -- an engine that expands it wrongly is right only at the end.
+    ellipsis = draw(st.booleans())
+    lead = draw(st.integers(0 if ellipsis else 1, ndim))
+    trail = draw(st.integers(0, ndim - lead)) if ellipsis else 0
+    dims = list(range(lead)) + list(range(ndim - trail, ndim))
     items: list[Any] = []
     array_done = False
-    for i, n in enumerate(shp):
+    for d in dims:
+        n = shp[d]
         choice = draw(st.sampled_from(["slice", "int", "array", "full"]))
-        if choice == "array" or (kind == "intarray" and not array_done and i == len(shp) - 1):
+        if choice == "array" or (kind == "intarray" and not array_done and d == dims[-1]):
             if array_done:
                 items.append(slice(None))
                 continue
@@ -47,10 +57,10 @@ def _index_sample(draw: Any) -> Sample:
             items.append(slice(None))
     if array_done:  # numpy treats ints next to an array as advanced indices, torch as basic: avoid the mix
         items = [slice(None) if isinstance(i, int) else i for i in items]
-    if draw(st.booleans()):
+    if ellipsis:
+        items.insert(lead, Ellipsis)
+    for _ in range(draw(st.integers(0, 2))):  # new axes, anywhere
         items.insert(draw(st.integers(0, len(items))), None)
-    if draw(st.booleans()) and len(items) > 1:
-        items = items[:-1] + [Ellipsis] if items[-1] is not None else items
     return Sample((shp,), {"index": tuple(items)})
 
 
