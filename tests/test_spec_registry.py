@@ -79,3 +79,13 @@ def test_index_draws_fewer_indices_ellipsis_anywhere_and_new_axes() -> None:
             forms.add("None")
     assert forms == {"fewer indices than dims", "an index after the Ellipsis", "None"}, forms
 
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "amax", "amin", "logsumexp", "var", "prod"])
+def test_reductions_draw_negative_dims_and_tuples(op: str) -> None:
+    """Issue 13: negative dims other than -1, and (where torch takes them) tuples with a negative dim."""
+    dims = [params["dim"] for _, params in _draws(op)]
+    assert any(isinstance(d, int) and d <= -2 for d in dims), dims
+    if op in ("sum", "mean", "amax", "amin", "logsumexp", "var"):
+        assert any(isinstance(d, tuple) and any(x < 0 for x in d) for d in dims), dims
+    if op in ("amax", "amin"):  # torch.amax(x, dim=None) reduces every dim
+        assert None in dims, dims

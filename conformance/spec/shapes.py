@@ -27,15 +27,23 @@ def dim_of(draw: Any, ndim: int) -> int:
 
 
 def reduce_dims(draw: Any, ndim: int, allow_tuple: bool = True, allow_none: bool = True) -> Any:
-    """None (all), an int, or a tuple of distinct dims."""
-    options = ["int"] + (["none"] if allow_none else []) + (["tuple"] if allow_tuple and ndim >= 2 else [])
-    kind = draw(st.sampled_from(options)) if ndim > 0 else ("none" if allow_none else "int")
-    if kind == "none":
+    """None (all), an int, or a tuple of distinct dims; negative dims as often as non-negative ones.
+
+    Drawn by coin flips rather than sampled_from/integers(-ndim, ndim - 1), whose first examples
+    lean to the first values (a ci cell saw a tuple 3 times in 50): None a quarter of the time
+    (every program's glue sums reduce over everything already), else a tuple half the time where
+    one is allowed, and each dim's sign apart from the dim, negative by default -- so the simple
+    examples hypothesis tries first, and shrinks to, use negative dims (dim=-1, as code does).
+    """
+    if ndim == 0:
+        return None if allow_none else dim_of(draw, ndim)
+    if allow_none and draw(st.booleans()) and draw(st.booleans()):
         return None
-    if kind == "int":
-        return dim_of(draw, ndim)
-    dims = draw(st.lists(st.integers(0, ndim - 1), min_size=2, max_size=ndim, unique=True))
-    return tuple(d - ndim if draw(st.booleans()) else d for d in dims)
+    if allow_tuple and ndim >= 2 and draw(st.booleans()):
+        dims = draw(st.lists(st.integers(0, ndim - 1), min_size=2, max_size=ndim, unique=True))
+        return tuple(d if draw(st.booleans()) else d - ndim for d in dims)
+    d = draw(st.integers(0, ndim - 1))
+    return d if draw(st.booleans()) else d - ndim
 
 
 def axes(dim: Any, ndim: int) -> tuple[int, ...]:

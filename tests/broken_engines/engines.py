@@ -395,6 +395,31 @@ class IndexAfterEllipsisOverwrites(_Broken):
         return super().apply(op, inputs, params)
 
 
+class _AmaxAllFortran(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, keepdim: bool) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return torch.amax(x, dim=None, keepdim=keepdim)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        flat = int(torch.argmax(x.reshape(-1)))
+        where = np.unravel_index(flat, tuple(x.shape), order="F")  # the bug: the flat index is row-major
+        grad = torch.zeros_like(x)
+        grad[tuple(int(i) for i in where)] = g.sum()
+        return grad, None
+
+
+class AmaxAllDimsColumnMajor(_Broken):
+    """amax(x, dim=None) -- over every dim, a form torch accepts -- sends the gradient to the maximum's
+    flat index unravelled in column-major order: right for 0-d and 1-d inputs, wrong for most matrices.
+    The dim=int and tuple paths are torch's own."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        if op == "amax" and params["dim"] is None:
+            return _AmaxAllFortran.apply(inputs[0], params["keepdim"])
+        return super().apply(op, inputs, params)
 
 #: engine class -> (ops, properties) of the cells that must flag it
 BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
@@ -420,4 +445,5 @@ BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
     RetainGradSwitchRetainsAll: (None, ["retain_grad"]),
     RetainedGradOverwritten: (None, ["retain_grad"]),
     IndexAfterEllipsisOverwrites: (["index"], ["grad_vs_torch"]),
+    AmaxAllDimsColumnMajor: (["amax"], ["grad_vs_torch"]),
 }

@@ -1,4 +1,6 @@
-"""Reductions with dim (None / int / negative / tuple) and keepdim.
+"""Reductions with dim (None / int / negative / tuple) and keepdim, in every form torch accepts:
+tuples wherever torch takes them (not max/min/prod, whose dim is one int), dim=None for amax/amin
+too (logsumexp requires a dim).
 
 max/min/amax/amin are non-differentiable at ties, so the kink distance is the
 smallest gap between the two extreme values of a reduced slice.  var keeps the
@@ -82,10 +84,10 @@ SPECS = [
            sample=_reduce_sample(allow_tuple=False), reference=_np_reduce(np.min), kink=_gap(-1.0),
            torch_equivalent="torch.min"),
     OpSpec(name="amax", family="reduce", arity=1, template="M.amax($x0, dim=$dim, keepdim=$keepdim)",
-           sample=_reduce_sample(allow_none=False), reference=_np_reduce(np.max), kink=_gap(1.0),
+           sample=_reduce_sample(), reference=_np_reduce(np.max), kink=_gap(1.0),
            torch_equivalent="torch.amax"),
     OpSpec(name="amin", family="reduce", arity=1, template="M.amin($x0, dim=$dim, keepdim=$keepdim)",
-           sample=_reduce_sample(allow_none=False), reference=_np_reduce(np.min), kink=_gap(-1.0),
+           sample=_reduce_sample(), reference=_np_reduce(np.min), kink=_gap(-1.0),
            torch_equivalent="torch.amin"),
     OpSpec(name="logsumexp", family="reduce", arity=1, template="M.logsumexp($x0, dim=$dim, keepdim=$keepdim)",
            sample=_reduce_sample(allow_none=False), reference=_np_reduce(_logsumexp),
