@@ -353,7 +353,8 @@ class RetainedGradOverwritten(_Broken):
 
     def retain_grad(self, t: Any) -> None:
         t.retain_grad()
-        self._retained.add(t)
+        if not t.is_leaf:  # retain_grad() on a leaf is a no-op: its .grad accumulates as usual
+            self._retained.add(t)
 
     def backward(self, out: Any, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False) -> None:
         for t in self._retained:
