@@ -24,7 +24,7 @@ def _ratios(row):
 
 def render(report: dict) -> str:
     r = report
-    head = (f"`make bench` on {r['time'][:10]} at {r['time'][11:16]} UTC: {r['cpu']}, {r['cpus']} CPUs "
+    head = (f"`python -m benchmarks` (what `make bench` runs) on {r['time'][:10]} at {r['time'][11:16]} UTC: {r['cpu']}, {r['cpus']} CPUs "
             f"(shared), load average {r['loadavg_before']:.1f} before and {r['loadavg_after']:.1f} after; "
             f"torch {r['torch']} on {r['torch_threads']} thread, numpy {r['numpy']} with BLAS on "
             f"{'/'.join(map(str, r['blas_threads'])) or '?'} thread(s), kernels={r['kernels']}"
