@@ -81,3 +81,17 @@ def check(re_fn, torch_fn, inputs, *, np_fn=None, second=False, seed=0, rtol=1e-
         if tpairs else [None] * len(ts)
     for i, (a, e) in enumerate(zip(_re_grads(rg2, shapes_in), _tensor_grads(tg2, shapes_in))):
         close(a, e, rtol, atol, f"second derivative wrt input {i}")
+
+
+@st.composite
+def pool_windows(draw, min_side: int = 1, max_side: int = 7):
+    """A pooling/im2col geometry and an NCHW input shape it fits: ``(shape, (kernel, stride,
+    padding, dilation))``.  Spatial sides run from the smallest the window allows (at least
+    ``min_side``; 0 reaches empty outputs) to ``max_side``; batch and channels may be 0."""
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    h = draw(st.integers(max(d[0] * (k[0] - 1) + 1 - 2 * p[0], min_side), max_side))
+    w = draw(st.integers(max(d[1] * (k[1] - 1) + 1 - 2 * p[1], min_side), max_side))
+    return (draw(st.integers(0, 2)), draw(st.integers(0, 3)), h, w), (k, s, p, d)

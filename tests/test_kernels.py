@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from ops_helpers import FAST, pool_windows, seeds
 
-from ops_helpers import FAST, seeds
 from refengine import kernels
 
 C = {fam: kernels.implementation(fam, "cython") for fam in kernels.FAMILIES}
@@ -217,14 +217,8 @@ def test_scatter_add(src, size, seed):
 
 @st.composite
 def window_case(draw):
-    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
-    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
-    h = draw(st.integers(max(d[0] * (k[0] - 1) + 1 - 2 * p[0], 1), 7))
-    w = draw(st.integers(max(d[1] * (k[1] - 1) + 1 - 2 * p[1], 1), 7))
-    shape = (draw(st.integers(0, 2)), draw(st.integers(0, 3)), h, w)
-    return draw(views(shape)), (k, s, p, d)
+    shape, geometry = draw(pool_windows(min_side=1))
+    return draw(views(shape)), geometry
 
 
 @given(case=window_case())
