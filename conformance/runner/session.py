@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
@@ -79,15 +80,15 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
     run_seed = resolve_seed(prof, seed)
     # an isolated engine never enters this process; a trusted one is built here even when its cells go
     # to workers (the corpus replays here)
-    adapter = (None if opts["isolated"] else resolve(engine)) if isinstance(engine, str) else engine
+    adapter = (None if opts.isolated else resolve(engine)) if isinstance(engine, str) else engine
     name = engine if isinstance(engine, str) else (engine.spec or engine.name)
     cells = plan(prof, ops, properties, dtypes)
-    selected = shard_cells(cells, opts["shard"])
-    n = max(1, min(opts["workers"], len(selected)))
+    selected = shard_cells(cells, opts.shard)
+    n = max(1, min(opts.workers, len(selected)))
     replayed = _replay_corpus(name, adapter, cells, say) if corpus else []
 
     def ready(engine_name: str) -> None:
-        say(f"conformance: engine {engine_name}, profile {profile}, seed {run_seed}{opts['note']}")
+        say(f"conformance: engine {engine_name}, profile {profile}, seed {run_seed}{opts.note}")
 
     out = pathlib.Path(report) if report is not None else None
     flush = throttled(lambda rr: _write(reports.write_results_json, rr, out))
@@ -100,8 +101,8 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
 
     try:
         with sigterm_interrupts(), hypothesis_storage_outside_cwd():
-            rr = _execute(name, adapter if n == 1 and not opts["isolated"] else None, profile, ops, properties,
-                          run_seed, selected, n, opts["timeout"], progress, save, argv, ready)
+            rr = _execute(name, adapter if n == 1 and not opts.isolated else None, profile, ops, properties,
+                          run_seed, selected, n, opts.timeout, progress, save, argv, ready)
     except KeyboardInterrupt:
         if out is not None and holder:
             _write(reports.write_results_json, holder[0], out)  # info.complete stays False
@@ -110,17 +111,30 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
     if save_failures is not None:
         paths = project_corpus.save_failures(rr, pathlib.Path(save_failures))
         say(f"conformance: {len(set(paths))} failing example(s) saved under {save_failures}")
-    for d in deviation_file.apply(rr.results, opts["deviations"]):
+    for d in deviation_file.apply(rr.results, opts.deviations):
         say(f"warning: stale expected deviation {d.describe()} ({d.reason}): it did not fail")
     if out is not None:
-        _write(lambda r, o: reports.write_all(r, o, baseline=opts["baseline"]), rr, out)
+        _write(lambda r, o: reports.write_all(r, o, baseline=opts.baseline), rr, out)
     return rr
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Options:
+    """What run() needs from its checked options."""
+
+    isolated: bool  # the engine runs in worker processes that may crash or hang
+    workers: int  # worker processes asked for (capped by the number of cells later)
+    note: str  # for the start line: ", 2 worker(s), isolated, shard 1/4"
+    shard: tuple[int, int] | None  # (K, N): run the K-th of N slices of the plan
+    timeout: float  # per-example deadline in an isolated worker (inf when not isolated)
+    deviations: list[Any]  # expected deviations from the --expect file
+    baseline: RunResults | None  # the run to diff the reports against
 
 
 def _checked_options(engine: str | Adapter, profile: str, ops: Sequence[str] | None,
                      properties: Sequence[str] | None, expect: Any, baseline: Any, report: Any, save_failures: Any,
                      ops_from: Sequence[str], isolate: bool | None, workers: int | None, timeout: float,
-                     shard: Any) -> dict[str, Any]:
+                     shard: Any) -> _Options:
     """Every option checked before any engine runs (ConfigError: the one-line reason)."""
     if save_failures is not None:
         try:
@@ -156,8 +170,8 @@ def _checked_options(engine: str | Adapter, profile: str, ops: Sequence[str] | N
         raise ConfigError("an Adapter object runs in process: pass its engine name to use workers or isolation")
     note = (f", {n} worker(s)" if n > 1 or isolated else "") + (", isolated" if isolated else "")
     note += f", shard {shard[0]}/{shard[1]}" if shard else ""
-    return {"isolated": isolated, "workers": n, "note": note, "shard": shard,
-            "timeout": timeout if isolated else float("inf"), "deviations": deviations, "baseline": base}
+    return _Options(isolated=isolated, workers=n, note=note, shard=shard,
+                    timeout=timeout if isolated else float("inf"), deviations=deviations, baseline=base)
 
 
 def _load_baseline(baseline: Any) -> RunResults | None:
