@@ -56,7 +56,7 @@ define run_engine
 endef
 
 # Heavy engines with their own extras: paddle (pip install -e '.[paddle]', ~870 MB) and tensorflow
-# ('.[tensorflow]', ~1.6 GB) run in `make report` when installed (ci, one worker: 8-20 and 9-16 minutes here
+# ('.[tensorflow]', ~1.6 GB) run in `make report` when installed (ci, one worker: 5-20 and 6-16 minutes here
 # under load); torch-compile needs only torch but compiles every new program (hours at ci on 2 cores), so it
 # is in report-slow-peers.  Each runs in its own process, one worker, with a long per-example timeout.
 HEAVY_PEERS := paddle tensorflow
