@@ -35,7 +35,11 @@ PEERS = {
     "paddle": "conformance.engines.peers.paddle:PaddleAdapter",
     "tensorflow": "conformance.engines.peers.tensorflow:TensorFlowAdapter",
 }
-BUILTIN.update({k: "third-party engine (peers extra)" for k in PEERS})
+#: what installs each third-party engine (shown by ``conformance list-engines``)
+_INSTALL = {"torch-compile": "torch.compile of torch itself (AOTAutograd, aot_eager backend)",
+            "torch-compile:inductor": "torch.compile with the inductor backend (needs a C++ compiler)",
+            "paddle": "third-party engine (paddle extra)", "tensorflow": "third-party engine (tensorflow extra)"}
+BUILTIN.update({k: _INSTALL.get(k, "third-party engine (peers extra)") for k in PEERS})
 # -------------------------------------------------------------------------------------------------------
 
 
