@@ -129,3 +129,16 @@ def test_unwritable_save_failures_dir_fails_before_the_run(tmp_path: Path, capsy
                  "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--save-failures" in err[0] and "cannot create the directory" in err[0]
+
+
+def test_a_spec_torch_cannot_call_is_an_error_not_a_false_green(capsys: pytest.CaptureFixture[str]) -> None:
+    """Checking a spec on torch itself: a template naming a function torch lacks makes the op's cells
+    errors that say what to fix, never not-applicable, so the run is not conformant (exit 1)."""
+    code = main(["run", "--engine", "torch", "--ops-from", "tests.user_ops.misplaced", "--ops", "softplus_misplaced",
+                 "--properties", "forward,grad_vs_torch", "--profile", "quick", "-q", "--workers", "1",
+                 "--no-corpus"])
+    out = capsys.readouterr().out
+    assert code == 1 and "NONCONFORMANT" in out
+    assert out.count("ERROR") == 4 and "not-applicable" not in out
+    assert ("op softplus_misplaced: its OpSpec names torch equivalent 'torch.softplus', but torch has no "
+            "M.softplus") in out

@@ -67,11 +67,15 @@ class TorchLikeAdapter(Adapter):
 
     def has_op(self, op: str) -> bool:
         if op not in self._op_cache:
-            spec = REGISTRY[op]
-            tpls = [spec.template_for({"dim": d}) for d in (None, 0)] if callable(spec.template) else [spec.template]
-            needed = set(spec.requires) | {n for tpl in tpls for n in _NAMES.findall(tpl)}
-            self._op_cache[op] = all(self._has(n) for n in needed)
+            self._op_cache[op] = not self.missing_names(op)
         return self._op_cache[op]
+
+    def missing_names(self, op: str) -> list[str]:
+        """The names the op's template (and ``requires``) use that this namespace lacks, e.g. ['softplus']."""
+        spec = REGISTRY[op]
+        tpls = [spec.template_for({"dim": d}) for d in (None, 0)] if callable(spec.template) else [spec.template]
+        needed = set(spec.requires) | {n for tpl in tpls for n in _NAMES.findall(tpl)}
+        return sorted(n for n in needed if not self._has(n))
 
     # -- building --------------------------------------------------------------------
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:

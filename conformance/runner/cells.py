@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import seed as hseed
 from hypothesis.errors import HypothesisException, StopTest
 
+from conformance.checks import oracles as O
 from conformance.checks.properties import PROPERTIES, Property
 from conformance.engines.adapter import Adapter
 from conformance.engines.contract import checked
@@ -52,6 +53,32 @@ def plan(profile: Profile, ops: Sequence[str] | None = None, properties: Sequenc
     return cells
 
 
+def uncallable(adapter: Adapter, prop: Property, op: str) -> str | None:
+    """Why torch cannot call an op whose OpSpec says it has a torch equivalent, or None.
+
+    Asked where torch must call it: when the property consults the torch oracle, or when torch is
+    the engine under test.  A wrong namespace in the spec (``M.softplus`` for
+    ``torch.nn.functional.softplus``) would otherwise make those cells not-applicable -- untested,
+    and a run of nothing but them a false "conformant" -- so it is an error that says what to fix.
+    """
+    spec = REGISTRY.get(op)
+    if op == ANY_OP or spec is None or not spec.torch_equivalent:
+        return None
+    engine_is_torch = getattr(adapter, "M", None) is not None and getattr(adapter, "M") is sys.modules.get("torch")
+    if not (prop.uses_torch or engine_is_torch):
+        return None
+    try:
+        missing = O.torch_adapter().missing_names(op)
+    except Exception:  # noqa: BLE001 - no torch here: the cell itself reports why the oracle cannot run
+        return None
+    if not missing:
+        return None
+    names = ", ".join(f"M.{n}" for n in missing)
+    return (f"op {op}: its OpSpec names torch equivalent {spec.torch_equivalent!r}, but torch has no {names} "
+            f"(template {spec.template_for({})!r}); point the template at the namespace where torch has it "
+            "(e.g. M.nn.functional.NAME), or set torch_equivalent='' if torch has no such op")
+
+
 def not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> str | None:
     """Why ``adapter`` cannot be asked this cell's question, or None when it can.
 
@@ -84,6 +111,9 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     """
     adapter = checked(adapter)  # adapter lies (wrong type/shape) -> an error naming the method
     base = dict(engine=adapter.name, op=op, property=prop.name, dtype=dtype, seed=run_seed)
+    broken_spec = uncallable(adapter, prop, op)
+    if broken_spec:
+        return Result(status=Status.ERROR, message=broken_spec, **base)
     why = not_applicable(adapter, prop, op, dtype)
     if why:
         return Result(status=Status.NOT_APPLICABLE, message=why, **base)
