@@ -65,3 +65,13 @@ SPECS = [
     _unary_spec("erf", lambda x: _erf(x), notes="reference: math.erf through np.vectorize"),
     _unary_spec("erfc", lambda x: _erfc(x), notes="reference: math.erfc through np.vectorize"),
 ]
+
+# -- binary, broadcasting like add/mul (gradients summed back to each input's shape)
+SPECS += [
+    # y kept away from 0: atan2's branch cut (x < 0, y = 0) and its singular origin
+    _binary_spec("atan2", np.arctan2, (NONZERO, Domain()), notes="atan2(y, x): y = $x0 kept 0.3 from 0"),
+    # one side kept away from 0, so the pair never nears the origin, where hypot is not differentiable
+    _binary_spec("hypot", np.hypot, (NONZERO, Domain())),
+    _binary_spec("logaddexp", np.logaddexp),
+    _binary_spec("xlogy", lambda x, y: x * np.log(y), (Domain(), POS), notes="x * log(y), y > 0.1"),
+]
