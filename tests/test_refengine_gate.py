@@ -37,15 +37,15 @@ AWAITING_OPSPEC = {"adaptive_avg_pool2d", "arccos", "arccosh", "arcsin", "arcsin
                    "arctan", "arctan2", "arctanh", "argsort",
                    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "broadcast_to",
                    "ceil", "cholesky", "chunk", "conv1d", "conv_transpose2d", "cosine_similarity",
-                   "cross", "cummax", "cummin", "cumprod", "cumsum", "det", "diag", "diagonal", "digamma",
-                   "dot", "einsum", "elu", "embedding", "fix", "flip",
-                   "floor", "fmod", "gather", "gelu", "ger", "glu", "group_norm", "hardtanh", "huber_loss",
+                   "cross", "cummax", "cummin", "cumprod", "cumsum", "det", "diag", "diagonal",
+                   "dot", "einsum", "embedding", "fix", "flip",
+                   "floor", "fmod", "gather", "ger", "glu", "group_norm", "huber_loss",
                    "index_add", "index_select", "interpolate", "inverse", "kl_div", "kthvalue",
-                   "l1_loss", "layer_norm", "leaky_relu", "lgamma", "linear",
-                   "logsigmoid", "masked_fill", "median", "moveaxis", "movedim", "msort", "mv",
+                   "l1_loss", "layer_norm", "linear",
+                   "masked_fill", "median", "moveaxis", "movedim", "msort", "mv",
                    "narrow", "norm", "normalize", "outer", "pad", "polygamma", "remainder",
-                   "repeat", "roll", "round", "scatter_add", "sign", "silu", "slogdet",
-                   "smooth_l1_loss", "softplus", "sort", "std", "take_along_dim", "tile",
+                   "repeat", "roll", "round", "scatter_add", "sign", "slogdet",
+                   "smooth_l1_loss", "sort", "std", "take_along_dim", "tile",
                    "topk", "trace", "tril", "triu", "trunc", "unbind", "vdot"}
 
 

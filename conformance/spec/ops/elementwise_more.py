@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 from conformance.spec import shapes as S
 from conformance.spec.opspec import Domain, OpSpec, Sample
@@ -74,4 +75,84 @@ SPECS += [
     _binary_spec("hypot", np.hypot, (NONZERO, Domain())),
     _binary_spec("logaddexp", np.logaddexp),
     _binary_spec("xlogy", lambda x, y: x * np.log(y), (Domain(), POS), notes="x * log(y), y > 0.1"),
+]
+
+
+# -- special functions: lgamma and digamma have poles at 0, -1, -2, ...; kept 0.2 away
+GAMMA = Domain(-3.0, 3.0, avoid=(-3.0, -2.0, -1.0, 0.0), margin=0.2)
+_lgamma = np.vectorize(math.lgamma, otypes=[np.float64])  # log|Gamma(x)|, as torch.lgamma
+# asymptotic series of digamma: ln x - 1/(2x) - sum_k B_2k / (2k x^2k), k = 1..7
+_PSI_COEF = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+
+
+def _digamma1(x: float) -> float:
+    """digamma in float64, independent of refengine's: reflection below 0.5, recurrence up to x >= 10,
+    then the asymptotic series (truncation < 1e-16 there); agrees with 50-digit mpmath to ~1e-15."""
+    if x < 0.5:
+        return _digamma1(1.0 - x) - math.pi / math.tan(math.pi * x)
+    acc = 0.0
+    while x < 10.0:
+        acc -= 1.0 / x
+        x += 1.0
+    inv2 = 1.0 / (x * x)
+    s, p = 0.0, inv2
+    for c in _PSI_COEF:
+        s += c * p
+        p *= inv2
+    return acc + math.log(x) - 0.5 / x - s
+
+
+_digamma = np.vectorize(_digamma1, otypes=[np.float64])
+
+SPECS += [
+    _unary_spec("lgamma", lambda x: _lgamma(x), GAMMA, notes="reference: math.lgamma through np.vectorize"),
+    _unary_spec("digamma", lambda x: _digamma(x), GAMMA, notes="reference: reflection + recurrence + series"),
+]
+
+
+# -- activations, through M.nn.functional
+F = "M.nn.functional"
+
+
+def _kink_at(xs: list[np.ndarray], points: tuple[float, ...]) -> float:
+    if not xs[0].size:
+        return float("inf")
+    return min(float(np.min(np.abs(xs[0] - p))) for p in points)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _act_spec(name: str, ref: Any, params: dict[str, list[Any]] | None = None, kink: Any = None,
+              notes: str = "") -> OpSpec:
+    params = params or {}
+    args = "".join(f", {k}=${k}" for k in params)
+
+    def sample(draw: Any) -> Sample:
+        return Sample((S.shape(draw),), {k: draw(st.sampled_from(v)) for k, v in params.items()})
+
+    return OpSpec(name=name, family=FAMILY, arity=1, template=f"{F}.{name}($x0{args})", sample=sample,
+                  reference=ref, kink=kink, torch_equivalent=f"torch.nn.functional.{name}", notes=notes)
+
+
+def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+
+
+SPECS += [
+    # beta * x stays below torch's default threshold 20 on [-3, 3], so the switch to x is never reached
+    _act_spec("softplus", lambda x, beta: np.logaddexp(0.0, beta * x) / beta, {"beta": [1.0, 0.5, 2.0]}),
+    _act_spec("silu", lambda x: x * _sigmoid(x)),
+    _act_spec("elu", lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))),
+              {"alpha": [1.0, 0.5, 2.0]}, kink=lambda xs, p: _kink_at(xs, (0.0,))),
+    _act_spec("leaky_relu", lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
+              {"negative_slope": [0.01, 0.2]}, kink=lambda xs, p: _kink_at(xs, (0.0,))),
+    _act_spec("hardtanh", lambda x, min_val, max_val: np.clip(x, min_val, max_val),
+              {"min_val": [-1.0, -2.0], "max_val": [1.0, 0.5]},
+              kink=lambda xs, p: _kink_at(xs, (p["min_val"], p["max_val"]))),
+    _act_spec("logsigmoid", lambda x: -np.logaddexp(0.0, -x)),
+    _act_spec("gelu", _gelu, {"approximate": ["none", "tanh"]}),
 ]
