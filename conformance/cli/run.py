@@ -8,9 +8,9 @@ from collections import Counter
 from typing import Any, Sequence
 
 from conformance.errors import ConfigError
-from conformance.report import diff_runs, load_run
+from conformance.report import diff_runs
 from conformance.runner.results import RunResults, Status
-from conformance.runner.session import parse_shard, run
+from conformance.runner.session import load_baseline, parse_shard, run
 
 
 def add_parser(sub: Any) -> None:
@@ -46,8 +46,9 @@ def add_parser(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.fail_on != "nonconformance" and not args.baseline:
         raise ConfigError(f"--fail-on {args.fail_on} needs --baseline")
+    baseline = load_baseline(args.baseline)  # read once: for the reports and for the diff printed here
     rr = run(args.engine, profile=args.profile, ops=split(args.ops), properties=split(args.properties),
-             seed=args.seed, report=args.report, expect=args.expect, baseline=args.baseline,
+             seed=args.seed, report=args.report, expect=args.expect, baseline=baseline,
              corpus=not args.no_corpus, save_failures=args.save_failures, ops_from=split(args.ops_from) or (),
              isolate=args.isolate, workers=args.workers, timeout=args.timeout, shard=parse_shard(args.shard),
              progress=None if args.quiet else progress_printer(), log=lambda line: print(line, file=sys.stderr),
@@ -56,8 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_summary(rr, sys.stdout, verdict=False)
         raise ConfigError(f"nothing was tested: {nothing_tested(rr)}")
     print_summary(rr, sys.stdout)
-    if args.baseline:
-        d = diff_runs(load_run(args.baseline), rr)
+    if baseline is not None:
+        d = diff_runs(baseline, rr)
         print(d.to_text(), file=sys.stdout)
         if args.fail_on != "nonconformance":
             return d.exit_code(args.fail_on)

@@ -153,7 +153,7 @@ def _checked_options(engine: str | Adapter, profile: str, ops: Sequence[str] | N
         deviations = deviation_file.load(pathlib.Path(expect)) if expect is not None else []
     except (OSError, ValueError) as e:
         raise ConfigError(f"--expect: {e}") from None
-    base = _load_baseline(baseline)
+    base = load_baseline(baseline)
     if isinstance(engine, str):
         check_engine_name(engine)
     if profile not in PROFILES:
@@ -174,7 +174,8 @@ def _checked_options(engine: str | Adapter, profile: str, ops: Sequence[str] | N
                     timeout=timeout if isolated else float("inf"), deviations=deviations, baseline=base)
 
 
-def _load_baseline(baseline: Any) -> RunResults | None:
+def load_baseline(baseline: Any) -> RunResults | None:
+    """A baseline run: a results.json path (read, ConfigError when unreadable) or a RunResults as is."""
     if baseline is None or isinstance(baseline, RunResults):
         return baseline
     try:
