@@ -112,13 +112,15 @@ class LosesReusedContribution(_Broken):
 
     def __init__(self) -> None:
         super().__init__()
-        self._seen: "weakref.WeakSet[torch.Tensor]" = weakref.WeakSet()
+        # by identity: a WeakSet compares tensors with ==, which torch makes elementwise
+        self._seen: dict[int, "weakref.ref[torch.Tensor]"] = {}
 
     def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
         fixed = []
         for t in inputs:
-            fixed.append(t.detach() if t in self._seen else t)
-            self._seen.add(t)
+            ref = self._seen.get(id(t))
+            fixed.append(t.detach() if ref is not None and ref() is t else t)
+            self._seen[id(t)] = weakref.ref(t)
         return super().apply(op, fixed, params)
 
 
