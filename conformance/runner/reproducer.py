@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from hypothesis.errors import HypothesisException, StopTest
 
+from conformance.engines.contract import CheckedAdapter
 from conformance.runner.results import ANY_OP
 from conformance.runner.trace import (
     Call,
@@ -82,6 +83,8 @@ def _trace_script(adapter: Any, prop: Any, example: Any) -> tuple[str | None, An
     """(the trace script body or None, the program the check's evidence names)."""
     if _native_module(adapter.spec) is None and not _adapter_spec(adapter.spec):
         return None, None  # nothing a script could import
+    if not all(callable(getattr(adapter, m, None)) for m in ("leaf", "apply", "backward")):
+        return None, None  # a stand-in for an engine that lives in a worker (or died there): nothing to re-run
     trace, ev = _record(adapter, prop, example)
     program = getattr(ev, "program", None)
     if trace is None or trace.unrenderable or not trace.calls:
@@ -93,6 +96,8 @@ def _trace_script(adapter: Any, prop: Any, example: Any) -> tuple[str | None, An
     _grad_mode_on(torch)
     expected = replay(trace, torch)
     _grad_mode_on(torch)
+    if any(o.raised == "error" for o in expected):
+        return None, program  # torch cannot make one of the calls (an op it lacks): no expected values there
     dtype = _dtype(trace, example)
     tol = tuple(tolerance("torch-float64", dtype))
     if not differences(trace.outcomes, expected, tol):
@@ -101,8 +106,11 @@ def _trace_script(adapter: Any, prop: Any, example: Any) -> tuple[str | None, An
 
 
 def _record(adapter: Any, prop: Any, example: Any) -> tuple[Trace | None, Any]:
-    """Re-run the check on a Recorder: (its trace, its evidence); (None, None) if hypothesis rejects it."""
-    rec = Recorder(adapter)
+    """Re-run the check on a Recorder: (its trace, its evidence); (None, None) if hypothesis rejects it.
+
+    The Recorder wraps the engine's own adapter, not the contract-checking wrapper: the script
+    drives the bare engine, and must see what the recording saw."""
+    rec = Recorder(adapter._inner if isinstance(adapter, CheckedAdapter) else adapter)
     _grad_mode_on(adapter)
     ev = None
     try:
@@ -238,6 +246,7 @@ def _render(spec: str, trace: Trace, expected: list[Outcome], tol: tuple[float, 
     lines = [f"# It makes the {len(trace.calls)} adapter calls the check made, on the engine, and compares what each",
              "# shows with what torch showed for the same calls (the literals below): every difference is",
              "# printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.",
+             "# vN is what the call of step N returned (numbering of its own, not the program's).",
              "import sys", "import warnings", "", "import numpy as np", "from numpy import inf, nan  # noqa: F401",
              "", f"ENGINE = sys.argv[1] if len(sys.argv) > 1 else {spec!r}", "", setup,
              "warnings.filterwarnings('ignore')  # torch warns when .grad of a non-leaf is read",
