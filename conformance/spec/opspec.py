@@ -9,21 +9,26 @@ both to run the op on an engine and to print a standalone reproducer script.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from hypothesis import strategies as st
 
 from conformance.spec.tolerances import TOLERANCES, Tol, tolerance
 
 
 @dataclass(frozen=True)
 class Domain:
-    """Where an input's values are drawn: uniform in [lo, hi], kept ``margin`` away from ``avoid``.
+    """Where an input's values are drawn: [lo, hi], kept ``margin`` away from ``avoid``.
 
     The margin is what keeps central differences (step ~1e-5 * scale) and float32
-    rounding from crossing a pole or a kink of the op.
+    rounding from crossing a pole or a kink of the op.  Programs draw values through
+    ``arrays`` (a hypothesis strategy: failing examples shrink to simple numbers);
+    ``sample`` is the plain uniform numpy draw, for callers outside hypothesis.
     """
 
     lo: float = -3.0
@@ -45,6 +50,146 @@ class Domain:
         ok = bool(np.all(x >= self.lo) and np.all(x <= self.hi))
         return ok and all(bool(np.all(np.abs(x - p) >= self.margin * 0.99)) for p in self.avoid)
 
+    def allows(self, v: float) -> bool:
+        """One value: inside [lo, hi] and at least ``margin`` from every ``avoid`` point (what ``arrays`` draws)."""
+        return self.lo <= v <= self.hi and all(abs(v - p) >= self.margin for p in self.avoid)
+
+    def elements(self, dtype: str = "float64") -> st.SearchStrategy[float]:
+        """A hypothesis strategy for one value of this domain, exactly representable in ``dtype``.
+
+        One value of ``arrays`` (see there for the mix of simple numbers, uniform floats and
+        values just outside a margin, and why it is drawn from bytes).
+        """
+        return self.arrays((), dtype).map(float)
+
+    def arrays(self, shape: tuple[int, ...], dtype: str = "float64", salt: int = 0) -> st.SearchStrategy[np.ndarray]:
+        """A hypothesis strategy for a float64 array of ``shape`` with values of this domain,
+        each exactly representable in ``dtype`` (float32: rounded inside the domain).
+
+        Each element is a mix, every branch inside [lo, hi] and ``margin`` from ``avoid``:
+        ~15% simple numbers (small integers, halves, quarters, eighths, powers of two,
+        simplest first: 0, 1, -1, 2, ...), ~5% values just outside an ``avoid`` point's
+        margin (margin x 1.01..1.5, where a pole or kink is nearest; none without
+        ``avoid``), the rest spread uniformly over the allowed intervals (24 random bits).
+
+        The array is one hypothesis choice, ``ELEMENT_BYTES`` bytes an element, decoded with
+        numpy: drawing element by element (``hypothesis.extra.numpy.arrays``) made program
+        generation 2.3x slower, and hypothesis's span-copying mutations then tied values
+        (max/min kinks) in up to 70% of examples.  Shrinking a byte string goes to zero
+        bytes element by element, and zero bytes decode to the simplest numbers: a failing
+        example shrinks to values like 1, -1, 2, 0.5.  Element ``j`` of zero bytes is the
+        ``(j + SALT_STRIDE * salt)``-th simple number, so the all-zero arrays hypothesis generates often
+        hold no ties (distinct ``salt`` per operand: no ties across operands either).
+        """
+        key = (self, dtype)
+        dec = _DECODERS.get(key)
+        if dec is None:
+            dec = _DECODERS[key] = _Decoder(self, dtype)
+        n = int(np.prod(shape, dtype=np.int64))
+        return st.binary(min_size=ELEMENT_BYTES * n, max_size=ELEMENT_BYTES * n).map(
+            lambda b: dec.decode(b, salt).reshape(shape))
+
+
+#: bytes per drawn element: a branch selector, then 24 bits of value
+ELEMENT_BYTES = 4
+#: the branch selector (first byte of an element): below SIMPLE_BELOW a simple number, below NEAR_BELOW a value
+#: just outside an avoided point's margin, else uniform
+SIMPLE_BELOW, NEAR_BELOW = 38, 51
+#: zero bytes: element j of an array drawn with ``salt`` s is simple number j + SALT_STRIDE * s
+SALT_STRIDE = 7
+#: candidates for the simple numbers, simplest first (smallest denominator, then magnitude, + before -), and 0
+#: last: zero bytes decode to these in order, and 0 is where relu, abs and many kinks and poles sit
+_SIMPLE_CANDIDATES: tuple[float, ...] = tuple(sorted(
+    {float(k) for k in range(-16, 17)} | {k / 2 for k in range(-16, 17)} | {k / 4 for k in range(-16, 17)}
+    | {k / 8 for k in range(-16, 17)} | {s * 2.0 ** e for e in range(-10, 21) for s in (1.0, -1.0)}
+    | {s * 10.0 ** e for e in range(1, 7) for s in (1.0, -1.0)},
+    key=lambda v: (v == 0, Fraction(v).denominator, abs(v), v < 0)))
+
+
+def _round(v: float, width: int) -> float:
+    return float(np.float32(v)) if width == 32 else float(v)
+
+
+def _inward(lo: float, hi: float, width: int) -> tuple[float, float]:
+    """[lo, hi] shrunk to its nearest ``width``-bit floats, so rounding a value inside stays inside."""
+    if width == 64:
+        return lo, hi
+    a, b = np.float32(lo), np.float32(hi)
+    if float(a) < lo:
+        a = np.nextafter(a, np.float32(np.inf))
+    if float(b) > hi:
+        b = np.nextafter(b, np.float32(-np.inf))
+    return float(a), float(b)
+
+
+class _Decoder:
+    """Bytes -> values of one Domain at one dtype (see ``Domain.arrays``); tables built once."""
+
+    def __init__(self, d: Domain, dtype: str) -> None:
+        self.width = width = 32 if dtype == "float32" else 64
+        self.np = np.float32 if width == 32 else np.float64
+
+        def ok(v: float) -> bool:
+            return d.allows(v) and _round(v, width) == v
+
+        # the simple numbers inside the domain, and its integer ends (990, 1000 for large logits)
+        extra = (float(math.ceil(d.lo)), float(math.floor(d.hi)), float(round((d.lo + d.hi) / 2)))
+        self.simple = np.array(list(dict.fromkeys(v for v in (*_SIMPLE_CANDIDATES, *extra) if ok(v))))
+        # the allowed intervals: [lo, hi] less (p - margin, p + margin) around each avoided point
+        cuts = sorted((p - d.margin, p + d.margin) for p in d.avoid if d.margin > 0)
+        intervals, start = [], d.lo
+        for a, b in cuts:
+            if a > start:
+                intervals.append((start, min(a, d.hi)))
+            start = max(start, b)
+        if start <= d.hi:
+            intervals.append((start, d.hi))
+        iv = [_inward(a, b, width) for a, b in intervals]
+        iv = [(a, b) for a, b in iv if a <= b]
+        if not iv:
+            raise ValueError(f"{d}: no value of {dtype} lies in this domain")
+        self.starts = np.array([a for a, _ in iv])
+        self.ends = np.array([b for _, b in iv])
+        self.cum = np.concatenate([[0.0], np.cumsum(self.ends - self.starts)])
+        # just outside each margin, on the sides that stay inside [lo, hi]: (point, side, largest factor)
+        near = []
+        for p in d.avoid if d.margin > 0 else ():
+            for side in (1.0, -1.0):
+                room = (d.hi - p if side > 0 else p - d.lo) / d.margin
+                if room > 1.02:
+                    near.append((p, side, min(1.5, room - 0.01)))
+        self.near = np.array(near).reshape(-1, 3)
+        self.domain = d
+
+    def decode(self, raw: bytes, salt: int = 0) -> np.ndarray:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, ELEMENT_BYTES).astype(np.int64)
+        sel = b[:, 0]
+        bits = (b[:, 1] << 16) | (b[:, 2] << 8) | b[:, 3]
+        u = bits / float(1 << 24)  # [0, 1)
+        # uniform over the allowed intervals, laid end to end
+        t = u * self.cum[-1]
+        k = np.clip(np.searchsorted(self.cum, t, side="right") - 1, 0, len(self.starts) - 1)
+        x = np.minimum(self.starts[k] + (t - self.cum[k]), self.ends[k])
+        if len(self.simple):
+            is_simple = sel < SIMPLE_BELOW
+            pick = (b[:, 1] + np.arange(len(b)) + SALT_STRIDE * salt) % len(self.simple)
+            x = np.where(is_simple, self.simple[pick], x)
+        if len(self.near):
+            is_near = (sel >= SIMPLE_BELOW) & (sel < NEAR_BELOW)
+            if is_near.any():
+                p, side, fmax = self.near[b[:, 1] % len(self.near)].T
+                f = 1.01 + (fmax - 1.01) * (((b[:, 2] << 8) | b[:, 3]) / 65536.0)
+                y = p + side * self.domain.margin * f
+                y = y.astype(self.np).astype(np.float64)
+                fine = (y >= self.starts[0]) & (y <= self.ends[-1])
+                for q in self.domain.avoid:
+                    fine &= np.abs(y - q) >= self.domain.margin
+                x = np.where(is_near & fine, y, x)
+        return x.astype(self.np).astype(np.float64)
+
+
+_DECODERS: dict[tuple[Domain, str], _Decoder] = {}
+
 
 ANY = Domain()
 
@@ -55,7 +200,7 @@ class Sample:
 
     shapes: tuple[tuple[int, ...], ...]
     params: dict[str, Any] = field(default_factory=dict)
-    #: integer-valued seed offsets are not needed: values come from the program's rng
+    #: per input, the Domain its values are drawn from (None: the OpSpec's domains)
     domains: tuple[Domain, ...] | None = None
 
 
@@ -101,6 +246,10 @@ class OpSpec:
     smooth2: bool = True  # twice differentiable away from kinks (used by higher-order checks)
     contiguous_only: bool = False  # inputs must be contiguous (view): no transposed inputs
     extreme: Extreme | None = None  # mpmath derivative and extreme arguments (elementwise unary ops)
+    # where the op is well defined but a naive formula overflows, underflows or cancels (logits of 1e3,
+    # sigmoid at -500, pow with large exponents): regions, each one Domain per input (missing: the op's
+    # own domains), drawn by the `stability` property (conformance/checks/properties/stability.py)
+    stable: tuple[tuple[Domain, ...], ...] = ()
     notes: str = ""  # what a reader of the registry should know; shown nowhere else
 
     def __post_init__(self) -> None:

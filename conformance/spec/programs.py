@@ -26,7 +26,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from conformance.spec.ops import REGISTRY
-from conformance.spec.opspec import literal
+from conformance.spec.opspec import Domain, literal
 
 NP_DTYPES = {"float64": np.float64, "float32": np.float32}
 #: samples whose op inputs lie closer than this to a kink are discarded (finite differences reach ~1e-4)
@@ -222,6 +222,16 @@ def parse_script_output(stdout: str) -> dict[str, Any]:
 # the strategy
 # ------------------------------------------------------------------------------------------
 _SCALES = (0.5, 2.0, -1.0, 0.25)  # powers of two: leaf * scale reproduces the sampled value exactly
+#: where the side path's weights and the cotangent are drawn
+WEIGHTS = Domain(-1.0, 1.0)
+COTANGENTS = Domain(-2.0, 2.0)
+
+
+def values(domain: Domain, shape: tuple[int, ...], dtype: str, salt: int = 0) -> st.SearchStrategy[np.ndarray]:
+    """A float64 array of ``shape``, values from ``domain``, exactly representable in ``dtype``
+    (``Domain.arrays``: simple numbers, uniform floats, values by a margin; shrinks to simple numbers).
+    ``salt``: a different one per operand, so that shrunk (zero-byte) operands differ."""
+    return domain.arrays(tuple(shape), dtype, salt)
 
 
 @st.composite
@@ -239,7 +249,6 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
         return available is None or all(n in available for n in names)
 
     sample = spec.sample(draw)
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     npdt = NP_DTYPES[dtype]
     nodes: list[Node] = []
 
@@ -250,13 +259,13 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
     def const(v: Any) -> int:
         return add(Node(value=np.asarray(v, dtype=npdt).astype(np.float64), requires_grad=False))
 
-    values = []
+    leaf_values = []
     for i, shp in enumerate(sample.shapes):
         dom = sample.domains[i] if sample.domains else spec.domain(i)
-        values.append(dom.sample(rng, shp).astype(npdt).astype(np.float64))
+        leaf_values.append(draw(values(dom, shp, dtype, salt=i)))
     inputs: list[int] = []
     scaled: list[int] = []
-    for i, v in enumerate(values):
+    for i, v in enumerate(leaf_values):
         if (i > 0 and sample.shapes[i] == sample.shapes[0] and reuse is not False
                 and (spec.domains[i] if i < len(spec.domains) else None) in (None, spec.domain(0))
                 and draw(st.booleans())):
@@ -295,7 +304,7 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
     side_src = [j for j in scaled + inputs if any(nodes[k].requires_grad for k in _ancestors(nodes, j))]
     if side_src and has("mul", "sum", "add") and (reuse or (reuse is None and draw(st.booleans()))):
         j = draw(st.sampled_from(side_src))
-        w = const(rng.uniform(-1, 1, nodes_shape(nodes, values, j)))
+        w = const(draw(values(WEIGHTS, nodes_shape(nodes, leaf_values, j), dtype, salt=len(leaf_values))))
         t = add(Node("sum", (add(Node("mul", (j, w))),), {"dim": None, "keepdim": False}))
         r = add(Node("add", (r, t)))
     out_shape = np.asarray(Program(nodes, r, dtype, None, op).evaluate()[r]).shape
@@ -305,7 +314,7 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
     if scalar:
         out = r if out_shape == () else add(Node("sum", (r,), {"dim": None, "keepdim": False}))
         return Program(nodes, out, dtype, None, op)
-    cot = np.array(rng.normal(size=out_shape), dtype=npdt).astype(np.float64)
+    cot = draw(values(COTANGENTS, out_shape, dtype, salt=len(leaf_values) + 1))
     return Program(nodes, r, dtype, cot, op)
 
 

@@ -31,10 +31,16 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _unary_spec(name: str, ref: Any, domain: Domain | None = None, kink: Any = None, smooth2: bool = True,
-                extreme: Extreme | None = None) -> OpSpec:
+                extreme: Extreme | None = None, stable: tuple[tuple[Domain, ...], ...] = ()) -> OpSpec:
     return OpSpec(name=name, family="elementwise", arity=1, template=f"M.{name}($x0)", sample=_unary, reference=ref,
                   domains=(domain,) if domain else (), kink=kink, torch_equivalent=f"torch.{name}", smooth2=smooth2,
-                  extreme=extreme)
+                  extreme=extreme, stable=stable)
+
+
+#: saturating ops far out (exp(-x) overflows at -710 in float64, -89 in float32) and near 0 (`stability`)
+SATURATING_STABLE = ((Domain(-500.0, -40.0),), (Domain(40.0, 500.0),), (Domain(-1e-6, 1e-6),))
+#: pow with large exponents (results up to ~1e30: finite in float32), and bases near 1 with huge ones
+POW_STABLE = ((Domain(0.5, 2.0), Domain(-100.0, 100.0)), (Domain(0.9, 1.1), Domain(-200.0, 200.0)))
 
 
 def _abs_kink(xs: list[np.ndarray], p: dict) -> float:
@@ -83,7 +89,7 @@ SPECS = [
            reference=lambda a, b: a / b, domains=(Domain(), NONZERO), torch_equivalent="torch.div"),
     OpSpec(name="pow", family="elementwise", arity=2, template="M.pow($x0, $x1)", sample=_binary,
            reference=lambda a, b: np.power(a, b), domains=(Domain(0.2, 2.5), Domain(-2.5, 2.5)),
-           torch_equivalent="torch.pow",
+           torch_equivalent="torch.pow", stable=POW_STABLE,
            notes="tensor exponent; base kept > 0.2 so d/d(exponent) = a**b * log(a) is defined"),
     OpSpec(name="maximum", family="elementwise", arity=2, template="M.maximum($x0, $x1)", sample=_binary,
            reference=np.maximum, kink=_minmax_kink, torch_equivalent="torch.maximum", smooth2=True),
@@ -105,9 +111,11 @@ SPECS = [
     _unary_spec("sin", np.sin, extreme=Extreme(derivative=lambda mp, x: mp.cos(x), points=(1e-8, 1e5, 1e10))),
     _unary_spec("cos", np.cos, extreme=Extreme(derivative=lambda mp, x: -mp.sin(x), points=(1e-8, 1e5, 1e10))),
     _unary_spec("tanh", np.tanh, extreme=Extreme(derivative=lambda mp, x: mp.sech(x) ** 2,
-                                                 points=(-30.0, -1e-8, 1e-8, 20.0, 30.0))),
+                                                 points=(-30.0, -1e-8, 1e-8, 20.0, 30.0)),
+                stable=SATURATING_STABLE),
     _unary_spec("sigmoid", _sigmoid, extreme=Extreme(derivative=lambda mp, x: mp.exp(-x) / (1 + mp.exp(-x)) ** 2,
-                                                     points=(-700.0, -40.0, -1e-8, 40.0, 700.0))),
+                                                     points=(-700.0, -40.0, -1e-8, 40.0, 700.0)),
+                stable=SATURATING_STABLE),
     _unary_spec("relu", lambda x: np.maximum(x, 0.0), kink=_abs_kink),
     _unary_spec("abs", np.abs, kink=_abs_kink),
 ]

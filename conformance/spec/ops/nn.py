@@ -12,9 +12,13 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from conformance.spec import shapes as S
-from conformance.spec.opspec import OpSpec, Sample
+from conformance.spec.opspec import Domain, OpSpec, Sample
 
 F = "M.nn.functional"
+#: logits where exp overflows (1e3) or underflows (-1e3) unless the max is subtracted first: spread wide, and
+#: all large with an O(1) spread (the answer is not one-hot there); used by softmax, log_softmax,
+#: cross_entropy and reduce.logsumexp (the `stability` property)
+LOGITS_STABLE = ((Domain(-1e3, 1e3),), (Domain(990.0, 1e3),), (Domain(-1e3, -990.0),))
 
 
 def _softmax_sample(draw: Any) -> Sample:
@@ -85,12 +89,14 @@ def _pool_gap(xs: list[np.ndarray], p: dict) -> float:
 
 SPECS = [
     OpSpec(name="softmax", family="nn", arity=1, template=f"{F}.softmax($x0, dim=$dim)", sample=_softmax_sample,
-           reference=lambda x, dim: np.exp(_log_softmax(x, dim)), torch_equivalent="torch.nn.functional.softmax"),
+           reference=lambda x, dim: np.exp(_log_softmax(x, dim)), torch_equivalent="torch.nn.functional.softmax",
+           stable=LOGITS_STABLE),
     OpSpec(name="log_softmax", family="nn", arity=1, template=f"{F}.log_softmax($x0, dim=$dim)",
-           sample=_softmax_sample, reference=_log_softmax, torch_equivalent="torch.nn.functional.log_softmax"),
+           sample=_softmax_sample, reference=_log_softmax, torch_equivalent="torch.nn.functional.log_softmax",
+           stable=LOGITS_STABLE),
     OpSpec(name="cross_entropy", family="nn", arity=1,
            template=f"{F}.cross_entropy($x0, $target, reduction=$reduction)", sample=_loss_sample,
-           reference=_cross_entropy, torch_equivalent="torch.nn.functional.cross_entropy"),
+           reference=_cross_entropy, torch_equivalent="torch.nn.functional.cross_entropy", stable=LOGITS_STABLE),
     OpSpec(name="nll_loss", family="nn", arity=1, template=f"{F}.nll_loss($x0, $target, reduction=$reduction)",
            sample=_loss_sample, reference=_nll, torch_equivalent="torch.nn.functional.nll_loss"),
     OpSpec(name="mse_loss", family="nn", arity=2, template=f"{F}.mse_loss($x0, $x1, reduction=$reduction)",

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from conformance.spec import shapes as S
 from conformance.spec.opspec import Domain, OpSpec, Sample
+from conformance.spec.ops.nn import LOGITS_STABLE
 
 
 def _reduce_sample(allow_tuple: bool = True, allow_none: bool = True, max_side: int = S.MAX_SIDE) -> Any:
@@ -91,7 +92,7 @@ SPECS = [
            torch_equivalent="torch.amin"),
     OpSpec(name="logsumexp", family="reduce", arity=1, template="M.logsumexp($x0, dim=$dim, keepdim=$keepdim)",
            sample=_reduce_sample(allow_none=False), reference=_np_reduce(_logsumexp),
-           torch_equivalent="torch.logsumexp"),
+           torch_equivalent="torch.logsumexp", stable=LOGITS_STABLE),
     OpSpec(name="var", family="reduce", arity=1,
            template="M.var($x0, dim=$dim, correction=$correction, keepdim=$keepdim)", sample=_var_sample,
            reference=_var_ref, torch_equivalent="torch.var"),
