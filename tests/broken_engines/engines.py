@@ -450,3 +450,17 @@ BROKEN: dict[type, tuple[list[str] | None, list[str]]] = {
     IndexAfterEllipsisOverwrites: (["index"], ["grad_vs_torch"]),
     AmaxAllDimsColumnMajor: (["amax"], ["grad_vs_torch"]),
 }
+
+
+class NaiveSoftmax(_Broken):
+    """softmax as exp(x) / sum(exp(x)), without subtracting the max first: right for moderate logits, NaN once
+    exp overflows (logits ~ 1e3 in float64, ~ 89 in float32) -- the textbook formula; only `stability` sees it."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        if op == "softmax":
+            e = torch.exp(inputs[0])
+            return e / e.sum(dim=params["dim"], keepdim=True)
+        return super().apply(op, inputs, params)
+
+
+BROKEN[NaiveSoftmax] = (["softmax"], ["stability"])
