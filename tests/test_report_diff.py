@@ -105,7 +105,7 @@ def test_cli_exit_codes(files, capsys):
 
 
 @pytest.mark.parametrize("content, needle", [("{oops", "not valid JSON"), (None, "no such file"),
-                                              ('{"schema_version": "1.0", "run": {}}', "key 'results'")])
+                                              ('{"schema_version": "2.0", "run": {}}', "key 'results'")])
 def test_cli_bad_input_exits_2_with_one_line(files, capsys, content, needle):
     bad = files / "bad.json"
     if content is not None:

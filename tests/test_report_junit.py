@@ -27,13 +27,27 @@ def test_counts_match_results_json(report):
     by = doc["coverage"]["by_status"]
     xml = junitparser.JUnitXml.fromfile(str(report / "junit.xml"))
     suites = list(xml) if isinstance(xml, junitparser.JUnitXml) else [xml]
-    assert len(suites) == 1
+    assert len(suites) == 2  # the cells, then the findings
     s = suites[0]
     assert s.tests == len(doc["results"])
     assert s.failures == by["failed"]
     assert s.errors == by["error"]
     assert s.skipped == by["expected-failure"] + by["not-applicable"] + by["blocked-by"]
     assert len(list(s)) == len(doc["results"])
+
+
+def test_findings_suite_has_one_case_per_finding(report):
+    """Each distinct bug is one testcase, failed unless expected, named by its culprit and signature."""
+    doc = json.loads((report / "results.json").read_text())
+    suites = list(junitparser.JUnitXml.fromfile(str(report / "junit.xml")))
+    found = suites[1]
+    assert found.tests == len(doc["findings"]) > 0
+    counting = [f for f in doc["findings"] if not f["expected"] and f["fault"] != "harness"]
+    assert found.failures == len(counting)
+    names = {case.name for case in found}
+    for f in doc["findings"]:
+        culprit = f["culprit"].get("op") or f["culprit"].get("rule")
+        assert any(culprit in n and f["signature"] in n for n in names), (f, names)
 
 
 def test_each_case_has_the_outcome_of_its_cell(report):

@@ -14,10 +14,11 @@ from conformance.runner.results import Status
 def test_nonconformant_headline_counts_and_failing_lines():
     md = render_summary(make_run())
     first = md.splitlines()[0]
-    assert "3 nonconformances (2 failed, 1 error)" in first and "❌" in first
+    assert "3 nonconformances (2 failed, 1 error, 1 blocked-by) from 3 findings" in first and "❌" in first
+    assert "### Findings (4)" in md and "(expected)" in md  # the expected deviation is listed, marked
     assert "| 4 | 1 | 1 | 1 | 2 | 1 |" in md
     assert "4 / 5 ops" in md
-    failing = [ln for ln in md.splitlines() if ln.startswith("- **")]
+    failing = [ln for ln in md.splitlines() if ln.startswith("- **failed**") or ln.startswith("- **error**")]
     assert len(failing) == 3
     assert any("`mul[float64]`" in ln and "gradient of mul wrong" in ln and "second line" not in ln for ln in failing)
     assert "Incomplete run" not in md
@@ -44,4 +45,6 @@ def test_long_failure_lists_are_capped():
     run.results = [cell(f"op{i}", "grad", "float64", Status.FAILED, message="m" * 500) for i in range(200)]
     md = render_summary(run, max_lines=10)
     assert md.count("\n- **failed**") == 10 and "and 190 more" in md
-    assert len(md) < 4000
+    # each failing op is its own finding here: the findings list is capped the same way
+    assert md.count("\n- **op op") == 10 and "- … and 190 more (see results.json)" in md
+    assert len(md) < 8000

@@ -63,12 +63,12 @@ def test_os_exit_is_an_error_with_exit_code(faulty_run: RunResults) -> None:
         assert r.status == Status.ERROR and "exited with code 3" in r.message and r.reproducer
 
 
-def test_wrong_shape_names_the_adapter_method(faulty_run: RunResults) -> None:
-    """An adapter returning a wrong shape is an error naming apply and what it returned."""
+def test_wrong_shape_is_a_failure_of_the_engines_op(faulty_run: RunResults) -> None:
+    """An op returning a well-formed tensor of the wrong shape is the engine's failure of that op
+    (not an adapter error): the message names the op, the shape it returned and the expected one."""
     for r in _cells(faulty_run, "exp"):
-        assert r.status == Status.ERROR
-        assert "AdapterContractError: adapter Faulty.apply('exp') returned ndarray(shape=" in r.message
-        assert "expected shape" in r.message and r.reproducer and r.traceback
+        assert r.status == Status.FAILED and r.fault == "engine" and r.culprit == {"op": "exp"}
+        assert "exp returned shape" in r.message and "expected" in r.message and r.reproducer
 
 
 def test_exception_is_an_error_with_traceback(faulty_run: RunResults) -> None:

@@ -17,8 +17,9 @@ message naming the worst element); the tolerance of each (oracle, dtype) comes f
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -27,6 +28,25 @@ from conformance.spec.programs import Program
 from conformance.spec.tolerances import Tol, tolerance
 
 EPS64 = float(np.finfo(np.float64).eps)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OracleError(Exception):
+    """An oracle itself failed (numpy's reference or torch raised on the harness's own copy of a
+    program): a harness fault, never the engine's.  The original exception is ``__cause__``."""
+
+
+def _oracle(fn: F) -> F:
+    """Mark ``fn`` as an oracle: whatever it raises becomes an OracleError naming it."""
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OracleError:
+            raise
+        except Exception as e:  # noqa: BLE001 - re-raised as the harness's own error
+            raise OracleError(f"oracle {fn.__name__} raised {type(e).__name__}: {e}") from e
+    return call  # type: ignore[return-value]
 FULL_LIMIT = 256  # leaves with more elements use projections first
 N_PROJECTIONS = 6
 
@@ -125,6 +145,7 @@ def _step(x: np.ndarray, order: int) -> np.ndarray:
     return base * np.maximum(1.0, np.abs(x))
 
 
+@_oracle
 def numerical_grads(p: Program, leaves: list[int] | None = None, full: bool = False,
                     rng: np.random.Generator | None = None) -> dict[int, np.ndarray]:
     """Gradient of ``p.objective`` w.r.t. each leaf by central differences.
@@ -151,6 +172,7 @@ def numerical_grads(p: Program, leaves: list[int] | None = None, full: bool = Fa
     return out
 
 
+@_oracle
 def projected_derivatives(p: Program, leaf: int, directions: list[np.ndarray]) -> list[float]:
     """Directional derivatives of the objective along each direction (for large leaves)."""
     x = p.nodes[leaf].value
@@ -158,6 +180,7 @@ def projected_derivatives(p: Program, leaf: int, directions: list[np.ndarray]) -
     return [(p.objective({leaf: x + h * d}) - p.objective({leaf: x - h * d})) / (2 * h) for d in directions]
 
 
+@_oracle
 def numerical_hvp(p: Program, leaves: list[int], w: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
     """(Hessian of the objective) @ w, restricted to ``leaves``, by the four-point stencil
     [f(x+h e_i+h w) - f(x+h e_i-h w) - f(x-h e_i+h w) + f(x-h e_i-h w)] / (4 h^2)."""
@@ -192,6 +215,7 @@ def torch_adapter() -> Any:
     return _TORCH[0]
 
 
+@_oracle
 def torch_grads(p: Program) -> tuple[np.ndarray, dict[int, np.ndarray | None]]:
     """Output and leaf grads of ``p`` computed by torch in float64 (on the program's rounded values)."""
     A = torch_adapter()
@@ -200,11 +224,13 @@ def torch_grads(p: Program) -> tuple[np.ndarray, dict[int, np.ndarray | None]]:
 
 
 # -- (c) forward ----------------------------------------------------------------------------
+@_oracle
 def forward_reference(p: Program) -> np.ndarray:
     return p.evaluate()[p.output]
 
 
 # -- (d) mpmath -----------------------------------------------------------------------------
+@_oracle
 def mpmath_derivative(op: str, x: float) -> float:
     """d op / dx at x, to 50 digits, rounded to float64 (the closed form of ``OpSpec.extreme``)."""
     import mpmath  # deferred: only the thorough profile's mpmath_extreme needs it

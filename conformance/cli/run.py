@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from conformance.errors import ConfigError
 from conformance.report import diff_runs
+from conformance.report.formatting import finding_title
 from conformance.runner.results import RunResults, Status
 from conformance.runner.session import load_baseline, parse_shard, run
 
@@ -57,6 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_summary(rr, sys.stdout, verdict=False)
         raise ConfigError(f"nothing was tested: {nothing_tested(rr)}")
     print_summary(rr, sys.stdout)
+    if rr.harness_errors:  # the harness failed: no verdict on the engine can be trusted as complete
+        print(f"harness error: please report ({len(rr.harness_errors)} cell(s) failed inside the harness, "
+              "not the engine; see the findings marked fault: harness)", file=sys.stderr)
+        return 2
     if baseline is not None:
         d = diff_runs(baseline, rr)
         print(d.to_text(), file=sys.stdout)
@@ -68,6 +73,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def print_summary(rr: RunResults, out: Any, verdict: bool = True) -> None:
     cov = rr.coverage()["by_status"]
     print("  ".join(f"{k}: {v}" for k, v in cov.items() if v), file=out)
+    found = rr.findings()
+    if found:
+        print(f"{len(found)} finding(s), most cells first:", file=out)
+    for f in found:
+        tag = " [expected]" if f.expected else (" [interaction]" if f.interaction else "")
+        print(f"  {f.id:20s} {len(f.cells):4d} cell(s)  fault {f.fault:7s} {finding_title(f)[:110]}{tag}", file=out)
     for r in rr.results:
         if r.status.is_problem or r.status == Status.EXPECTED_FAILURE:
             print(f"{r.status.value.upper():17s} {r.op:14s} {r.property:22s} {r.dtype:8s} {r.message[:140]}",

@@ -6,7 +6,9 @@ tensor.  Left alone, such a lie surfaces much later as a confusing comparison
 failure (or a harness crash).  ``checked(adapter)`` validates every value the
 harness reads back in ONE place and raises :class:`AdapterContractError` naming
 the adapter method and what it returned; the runner reports it as an ``error``
-result (with traceback and reproducer), never as a wrong gradient.
+result of the adapter (with traceback and reproducer), never as a wrong gradient.  One lie
+is the engine's: an op returning a proper tensor of the wrong shape raises
+:class:`WrongResultError`, a failure of that op.
 
 Tensors are passed through untouched (identity checks in properties still hold).
 Gradient shapes and dtypes are *not* checked here: those are engine semantics,
@@ -21,11 +23,20 @@ import numpy as np
 from conformance.engines.adapter import Adapter
 from conformance.spec.ops import REGISTRY
 
-__all__ = ["AdapterContractError", "CheckedAdapter", "checked"]
+__all__ = ["AdapterContractError", "CheckedAdapter", "WrongResultError", "checked"]
 
 
 class AdapterContractError(Exception):
-    """The adapter returned something its protocol rules out (an adapter bug, or an engine lie)."""
+    """The adapter returned something its protocol rules out (an adapter bug: a non-array, a None)."""
+
+
+class WrongResultError(AdapterContractError):
+    """The engine's own op returned a well-formed tensor of the wrong shape: the engine's bug, not the
+    adapter's (reported as a failure of that op, e.g. max over all dims giving (1,) instead of ())."""
+
+    def __init__(self, message: str, op: str) -> None:
+        super().__init__(message)
+        self.op = op
 
 
 def _describe(v: Any) -> str:
@@ -80,7 +91,9 @@ class CheckedAdapter(Adapter):
         want = _reference_shape(op, [self._inner.to_numpy(t) for t in inputs], params)
         got = self._inner.to_numpy(out)
         if want is not None and isinstance(got, np.ndarray) and got.shape != want:
-            raise self._lie("apply", repr(op), got, f"shape {want} (numpy reference of {op})")
+            shapes = ", ".join(str(np.shape(self._inner.to_numpy(t))) for t in inputs)
+            raise WrongResultError(f"{op} returned shape {got.shape} for inputs of shape {shapes} "
+                                   f"and params {params!r}; expected {want} (numpy reference of {op})", op)
         return out
 
     def to_numpy(self, t: Any) -> np.ndarray:

@@ -21,14 +21,21 @@ that applies:
 ``changed``        any other status change, which does not gate (passed ->
                    expected-failure, passed -> not-applicable, failed -> blocked-by...).
 
+Findings (distinct bugs, ``results.json`` ``findings``) are matched by id, which is stable
+across runs (culprit, signature and fault): ``new``, ``fixed`` and ``still`` findings.  A new
+finding that counts against the engine, explains a cell the baseline had and passed, and has
+no cell counted as a regression already is a regression too: a glue op newly broken turns
+other ops' cells blocked-by, which no cell category would flag.
+
 Exit codes (``RunDiff.exit_code``): with ``fail_on="regression"`` 1 iff there is a
-regression; with ``fail_on="any"`` 1 iff there is a regression, or the new run has any
+regression (a cell, or a finding as above); with ``fail_on="any"`` 1 iff there is a regression, or the new run has any
 failed/error cell, or the new run is incomplete; else 0.
 """
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 from conformance.report.formatting import md_escape, one_line
 from conformance.runner.results import Result, RunInfo, RunResults, Status
@@ -110,6 +117,10 @@ class RunDiff:
     new: RunInfo
     cells: list[CellChange] = field(default_factory=list)
     new_problems: int = 0  # failed/error cells in the new run
+    findings_new: list[Any] = field(default_factory=list)  # Findings of the new run absent from the baseline
+    findings_fixed: list[Any] = field(default_factory=list)  # baseline Findings absent from the new run
+    findings_still: list[Any] = field(default_factory=list)  # in both (the new run's)
+    findings_regressed: list[Any] = field(default_factory=list)  # new, counting, on cells that passed before
 
     def of(self, change: Change) -> list[CellChange]:
         return [c for c in self.cells if c.change == change]
@@ -128,7 +139,7 @@ class RunDiff:
         """0 or 1 per the gate (module docstring); ValueError for an unknown ``fail_on``."""
         if fail_on not in FAIL_ON:
             raise ValueError(f"fail_on must be one of {FAIL_ON}, got {fail_on!r}")
-        if self.regressions:
+        if self.regressions or self.findings_regressed:
             return 1
         if fail_on == "any" and (self.new_problems or not self.new.complete):
             return 1
@@ -136,7 +147,8 @@ class RunDiff:
 
     def _header(self) -> str:
         b, n = self.baseline, self.new
-        verdict = f"{len(self.regressions)} regression(s)" if self.regressions else "no regressions"
+        count = len(self.regressions) + len(self.findings_regressed)
+        verdict = f"{count} regression(s)" if count else "no regressions"
         return f"{verdict}: {n.engine} ({n.started_at}) vs baseline {b.engine} ({b.started_at})"
 
     def to_text(self, show_unchanged: bool = False) -> str:
@@ -149,6 +161,7 @@ class RunDiff:
             items = self.of(change)
             if items:
                 lines += ["", f"{title} ({len(items)}):"] + [f"  {c.describe()}" for c in items]
+        lines += self._findings_lines("  ")
         if show_unchanged and counts[Change.UNCHANGED]:
             lines += ["", f"Unchanged ({counts[Change.UNCHANGED]}):"]
             lines += [f"  {c.describe()}" for c in self.of(Change.UNCHANGED)]
@@ -171,7 +184,17 @@ class RunDiff:
             lines += [f"- {md_escape(c.describe())}" for c in items[:limit]]
             if len(items) > limit:
                 lines.append(f"- … and {len(items) - limit} more")
+        lines += [md_escape(x) for x in self._findings_lines("- ")]
         return "\n".join(lines) + "\n"
+
+    def _findings_lines(self, bullet: str) -> list[str]:
+        lines: list[str] = []
+        for title, items in (("Regressed findings", self.findings_regressed), ("New findings", self.findings_new),
+                             ("Fixed findings", self.findings_fixed), ("Still-present findings", self.findings_still)):
+            if items:
+                lines += ["", f"{title} ({len(items)}):"]
+                lines += [f"{bullet}{f.id}: {f.culprit_name}: {f.signature} ({len(f.cells)} cells)" for f in items]
+        return lines
 
 
 def diff_runs(baseline: RunResults, new: RunResults) -> RunDiff:
@@ -185,4 +208,14 @@ def diff_runs(baseline: RunResults, new: RunResults) -> RunDiff:
         for k in set(old_by) | set(new_by)
     ]
     cells.sort(key=lambda c: (order[c.change], c.key))
-    return RunDiff(baseline.info, new.info, cells, sum(r.status.is_problem for r in new.results))
+    d = RunDiff(baseline.info, new.info, cells, sum(r.status.is_problem for r in new.results))
+    old_f = {f.id: f for f in baseline.findings()}
+    new_f = {f.id: f for f in new.findings()}
+    d.findings_new = [f for k, f in new_f.items() if k not in old_f]
+    d.findings_fixed = [f for k, f in old_f.items() if k not in new_f]
+    d.findings_still = [f for k, f in new_f.items() if k in old_f]
+    passed_before = {r.key for r in baseline.results if r.status == Status.PASSED}
+    regressed_cells = {c.key for c in d.regressions}  # those are counted already, as cells
+    d.findings_regressed = [f for f in d.findings_new if f.counts and any(tuple(c) in passed_before for c in f.cells)
+                            and not any(tuple(c) in regressed_cells for c in f.cells)]
+    return d

@@ -119,3 +119,15 @@ def md_code(text: str) -> str:
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def finding_title(f) -> str:
+    """``add: gradient not reduced over broadcast dims`` -- the culprit, then what is wrong."""
+    kind = "op" if "op" in f.culprit else "rule"
+    return f"{kind} {f.culprit_name}: {f.signature}"
+
+
+def finding_where(f, limit: int = 6) -> str:
+    """The cells a finding explains, compactly: ``sin[f32] grad_vs_torch, exp[f64] vjp, … (+12)``."""
+    shown = ", ".join(f"{op}[{short_dtype(dt)}] {prop}" for op, prop, dt in f.cells[:limit])
+    return shown + (f", … (+{len(f.cells) - limit})" if len(f.cells) > limit else "")

@@ -15,7 +15,8 @@ from html import escape
 from conformance.report import plots as _plots
 from conformance.report.assets import CSS, JS
 from conformance.report.diff import Change, RunDiff
-from conformance.report.formatting import DETAILED, RANK, cell_id, counts, fmt_err, matrix, one_line, short_dtype, worst
+from conformance.report.formatting import (DETAILED, RANK, cell_id, counts, finding_title, fmt_err, matrix, one_line,
+                                           short_dtype, worst)
 from conformance.report.summary import headline
 from conformance.runner.results import ANY_OP, Result, RunResults, Status
 
@@ -135,7 +136,10 @@ def detail_html(r: Result, prefix: str = "") -> str:
     if r.expectation_reason:
         parts.append(f"<p>Expected failure: {e(r.expectation_reason)}</p>")
     if r.blocked_by:
-        parts.append(f"<p>Blocked by: <code>{e(r.blocked_by)}</code></p>")
+        parts.append(f"<p>Blocked by: <code>{e(r.blocked_by)}</code> (a node of that op is wrong alone)</p>")
+    if r.finding:
+        parts.append(f'<p>Finding: <a href="#finding-{e(r.finding)}"><code>{e(r.finding)}</code></a>'
+                     f"{' (fault: ' + e(r.fault) + ')' if r.fault and r.fault != 'engine' else ''}</p>")
     if r.expected is not None or r.observed is not None:
         parts.append(
             f'<div class="pair"><div>expected<pre>{_json_pre(r.expected)}</pre></div>'
@@ -150,6 +154,42 @@ def detail_html(r: Result, prefix: str = "") -> str:
         parts.append(f"<details><summary>traceback</summary><pre>{e(r.traceback)}</pre></details>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def findings_html(run: RunResults, detail_ids: set[str]) -> str:
+    """The findings, most cells first: the culprit, what is wrong, the cells it explains, a reproducer."""
+    found = run.findings()
+    if not found:
+        return ""
+    rows = []
+    for f in found:
+        cells = ", ".join(f'<a href="#{cell_id(c)}">{e(c.op)}[{e(short_dtype(c.dtype))}] {e(c.property)}</a>'
+                          if cell_id(c) in detail_ids else e(f"{c.op}[{c.dtype}] {c.property}")
+                          for c in (_Cell(*k) for k in f.cells[:40]))
+        more = f" … (+{len(f.cells) - 40})" if len(f.cells) > 40 else ""
+        tag = ("expected" if f.expected else "interaction" if f.interaction else "")
+        repro = (f'<details><summary>reproducer</summary><pre class="repro">{e(f.reproducer)}</pre></details>'
+                 if f.reproducer else "")
+        # one line each (the matrix must stay on the first screen); the evidence unfolds on click
+        rows.append(f'<details class="finding fault-{e(f.fault)}" id="finding-{e(f.id)}"><summary>'
+                    f'<span class="ftitle">{e(finding_title(f))}</span> · {len(f.cells)} cell(s)'
+                    f"{' · fault: ' + e(f.fault) if f.fault != 'engine' else ''}{' · ' + tag if tag else ''}"
+                    f'</summary><div class="small">id <code>{e(f.id)}</code></div>'
+                    f'<div class="why">{e(f.message)}</div><div class="small">{cells}{more}</div>{repro}</details>')
+    if len(rows) > 8:
+        rows[8:] = [f"<details><summary>{len(rows) - 8} more findings</summary>" + "\n".join(rows[8:]) + "</details>"]
+    harness = sum(f.fault == "harness" for f in found)
+    note = (f'<div class="banner">⚠ {harness} harness error(s): the harness itself failed; not the engine\'s '
+            "fault; please report.</div>" if harness else "")
+    return f"<h2>Findings ({len(found)})</h2>{note}" + "\n".join(rows)
+
+
+class _Cell:
+    """Just enough of a Result (op, property, dtype) to name and link a finding's cell."""
+
+    def __init__(self, op: str, prop: str, dtype: str) -> None:
+        self.op, self.property, self.dtype = op, prop, dtype
+        self.key = (op, prop, dtype)
 
 
 def meta_html(run: RunResults) -> str:
@@ -226,6 +266,7 @@ def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = Tru
     )
     if diff is not None:
         body.append(_diff_html(diff))
+    body.append(findings_html(run, ids))
     body += [
         "<h2>Matrix</h2>",
         filter_bar(counts(run)),

@@ -3,7 +3,9 @@
 classname is the property and name is ``op[dtype]``, so CI UIs group by property.
 failed -> <failure> (a nonconformance, reproducer in the body); error -> <error>
 (the engine or adapter crashed); expected-failure / not-applicable / blocked-by ->
-<skipped>.  The <testsuite> counts equal the counts in results.json.
+<skipped>.  The first <testsuite> counts equal the counts in results.json.  A second
+<testsuite> has one <testcase> per finding (classname ``findings``, name the culprit and
+what is wrong), failed unless the finding is expected; harness faults are <error>s.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from conformance.report.formatting import fmt_err, one_line
+from conformance.report.formatting import finding_title, fmt_err, one_line
 from conformance.runner.results import Result, RunResults, Status
 
 # XML 1.0 cannot carry most control characters, even escaped; tracebacks may contain them.
@@ -88,5 +90,27 @@ def render_junit(run: RunResults) -> str:
                 f"examples: {r.examples}  max abs error: {fmt_err(r.max_abs_error)}  "
                 f"max rel error: {fmt_err(r.max_rel_error)}"
             )
+    _findings_suite(root, run)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _findings_suite(root: ET.Element, run: RunResults) -> None:
+    """One testcase per finding, so a CI UI lists each distinct bug once."""
+    found = run.findings()
+    failures = sum(f.counts for f in found)
+    errors = sum(f.fault == "harness" for f in found)
+    suite = ET.SubElement(root, "testsuite", {
+        "name": f"conformance:{run.info.engine}:findings", "tests": str(len(found)), "failures": str(failures),
+        "errors": str(errors), "skipped": str(len(found) - failures - errors), "time": "0"})
+    for f in found:
+        case = ET.SubElement(suite, "testcase", {"classname": "findings", "name": _clean(finding_title(f))})
+        body = _clean("\n".join([f.message, "", f"finding {f.id} · fault: {f.fault} · cells ({len(f.cells)}): "
+                                  + ", ".join(f"{o}[{d}] {p}" for o, p, d in f.cells)]
+                                 + (["", "# --- reproducer ---", f.reproducer] if f.reproducer else [])))
+        if f.fault == "harness":
+            ET.SubElement(case, "error", {"message": _clean(f.signature), "type": "harness-error"}).text = body
+        elif f.counts:
+            ET.SubElement(case, "failure", {"message": _clean(f.signature), "type": f"finding-{f.fault}"}).text = body
+        else:
+            ET.SubElement(case, "skipped", {"message": _clean(f"expected: {f.signature}")})

@@ -10,23 +10,86 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from hypothesis import given, settings
 from hypothesis import seed as hseed
-from hypothesis.errors import HypothesisException, StopTest
+from hypothesis.errors import Flaky, HypothesisException, StopTest
 
 from conformance.checks import oracles as O
+from conformance.checks.diagnosis import culprit, fault_of
 from conformance.checks.properties import PROPERTIES, Property
+from conformance.checks.properties.base import Evidence
 from conformance.engines.adapter import Adapter
-from conformance.engines.contract import checked
+from conformance.engines.contract import WrongResultError, checked
 from conformance.runner.profiles import ANY_OP_FACTOR, Profile, cell_seed
 from conformance.runner.reproducer import script
+from conformance.runner.findings import signature_of
 from conformance.runner.results import ANY_OP, Result, Status
 from conformance.spec.ops import REGISTRY
 from conformance.spec.program_json import corpus_program
+from conformance.spec.programs import Program
 
 Cell = tuple[Property, str, str]  # (property, op, dtype)
+
+
+@dataclass
+class Failure:
+    """One distinct failure a cell found, diagnosed: what, where, whose fault."""
+
+    status: Status  # FAILED (wrong answer) or ERROR (raised)
+    message: str
+    program: Any  # the shrunk example (a Program for most properties)
+    culprit: dict[str, str]  # {"op": NAME} or {"rule": PROPERTY}
+    signature: str  # the bug in words: what groups cells into one finding
+    fault: str  # engine | adapter | harness
+    interaction: bool = False
+    evidence: Evidence | None = None
+    traceback: str | None = None
+    reproducer: str | None = None
+    example: Any = None  # what hypothesis drew (the check re-runs on it to record a reproducer)
+
+    @property
+    def cheap(self) -> str:
+        """The key a later exploration of the same cell uses to recognise this failure again."""
+        return signature_of(self.message)
+
+    def blocked_by(self, op: str) -> bool:
+        """Whether this failure lies in another op than the cell's (the cell is then blocked by it)."""
+        return "op" in self.culprit and self.culprit["op"] != op
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status.value, "message": self.message, "culprit": self.culprit,
+                "signature": self.signature, "fault": self.fault, "interaction": self.interaction,
+                "reproducer": self.reproducer, "program": corpus_program(self.program)}
+
+
+def diagnose(adapter: Adapter, prop: Property, op: str, status: Status, message: str, example: Any,
+             evidence: Evidence | None = None, exc: BaseException | None = None, tb: str | None = None) -> Failure:
+    """Find the culprit of a shrunk failure: a node wrong alone, else the op (an interaction) or the rule."""
+    fault = fault_of(adapter, exc) if exc is not None else "engine"
+    if isinstance(exc, WrongResultError):
+        status, fault = Status.FAILED, "engine"
+    program = example if isinstance(example, Program) else None
+    if fault != "harness" and program is not None:
+        restore_grad_mode(adapter)  # the failure may have left grad mode off; nodes are judged with it on
+        verdict = culprit(getattr(adapter, "_inner", adapter), program)
+        if verdict is not None:
+            return Failure(status, message, example, {"op": verdict.op}, verdict.signature, verdict.fault,
+                           evidence=evidence, traceback=tb)
+    own: dict[str, str]
+    if op == ANY_OP or prop.family in RULE_FAMILIES:
+        own, interaction = {"rule": prop.name}, False
+    else:
+        own, interaction = {"op": op}, fault == "engine"
+    if fault == "harness":
+        own = {"rule": prop.name}
+    what = "harness error" if fault == "harness" else prop.name
+    return Failure(status, message, example, own, f"{what}: {signature_of(message)}", fault, interaction,
+                   evidence, tb)
+
+
 
 
 class _Mismatch(AssertionError):
@@ -102,31 +165,85 @@ def not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> str
     return None
 
 
+#: explorations of one cell: the first, then up to this many more with each found bug set aside
+EXTRA_ROUNDS = 2
+#: per-op properties that state a rule (not a value): a failure with no wrong node is the rule's
+RULE_FAMILIES = frozenset({"structural", "semantics", "grad_mode", "hooks"})
+
+
 def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
              ops: Sequence[str], selection: Sequence[str] | None = None) -> Result:
     """Run one op x property x dtype cell and turn what happened into a Result.
 
     ``ops`` are the engine's ops that any-op properties draw from; ``selection`` is the
     user's --ops (None: all), quoted in reproducers so a replay draws the same programs.
+
+    After a failure the cell is diagnosed (which node is wrong, whose fault) and explored
+    again with that bug set aside -- its culprit op masked from the programs, or its
+    signature ignored -- so a second, distinct bug in the same cell is found too.
     """
     adapter = checked(adapter)  # adapter lies (wrong type/shape) -> an error naming the method
     base = dict(engine=adapter.name, op=op, property=prop.name, dtype=dtype, seed=run_seed)
     broken_spec = uncallable(adapter, prop, op)
     if broken_spec:
+        # the OpSpec's torch namespace is wrong: a configuration error of the registry (or the user's
+        # --ops-from module), reported on the op so the run is not a false green
         return Result(status=Status.ERROR, message=broken_spec, **base)
     why = not_applicable(adapter, prop, op, dtype)
     if why:
         return Result(status=Status.NOT_APPLICABLE, message=why, **base)
     n = max(2, round(profile.max_examples / prop.cost * (1 if prop.per_op else ANY_OP_FACTOR)))
-    state: dict[str, Any] = {"count": 0, "worst": (0.0, 0.0)}
     available = frozenset(o for o in REGISTRY if adapter.has_op(o))
     ops = prop.drawable(ops) if op == ANY_OP else ops  # no torch-less op where torch is the oracle
     if op == ANY_OP and not ops:
         return Result(status=Status.NOT_APPLICABLE, message="engine has none of the selected ops", **base)
-    strategy = prop.examples([op] if op != ANY_OP else list(ops), dtype, available)
+    t0 = time.perf_counter()
+    failures: list[Failure] = []
+    masked: set[str] = set()
+    ignored: set[str] = set()
+    examples, worst, oracles_used = 0, (0.0, 0.0), set()
+    try:
+        for rnd in range(1 + EXTRA_ROUNDS):
+            drawn = [o for o in ([op] if op != ANY_OP else ops) if o not in masked]
+            if not drawn:
+                break
+            state = _explore(adapter, prop, op, dtype, profile, run_seed, drawn, available - masked,
+                             n if rnd == 0 else max(2, n // 2), rnd, ignored)
+            examples += state["count"]
+            worst = (max(worst[0], state["worst"][0]), max(worst[1], state["worst"][1]))
+            oracles_used |= state.get("oracles", set())
+            f = state.get("failure")
+            if f is None:
+                break
+            if any(f.signature == g.signature and f.culprit == g.culprit for g in failures):
+                break  # the same bug again, under other numbers
+            f.reproducer = script(adapter, prop, op, f.example, f.message, run_seed, selection)
+            failures.append(f)
+            if f.fault == "harness":
+                break
+            if f.culprit.get("op") and f.culprit["op"] != op and f.culprit["op"] not in masked:
+                masked.add(f.culprit["op"])  # a glue op's bug: explore on without that op
+            else:
+                ignored.add(f.cheap)  # the op's (or rule's) own bug: explore on, ignoring it
+    finally:
+        restore_grad_mode(adapter)
+    base.update(examples=examples, duration_s=time.perf_counter() - t0)
+    if not failures:
+        return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
+                      oracles=sorted(oracles_used), **base)
+    return _failed(failures, op, prop, base)
+
+
+def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
+             drawn: list[str], available: frozenset[str], n: int, rnd: int, ignored: set[str]) -> dict[str, Any]:
+    """One hypothesis exploration of the cell; ``state["failure"]`` holds the shrunk failure, if any.
+
+    Failures whose signature is in ``ignored`` (bugs already found) count as passing examples."""
+    state: dict[str, Any] = {"count": 0, "worst": (0.0, 0.0)}
+    strategy = prop.examples(drawn, dtype, available)
 
     @settings(settings.get_profile(f"conformance-{profile.name}"), max_examples=n)
-    @hseed(cell_seed(run_seed, prop.name, op, dtype))
+    @hseed(cell_seed(run_seed, prop.name, op, dtype) + rnd)
     @given(strategy)
     def test(example: Any) -> None:
         state.pop("evidence", None)
@@ -136,10 +253,16 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
             ev = prop.check(adapter, example)
         except (HypothesisException, StopTest):
             raise
+        except WrongResultError as e:  # an op of the engine returned a wrong shape: a wrong answer
+            ev = Evidence(False, str(e), program=example if isinstance(example, Program) else None)
         except Exception as e:  # noqa: BLE001 - anything the engine raises is evidence
+            if signature_of(f"{type(e).__name__}: {e}") in ignored:
+                return
             state["error"] = (e, traceback.format_exc(), example)
             state["first_failure"] = True
             raise _EngineError(f"{type(e).__name__}: {e}") from e
+        if not ev.ok and signature_of(ev.message) in ignored:
+            return
         if "first_failure" not in state:  # shrinking replays after the first failure are not examples
             state["count"] += 1
         state.setdefault("oracles", set()).update(ev.oracles)
@@ -151,11 +274,24 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
             state["evidence"] = ev
             raise _Mismatch(ev.message)
 
-    t0 = time.perf_counter()
     try:
-        return _outcome(test, state, adapter, prop, op, run_seed, selection, base, t0)
-    finally:
-        restore_grad_mode(adapter)
+        test()
+    except _Mismatch:
+        ev = state["evidence"]
+        state["failure"] = diagnose(adapter, prop, op, Status.FAILED, ev.message, ev.program or state.get("example"),
+                                    evidence=ev)
+    except _EngineError:
+        e, tb, example = state["error"]
+        state["failure"] = diagnose(adapter, prop, op, Status.ERROR, f"{type(e).__name__}: {e}"[:500], example,
+                                    exc=e, tb=tb)
+    except Exception as e:  # noqa: BLE001 - flaky engines, unsatisfiable strategies: never "passed"
+        flaky = isinstance(e, Flaky)
+        msg = f"{'' if flaky else 'harness: '}{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
+        state["failure"] = Failure(Status.ERROR, msg, None, {"op": op} if flaky else {"rule": prop.name},
+                                   signature_of(msg), "engine" if flaky else "harness", traceback=traceback.format_exc())
+    if "failure" in state:
+        state["failure"].example = state.get("example")
+    return state
 
 
 def restore_grad_mode(adapter: Adapter) -> None:
@@ -173,29 +309,17 @@ def restore_grad_mode(adapter: Adapter) -> None:
         torch.set_grad_enabled(True)
 
 
-def _outcome(test: Any, state: dict[str, Any], adapter: Adapter, prop: Property, op: str, run_seed: int,
-             selection: Sequence[str] | None, base: dict[str, Any], t0: float) -> Result:
-    """Run the hypothesis test and read its state into a Result."""
-    try:
-        test()
-    except _Mismatch:
-        ev = state["evidence"]
-        return Result(status=Status.FAILED, examples=state["count"], message=ev.message, expected=ev.expected,
-                      observed=ev.observed, max_abs_error=ev.max_abs, max_rel_error=ev.max_rel,
-                      reproducer=script(adapter, prop, op, ev.program, ev.message, run_seed, selection),
-                      duration_s=time.perf_counter() - t0, oracles=ev.oracles,
-                      program=corpus_program(state.get("example")), **base)
-    except _EngineError:
-        e, tb, example = state["error"]
-        program = example if hasattr(example, "to_script") else None
-        return Result(status=Status.ERROR, examples=state["count"], message=f"{type(e).__name__}: {e}"[:500],
-                      traceback=tb, reproducer=script(adapter, prop, op, program, f"raised {type(e).__name__}",
-                                                      run_seed, selection),
-                      duration_s=time.perf_counter() - t0, program=corpus_program(example), **base)
-    except Exception as e:  # noqa: BLE001 - flaky engines, unsatisfiable strategies: never "passed"
-        return Result(status=Status.ERROR, examples=state["count"],
-                      message=f"harness: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500],
-                      traceback=traceback.format_exc(), duration_s=time.perf_counter() - t0, **base)
-    a, r = state["worst"]
-    return Result(status=Status.PASSED, examples=state["count"], max_abs_error=a, max_rel_error=r,
-                  duration_s=time.perf_counter() - t0, oracles=sorted(state.get("oracles", ())), **base)
+def _failed(failures: list["Failure"], op: str, prop: Property, base: dict[str, Any]) -> Result:
+    """The Result of a cell that found ``failures``: its own first failure decides the status;
+    a cell whose every failure lies in another op reads blocked-by that op."""
+    own = [f for f in failures if not f.blocked_by(op)]
+    first = own[0] if own else failures[0]
+    ev = first.evidence
+    status = first.status if own else Status.BLOCKED_BY
+    return Result(status=status, message=first.message, expected=ev.expected if ev else None,
+                  observed=ev.observed if ev else None, max_abs_error=ev.max_abs if ev else None,
+                  max_rel_error=ev.max_rel if ev else None, reproducer=first.reproducer,
+                  oracles=ev.oracles if ev else [], program=corpus_program(first.program),
+                  traceback=first.traceback, blocked_by=None if own else first.culprit.get("op"),
+                  culprit=first.culprit, signature=first.signature, fault=first.fault,
+                  interaction=first.interaction, also=[f.to_dict() for f in failures if f is not first], **base)

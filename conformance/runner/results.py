@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"  # 2.0: findings, and culprit/signature/fault/finding/also on cells
 
 #: The op name used by properties that do not depend on any op (grad-mode rules...).
 ANY_OP = "*"
@@ -64,6 +64,20 @@ class Result:
     expectation_reason: str | None = None
     #: the shrunk failing example, exactly (conformance.programjson); what --save-failures stores
     program: Any = None
+    # -- diagnosis (failed, error and blocked-by cells; see conformance.runner.findings) --
+    #: what is wrong: {"op": NAME} (a node of that op misbehaves alone) or {"rule": PROPERTY}
+    culprit: dict[str, str] | None = None
+    #: the bug in words, the same for every cell it explains ("gradient not reduced over broadcast dims")
+    signature: str | None = None
+    #: whose fault: "engine", "adapter" (broke the Adapter contract) or "harness" (please report)
+    fault: str | None = None
+    #: no single node was wrong alone: the failure needs the program around the op
+    interaction: bool = False
+    #: the id of the finding (results.json ``findings``) this cell is explained by
+    finding: str | None = None
+    #: further distinct failures the cell found after the first (each: message, signature, culprit,
+    #: fault, reproducer, program, finding)
+    also: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -119,12 +133,19 @@ class RunResults:
     results: list[Result] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        found = self.findings()  # first: it stamps each cell's ``finding``
         return {
             "schema_version": SCHEMA_VERSION,
             "run": self.info.to_dict(),
+            "findings": [f.to_dict() for f in found],
             "results": [r.to_dict() for r in self.results],
             "coverage": self.coverage(),
         }
+
+    def findings(self) -> list[Any]:
+        """One Finding per distinct root cause among the cells, most cells first (stamps ``finding``)."""
+        from conformance.runner.findings import collect  # findings are derived from cells, never stored apart
+        return collect(self.results)
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunResults":
@@ -149,7 +170,19 @@ class RunResults:
 
     @property
     def conformant(self) -> bool:
-        return not any(r.status.is_problem for r in self.results)
+        """No failed or error cell, and no finding outside the expected deviations.
+
+        A finding whose cells are all blocked-by (its culprit op was not among the run's ops)
+        still makes the run nonconformant: the engine has that bug.  Harness errors do not count
+        against the engine (see ``harness_errors``)."""
+        if any(r.status.is_problem and r.fault != "harness" for r in self.results):
+            return False
+        return not any(f.counts for f in self.findings())
+
+    @property
+    def harness_errors(self) -> list[Result]:
+        """Cells where the harness itself failed (an oracle raised...): never the engine's fault."""
+        return [r for r in self.results if r.fault == "harness" and r.status == Status.ERROR]
 
     @property
     def tested(self) -> int:

@@ -61,10 +61,17 @@ def _vjp(A: Any, p: Program) -> Evidence:
 
 @prop("forward", family="gradients", oracles={"numpy"})
 def _forward(A: Any, p: Program) -> Evidence:
-    """Forward values equal the numpy float64 reference."""
+    """Forward values equal the numpy float64 reference, in the program's dtype.
+
+    A float32 program's output must be float32: an op that silently computes and returns
+    float64 changes every result downstream of it.
+    """
     ts = p.run(A)
     out = A.to_numpy(ts[p.output])
     ref = O.forward_reference(p)
+    if str(out.dtype) != p.dtype:
+        return Evidence(False, f"forward output dtype {out.dtype}, expected {p.dtype} (the inputs' dtype)",
+                        p.dtype, str(out.dtype), oracles=["numpy"], program=p)
     c = O.compare({"output": ref}, {"output": out}, O.tolerance_for(p, "numpy"), "numpy")
     return from_comparison(c, ref, out, "numpy", p, "forward value")
 

@@ -1,0 +1,149 @@
+"""Findings: failing cells grouped by root cause, so each distinct bug is reported once.
+
+A cell that failed carries its diagnosis (``Result.culprit``, ``signature``, ``fault``; made by
+``conformance.checks.diagnosis`` while the engine was at hand).  Cells with the same culprit,
+signature and fault are one finding: an ``add`` that drops the broadcast reduction is one
+finding on ``add`` explaining add's own cells and every cell that drew ``add`` as glue
+(those read ``blocked-by: add``).  Findings are derived from the cells alone, so a merged or
+reloaded ``results.json`` yields the same findings.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from conformance.runner.results import ANY_OP, Result, Status
+
+#: statuses a finding explains (passed and not-applicable cells have nothing to explain)
+EXPLAINED = (Status.FAILED, Status.ERROR, Status.BLOCKED_BY, Status.EXPECTED_FAILURE)
+FAULTS = ("engine", "adapter", "harness")
+
+
+@dataclass
+class Finding:
+    """One distinct root cause and every cell it explains."""
+
+    id: str  # stable across runs: the culprit's name and a hash of culprit, signature and fault
+    culprit: dict[str, str]  # {"op": NAME} or {"rule": PROPERTY}
+    property: str  # the property with most of the finding's cells
+    signature: str  # what is wrong, in words
+    fault: str  # engine | adapter | harness
+    dtypes: list[str] = field(default_factory=list)
+    properties: list[str] = field(default_factory=list)
+    cells: list[list[str]] = field(default_factory=list)  # [op, property, dtype] of each cell explained
+    message: str = ""  # one cell's message: the numbers of one instance
+    reproducer: str | None = None  # the reproducer of the cell closest to the culprit
+    interaction: bool = False  # no single node was wrong alone
+    expected: bool = False  # every failing cell of it is an expected deviation (--expect)
+
+    @property
+    def culprit_name(self) -> str:
+        return self.culprit.get("op") or self.culprit.get("rule") or "?"
+
+    @property
+    def counts(self) -> bool:
+        """Whether this finding makes the run nonconformant (harness faults and expected ones do not)."""
+        return self.fault != "harness" and not self.expected
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def finding_id(culprit: dict[str, str], signature: str, fault: str) -> str:
+    name = culprit.get("op") or culprit.get("rule") or "?"
+    digest = hashlib.sha1(repr((sorted(culprit.items()), signature, fault)).encode()).hexdigest()[:6]
+    return f"{name}-{digest}"
+
+
+def default_culprit(r: Result) -> dict[str, str]:
+    """Without a diagnosis, the cell's own op (or rule, for any-op cells) is blamed."""
+    return {"rule": r.property} if r.op == ANY_OP else {"op": r.op}
+
+
+def _entries(r: Result) -> Iterable[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """(failure, where to stamp its finding id: None for the cell itself) for each failure of a cell."""
+    yield ({"culprit": r.culprit or default_culprit(r), "signature": r.signature or signature_of(r.message),
+            "fault": r.fault or "engine", "message": r.message, "reproducer": r.reproducer,
+            "interaction": r.interaction}, None)
+    for extra in r.also:
+        yield ({"culprit": extra.get("culprit") or default_culprit(r),
+                "signature": extra.get("signature") or signature_of(extra.get("message", "")),
+                "fault": extra.get("fault") or "engine", "message": extra.get("message", ""),
+                "reproducer": extra.get("reproducer"), "interaction": bool(extra.get("interaction"))}, extra)
+
+
+def collect(results: list[Result]) -> list[Finding]:
+    """Group the explained cells into findings, most cells first; stamps each cell's ``finding``."""
+    groups: dict[str, Finding] = {}
+    statuses: dict[str, list[Status]] = {}
+    for r in results:
+        if r.status not in EXPLAINED or (r.status == Status.BLOCKED_BY and r.culprit is None):
+            continue  # a blocked-by cell without a diagnosis (an older results.json) names no culprit
+        for failure, stamp in _entries(r):
+            fid = finding_id(failure["culprit"], failure["signature"], failure["fault"])
+            f = groups.get(fid)
+            if f is None:
+                f = groups[fid] = Finding(id=fid, culprit=failure["culprit"], property=r.property,
+                                          signature=failure["signature"], fault=failure["fault"],
+                                          message=failure["message"], reproducer=failure["reproducer"],
+                                          interaction=failure["interaction"])
+                statuses[fid] = []
+            f.cells.append([r.op, r.property, r.dtype])
+            statuses[fid].append(r.status)
+            if _closer(r, f, failure):
+                f.message, f.reproducer = failure["message"], failure["reproducer"]
+            if stamp is None:
+                r.finding = fid
+            else:
+                stamp["finding"] = fid
+    for fid, f in groups.items():
+        f.dtypes = sorted({c[2] for c in f.cells})
+        f.properties = sorted({c[1] for c in f.cells})
+        f.property = Counter(c[1] for c in f.cells).most_common(1)[0][0]
+        st = statuses[fid]
+        f.expected = Status.EXPECTED_FAILURE in st and not any(s.is_problem for s in st)
+    return sorted(groups.values(), key=lambda f: (-len(f.cells), f.culprit_name, f.signature))
+
+
+def _closer(r: Result, f: Finding, failure: dict[str, Any]) -> bool:
+    """Prefer, as the finding's example, a cell of the culprit op itself (its reproducer is smallest)."""
+    own = f.culprit.get("op") == r.op or f.culprit.get("rule") == r.property
+    return own and failure["reproducer"] is not None and r.status != Status.BLOCKED_BY and (
+        f.reproducer is None or len(failure["reproducer"]) < len(f.reproducer))
+
+
+#: a number not glued to a name ('float64', 'v3' and 'log1p' keep their digits)
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?(?![\w])|(?<!\w)(?:nan|inf)(?!\w)",
+                     re.IGNORECASE)
+#: a node, the element named and the node's op: 'v3[0, 1]', 'v3 (log1p)'
+_NODE = re.compile(r"\bv\d+(?:\[[\d, ]*\])?(?: \([\w.]+\))?")
+_SHAPE = re.compile(r"\(#(?:, ?#)*,?\)|(?<=shape )\(\)")  # '(#, #)', '(#,)'; '()' only after 'shape'
+
+_ARRAY = re.compile(r"\[[^\[\]]*\]")
+
+
+def signature_of(message: str) -> str:
+    """A message with its particulars (node names, numbers, arrays) removed: a grouping key in words.
+
+    "v3[0, 1]: got 0.31, expected 0.62 (abs err 0.31 > tol 1e-06, oracle numerical)" and the
+    same message about another node and other numbers both become
+    "v: got #, expected # (abs err # > tol #, oracle numerical)"; a list of any rank is '#'
+    too, and so is a shape's every dimension.
+    """
+    text = message.split("; ")[0].strip()
+    text = _NODE.sub("v", text)
+    for _ in range(8):  # nested lists collapse from the inside out, each to one placeholder
+        text = _ARRAY.sub("\x00", text)
+    text = _NUMBER.sub("#", text)
+    text = text.replace("\x00", "#")  # a value is a value, whatever its rank
+    text = _SHAPE.sub("(shape)", text)  # '(#, #)', '(#,)' and '()' alike: shapes vary by example
+    text = re.sub(r"\s+", " ", text)
+    return text[:200]
