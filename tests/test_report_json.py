@@ -82,11 +82,16 @@ def test_round_trip_is_lossless_including_nan(tmp_path):
                 assert va == vb, f.name
 
 
-def test_write_all_writes_four_files_and_no_temp_files(tmp_path):
+def test_write_all_writes_four_files_the_reproducers_and_no_temp_files(tmp_path):
     """Also sweeps temp files that a SIGKILLed earlier writer could not remove."""
     (tmp_path / ".results.json.abc123.tmp").write_text("{half")
-    write_all(make_run(), tmp_path, plots=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "junit.xml", "results.json", "summary.md"]
+    run = make_run()
+    write_all(run, tmp_path, plots=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "junit.xml", "reproducers", "results.json",
+                                                          "summary.md"]
+    # one script per finding that has a reproducer, named by the finding's id
+    want = sorted(f"{f.id}.py" for f in run.findings() if f.reproducer)
+    assert want and sorted(p.name for p in (tmp_path / "reproducers").iterdir()) == want
 
 
 def test_failure_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):

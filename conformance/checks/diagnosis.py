@@ -44,6 +44,7 @@ class Verdict:
     signature: str  # the same words for every instance of the bug: the finding's grouping key
     message: str  # this instance: the numbers
     fault: str = "engine"
+    rule: str | None = None  # set when every op shows it (a dtype or .grad rule of the engine, not one op)
 
 
 def culprit(adapter: Any, p: Program) -> Verdict | None:
@@ -60,8 +61,41 @@ def culprit(adapter: Any, p: Program) -> Verdict | None:
     for i in p.op_nodes:
         v = _check_node(adapter, p, i, values, needs)
         if v is not None:
-            return v
+            return _engine_wide(adapter, v, p.dtype)
     return None
+
+
+#: signatures about dtypes and gradient bookkeeping: an engine may get these wrong for every op at once
+_STRUCTURAL = ("input gets a", "inputs give a", "no gradient for an input")
+#: simple ops to probe with; the first the engine has that is not the culprit is used
+_PROBES = ("mul", "add", "neg", "sin")
+
+
+def _engine_wide(adapter: Any, v: Verdict, dtype: str) -> Verdict:
+    """A structural verdict that a simple, different op shows too is the engine's rule, not the op's.
+
+    A float32 leaf getting a float64 gradient from every op is one engine-wide bug (grad
+    dtype), not a bug of each op the programs happened to draw."""
+    if not any(k in v.signature for k in _STRUCTURAL):
+        return v
+    probe = next((o for o in _PROBES if o != v.op and o in REGISTRY and _has(adapter, o)), None)
+    if probe is None:
+        return v
+    arity = REGISTRY[probe].arity
+    leaves = [Node(value=np.array([0.5, 1.5]) + k, requires_grad=True) for k in range(arity)]
+    q = Program(leaves + [Node(probe, tuple(range(arity)))], arity, dtype, None, probe)
+    other = _check_node(adapter, q, arity, q.evaluate(), _requires_grad(q))
+    if other is not None and other.signature == v.signature:
+        rule = "forward" if "inputs give a" in v.signature else "grad_dtype_shape"
+        return Verdict(v.node, v.op, v.signature, f"{v.message} (and {probe} too: every op)", v.fault, rule)
+    return v
+
+
+def _has(adapter: Any, op: str) -> bool:
+    try:
+        return bool(adapter.has_op(op))
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def node_program(p: Program, i: int, values: list[np.ndarray], needs: list[bool]) -> Program:

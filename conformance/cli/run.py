@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
+import tempfile
 import time
 from collections import Counter
 from typing import Any, Sequence
 
 from conformance.errors import ConfigError
-from conformance.report import diff_runs
+from conformance.report import diff_runs, write_reproducers
 from conformance.report.formatting import finding_title
 from conformance.runner.results import RunResults, Status
 from conformance.runner.session import load_baseline, parse_shard, run
@@ -57,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not rr.tested:  # a run that asked nothing is no evidence of conformance
         print_summary(rr, sys.stdout, verdict=False)
         raise ConfigError(f"nothing was tested: {nothing_tested(rr)}")
-    print_summary(rr, sys.stdout)
+    print_summary(rr, sys.stdout, reproducers=_reproducer_dir(args.report) if rr.findings() else None)
     if rr.harness_errors:  # the harness failed: no verdict on the engine can be trusted as complete
         print(f"harness error: please report ({len(rr.harness_errors)} cell(s) failed inside the harness, "
               "not the engine; see the findings marked fault: harness)", file=sys.stderr)
@@ -70,15 +72,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if rr.conformant else 1
 
 
-def print_summary(rr: RunResults, out: Any, verdict: bool = True) -> None:
+def _reproducer_dir(report: str | None) -> pathlib.Path:
+    """Where the printed reproducer paths point: the report's reproducers/, else a fresh temp dir."""
+    if report:
+        return pathlib.Path(report) / "reproducers"
+    return pathlib.Path(tempfile.mkdtemp(prefix="conformance-reproducers-"))
+
+
+def print_summary(rr: RunResults, out: Any, verdict: bool = True, reproducers: pathlib.Path | None = None) -> None:
+    """Counts, then each finding (culprit, what is wrong, one instance's numbers, its reproducer's
+    path), then the failing cells one line each, then the verdict."""
     cov = rr.coverage()["by_status"]
     print("  ".join(f"{k}: {v}" for k, v in cov.items() if v), file=out)
     found = rr.findings()
+    paths = write_reproducers(rr, reproducers) if reproducers is not None and found else {}
     if found:
         print(f"{len(found)} finding(s), most cells first:", file=out)
     for f in found:
         tag = " [expected]" if f.expected else (" [interaction]" if f.interaction else "")
         print(f"  {f.id:20s} {len(f.cells):4d} cell(s)  fault {f.fault:7s} {finding_title(f)[:110]}{tag}", file=out)
+        print(f"      {f.message.splitlines()[0][:200] if f.message else ''}", file=out)
+        if f.id in paths:
+            print(f"      reproducer: python {paths[f.id]}   (exit 1 while the bug is there)", file=out)
     for r in rr.results:
         if r.status.is_problem or r.status == Status.EXPECTED_FAILURE:
             print(f"{r.status.value.upper():17s} {r.op:14s} {r.property:22s} {r.dtype:8s} {r.message[:140]}",

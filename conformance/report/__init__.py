@@ -64,6 +64,24 @@ def write_all(
     if diff is not None:
         atomic_write_text(out / "diff.md", diff.to_markdown())
     atomic_write_text(out / "index.html", render_index(run, diff, plots=plots))
+    write_reproducers(run, out / "reproducers")
+
+
+def write_reproducers(run: RunResults, directory: pathlib.Path) -> dict[str, pathlib.Path]:
+    """One script per finding, ``reproducers/<finding id>.py``: run it to see the bug (exit 1) or
+    that it is fixed (exit 0).  Returns finding id -> path.  Scripts of findings gone since an
+    earlier run in the same directory are removed, so the folder lists today's bugs only."""
+    paths: dict[str, pathlib.Path] = {}
+    for f in run.findings():
+        if f.reproducer:
+            directory.mkdir(parents=True, exist_ok=True)
+            paths[f.id] = directory / f"{f.id}.py"
+            atomic_write_text(paths[f.id], f.reproducer)
+    if directory.is_dir():
+        for old in directory.glob("*.py"):
+            if old not in paths.values():
+                old.unlink()
+    return paths
 
 
 def write_merged(run_dirs: list[pathlib.Path], out_dir: pathlib.Path) -> MergedRuns:

@@ -76,7 +76,8 @@ def diagnose(adapter: Adapter, prop: Property, op: str, status: Status, message:
         restore_grad_mode(adapter)  # the failure may have left grad mode off; nodes are judged with it on
         verdict = culprit(getattr(adapter, "_inner", adapter), program)
         if verdict is not None:
-            return Failure(status, message, example, {"op": verdict.op}, verdict.signature, verdict.fault,
+            where = {"rule": verdict.rule} if verdict.rule else {"op": verdict.op}
+            return Failure(status, message, example, where, verdict.signature, verdict.fault,
                            evidence=evidence, traceback=tb)
     own: dict[str, str]
     if op == ANY_OP or prop.family in RULE_FAMILIES:
@@ -207,8 +208,9 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
             drawn = [o for o in ([op] if op != ANY_OP else ops) if o not in masked]
             if not drawn:
                 break
+            known = {(f.culprit.get("op") or f.culprit["rule"], f.signature) for f in failures}
             state = _explore(adapter, prop, op, dtype, profile, run_seed, drawn, available - masked,
-                             n if rnd == 0 else max(2, n // 2), rnd, ignored)
+                             n if rnd == 0 else max(2, n // 2), rnd, ignored, known)
             examples += state["count"]
             worst = (max(worst[0], state["worst"][0]), max(worst[1], state["worst"][1]))
             oracles_used |= state.get("oracles", set())
@@ -235,12 +237,24 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
 
 
 def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
-             drawn: list[str], available: frozenset[str], n: int, rnd: int, ignored: set[str]) -> dict[str, Any]:
+             drawn: list[str], available: frozenset[str], n: int, rnd: int, ignored: set[str],
+             known: set[tuple[str, str]] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
     """One hypothesis exploration of the cell; ``state["failure"]`` holds the shrunk failure, if any.
 
-    Failures whose signature is in ``ignored`` (bugs already found) count as passing examples."""
+    Failures whose signature is in ``ignored``, or whose culprit node is a ``known`` (op,
+    signature), are bugs already found: they count as passing examples, so a later round
+    neither reports nor re-shrinks them."""
     state: dict[str, Any] = {"count": 0, "worst": (0.0, 0.0)}
     strategy = prop.examples(drawn, dtype, available)
+
+    def seen(message: str, example: Any) -> bool:
+        if signature_of(message) in ignored:
+            return True
+        if not known or not isinstance(example, Program):
+            return False
+        restore_grad_mode(adapter)
+        v = culprit(getattr(adapter, "_inner", adapter), example)
+        return v is not None and ((v.rule or v.op), v.signature) in known
 
     @settings(settings.get_profile(f"conformance-{profile.name}"), max_examples=n)
     @hseed(cell_seed(run_seed, prop.name, op, dtype) + rnd)
@@ -256,12 +270,12 @@ def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
         except WrongResultError as e:  # an op of the engine returned a wrong shape: a wrong answer
             ev = Evidence(False, str(e), program=example if isinstance(example, Program) else None)
         except Exception as e:  # noqa: BLE001 - anything the engine raises is evidence
-            if signature_of(f"{type(e).__name__}: {e}") in ignored:
+            if seen(f"{type(e).__name__}: {e}", example):
                 return
             state["error"] = (e, traceback.format_exc(), example)
             state["first_failure"] = True
             raise _EngineError(f"{type(e).__name__}: {e}") from e
-        if not ev.ok and signature_of(ev.message) in ignored:
+        if not ev.ok and seen(ev.message, example):
             return
         if "first_failure" not in state:  # shrinking replays after the first failure are not examples
             state["count"] += 1

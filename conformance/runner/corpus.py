@@ -113,13 +113,26 @@ def _dumps(d: dict[str, Any]) -> str:
 
 
 def save_failures(rr: RunResults, directory: Path) -> list[Path]:
-    """Save every failing cell of a run (failed, error, expected-failure) that carries its example."""
+    """Save one entry per finding (failed, error and expected ones; never harness errors).
+
+    The entry is the example of one of the finding's cells -- the culprit's own cell where there is
+    one -- filed under the culprit: an op bug as an entry of that op (replayed when a run selects
+    the op), a rule failure as an any-op entry of the rule.  One bug, one entry: a glue op's bug
+    seen in forty cells is not forty entries replayed by every later run."""
+    by_key = {r.key: r for r in rr.results}
     paths = []
-    for r in rr.results:
-        if r.status in (Status.FAILED, Status.ERROR, Status.EXPECTED_FAILURE):
-            e = entry_from_result(r)
-            if e is not None:
-                paths.append(save(e, directory))
+    for f in rr.findings():
+        if f.fault == "harness":
+            continue
+        cells = [by_key[tuple(c)] for c in f.cells if tuple(c) in by_key]
+        own = [r for r in cells if r.status != Status.BLOCKED_BY and r.program is not None]
+        pick = (own or [r for r in cells if r.program is not None] or [None])[0]
+        e = entry_from_result(pick) if pick is not None else None
+        if e is None:
+            continue
+        if "op" in f.culprit:
+            e.op = f.culprit["op"]
+        paths.append(save(e, directory))
     return paths
 
 

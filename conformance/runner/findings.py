@@ -123,27 +123,36 @@ def _closer(r: Result, f: Finding, failure: dict[str, Any]) -> bool:
 #: a number not glued to a name ('float64', 'v3' and 'log1p' keep their digits)
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?(?![\w])|(?<!\w)(?:nan|inf)(?!\w)",
                      re.IGNORECASE)
-#: a node, the element named and the node's op: 'v3[0, 1]', 'v3 (log1p)'
-_NODE = re.compile(r"\bv\d+(?:\[[\d, ]*\])?(?: \([\w.]+\))?")
+#: a node, its .grad, the element named and the node's op: 'v3', 'v3.grad[0, 1]', 'v3 (log1p)'
+_NODE = re.compile(r"\bv\d+(?:\.grad)?(?:\[[\d, ]*\])?(?: \([\w.]+\))?")
+#: the numbers of one comparison: '(abs err 0.3 > tol 1e-06, oracle numerical; 2 of 6 elements ...)'
+_DETAIL = re.compile(r"\s*\((?:abs err|oracle|observed)[^()]*(?:\([^()]*\)[^()]*)*\)")
 _SHAPE = re.compile(r"\(#(?:, ?#)*,?\)|(?<=shape )\(\)")  # '(#, #)', '(#,)'; '()' only after 'shape'
-
 _ARRAY = re.compile(r"\[[^\[\]]*\]")
+#: compare()'s phrasings -> what kind of difference it is
+_KINDS = [
+    (re.compile(r"got None, expected an array of shape \S+"), "None where a value was expected"),
+    (re.compile(r"got an array of shape \S+, expected None"), "a value where None was expected"),
+    (re.compile(r"got shape \S+, expected shape \S+"), "wrong shape"),
+    (re.compile(r"got #, expected #"), "wrong values"),
+]
 
 
 def signature_of(message: str) -> str:
-    """A message with its particulars (node names, numbers, arrays) removed: a grouping key in words.
+    """A message with its particulars removed: the grouping key of a failure, in words.
 
-    "v3[0, 1]: got 0.31, expected 0.62 (abs err 0.31 > tol 1e-06, oracle numerical)" and the
-    same message about another node and other numbers both become
-    "v: got #, expected # (abs err # > tol #, oracle numerical)"; a list of any rank is '#'
-    too, and so is a shape's every dimension.
+    Node names, elements, numbers, arrays and shapes go; compare()'s "got X, expected Y (abs
+    err ..., oracle ...)" becomes the kind of difference.  "leaf grads: v3[0, 1]: got 0.31,
+    expected 0.62 (abs err 0.31 > tol 1e-06, oracle numerical)" and the same message about
+    another node, element or dtype both become "leaf grads: v: wrong values".
     """
-    text = message.split("; ")[0].strip()
+    text = _DETAIL.sub("", message)
+    text = text.split("; ")[0].strip()
     text = _NODE.sub("v", text)
     for _ in range(8):  # nested lists collapse from the inside out, each to one placeholder
         text = _ARRAY.sub("\x00", text)
-    text = _NUMBER.sub("#", text)
-    text = text.replace("\x00", "#")  # a value is a value, whatever its rank
-    text = _SHAPE.sub("(shape)", text)  # '(#, #)', '(#,)' and '()' alike: shapes vary by example
-    text = re.sub(r"\s+", " ", text)
-    return text[:200]
+    text = _NUMBER.sub("#", text.replace("\x00", "#"))  # a value is a value, whatever its rank
+    text = _SHAPE.sub("(shape)", text)  # shapes vary by example
+    for pattern, kind in _KINDS:
+        text = pattern.sub(kind, text)
+    return re.sub(r"\s+", " ", text)[:200]

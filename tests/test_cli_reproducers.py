@@ -1,0 +1,43 @@
+"""`conformance run` puts each finding's reproducer in front: its path is printed, and the script
+exits 1 while the bug is there and 0 on a correct engine."""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conformance.cli.main import main
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_each_finding_prints_its_numbers_and_a_reproducer_that_fails_then_passes_on_torch(
+        capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path) -> None:
+    code = main(["run", "--engine", "broken_engines.engines:GradOverwrittenNotAccumulated", "--properties",
+                 "accumulation", "--ops", "sin,mul", "--profile", "quick", "--seed", "0", "--no-corpus",
+                 "--no-isolate", "--workers", "1", "-q", "--report", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert code == 1 and "finding(s)" in out
+    assert re.search(r"got .*, expected ", out)  # the worst element's numbers
+    paths = re.findall(r"reproducer: python (\S+\.py)", out)
+    assert paths and all(pathlib.Path(p).parent == tmp_path / "r" / "reproducers" for p in paths)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    for p in paths:
+        bad = subprocess.run([sys.executable, p], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+        assert bad.returncode == 1, bad.stdout + bad.stderr
+        good = subprocess.run([sys.executable, p, "torch"], capture_output=True, text=True, cwd=ROOT, env=env,
+                              timeout=300)
+        assert good.returncode == 0 and "OK" in good.stdout, good.stdout + good.stderr
+
+
+def test_without_a_report_the_reproducers_go_to_a_temporary_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--engine", "broken_engines.engines:SinBackwardOff", "--properties", "grad_vs_torch",
+                 "--ops", "sin", "--profile", "quick", "--seed", "0", "--no-corpus", "--no-isolate", "--workers", "1",
+                 "-q"])
+    out = capsys.readouterr().out
+    (path,) = re.findall(r"reproducer: python (\S+\.py)", out)
+    assert code == 1 and pathlib.Path(path).is_file() and "conformance-reproducers-" in path
