@@ -37,11 +37,17 @@ def test_new_op_scaffolds_spec_and_function_that_load(project: Path, capsys: pyt
     discovers them, refengine exports the functions, and running them hits the TODOs."""
     assert main(["new-op", "softsign", "--root", str(project)]) == 0
     assert main(["new-op", "copysign", "--arity", "2", "--root", str(project)]) == 0
-    assert main(["new-op", "gelu_tanh", "--family", "activations", "--root", str(project)]) == 0
+    assert main(["new-op", "gelu_tanh", "--family", "activations", "--torch-equivalent", "", "--root",
+                 str(project)]) == 0
     out = capsys.readouterr().out
     assert "conformance run --engine refengine --ops softsign" in out
     spec_text = (project / "conformance/spec/ops/elementwise.py").read_text()
-    assert 'name="softsign",\n    family="elementwise",\n    arity=1,\n    template="M.softsign($x0)",' in spec_text
+    # torch has softsign in nn.functional only: the template calls it there, on torch and on refengine
+    assert ('name="softsign",\n    family="elementwise",\n    arity=1,\n    template="M.nn.functional.softsign($x0)",'
+            in spec_text)
+    assert 'torch_equivalent="torch.nn.functional.softsign"' in spec_text
+    assert 'template="M.copysign($x0, $x1)"' in spec_text and 'torch_equivalent="torch.copysign"' in spec_text
+    assert 'torch_equivalent="",' in (project / "conformance/spec/ops/activations.py").read_text()
     assert "TODO" in spec_text and (project / "conformance/spec/ops/activations.py").exists()
     r = _python(project, "\n".join([
         "import numpy as np, refengine",
@@ -49,7 +55,8 @@ def test_new_op_scaffolds_spec_and_function_that_load(project: Path, capsys: pyt
         "assert {'softsign', 'copysign', 'gelu_tanh'} <= set(REGISTRY), sorted(REGISTRY)[-5:]",
         "assert REGISTRY['gelu_tanh'].family == 'activations'",
         "x = refengine.tensor(np.ones(2), requires_grad=True)",
-        "for f, args in [(refengine.softsign, (x,)), (refengine.copysign, (x, x)), (refengine.gelu_tanh, (x,))]:",
+        "F = refengine.nn.functional",
+        "for f, args in [(F.softsign, (x,)), (refengine.copysign, (x, x)), (refengine.gelu_tanh, (x,))]:",
         "    try: f(*args)",
         "    except NotImplementedError as e: print('TODO hit:', e)",
     ]))
@@ -76,3 +83,18 @@ def test_new_op_needs_a_project_root(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["new-op", "softsign", "--root", str(tmp_path)]) == 2
     assert "not the project root" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_new_op_refuses_a_name_torch_lacks_and_follows_torchs_namespace(project: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A name torch does not have is refused (exit 2, one line naming where it looked) unless
+    --torch-equivalent says so; torch.special's erfcx goes to a new refengine.special module."""
+    files = {p: p.read_text() for p in project.rglob("*.py")}
+    assert main(["new-op", "softsine", "--root", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "torch has no 'softsine'" in err and "--torch-equivalent" in err
+    assert {p: p.read_text() for p in project.rglob("*.py")} == files
+    assert main(["new-op", "erfcx", "--root", str(project)]) == 0
+    assert 'template="M.special.erfcx($x0)"' in (project / "conformance/spec/ops/elementwise.py").read_text()
+    r = _python(project, "import refengine; print(callable(refengine.special.erfcx))")
+    assert r.returncode == 0 and "True" in r.stdout, r.stderr[-2000:]
