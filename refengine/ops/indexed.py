@@ -66,7 +66,7 @@ class IndexAdd(ArrayFunction):
     @staticmethod
     def forward(ctx, a, source, lin=None, alpha=1):
         ctx.lin, ctx.alpha, ctx.src_shape = lin, alpha, np.shape(source)
-        out = np.array(a, copy=True)
+        out = np.array(a, copy=True, order="C")  # C order: reshape(-1) below must be a view of it
         np.add.at(out.reshape(-1), lin.reshape(-1), np.broadcast_to(np.asarray(source) * alpha, lin.shape).reshape(-1))
         return out
 

@@ -155,7 +155,7 @@ class ScatterAddDim(ArrayFunction):
     @staticmethod
     def forward(ctx, a, src, lin=None, pos=None):
         ctx.lin, ctx.pos, ctx.src_shape = lin, pos, src.shape
-        out = np.array(a, copy=True)
+        out = np.array(a, copy=True, order="C")  # C order: reshape(-1) below must be a view of it
         np.add.at(out.reshape(-1), lin.reshape(-1), np.asarray(src, a.dtype)[pos].reshape(-1))
         return out
 
