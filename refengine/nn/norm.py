@@ -28,7 +28,8 @@ def _sum(x, axes, shape):
     """Sum over ``axes`` and reshape to ``shape`` (a parameter's shape)."""
     if is_var(x):
         from refengine.ops import reshape, sum as _s
-        return reshape(_s(x, dim=axes), shape)
+        # sum(dim=()) reduces over every dim (torch's rule), np.sum(axis=()) over none: no axes, no sum
+        return reshape(_s(x, dim=axes) if axes else x, shape)
     return np.sum(x, axis=axes).reshape(shape)
 
 
