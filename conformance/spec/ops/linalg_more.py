@@ -5,7 +5,7 @@ det, slogdet and inverse are not differentiable (or not defined) at singular mat
 their derivatives grow like 1/sigma_min^k.  A kink on sigma_min is not enough: the op-independent
 rules (hooks, detach, grad-mode) compare with torch without discarding kinks, and drawn simple
 numbers (1, -1, 2, ...) make exactly singular matrices common, where torch.inverse raises and
-torch.det's gradient is 0 (wrong: the adjugate is not; see tests/test_spec_ops_breadth.py).  So
+torch.det's gradient is 0 there (wrong: the adjugate is not; torch 2.13).  So
 their template builds a strictly diagonally dominant matrix, ``x0 + diag(x1)`` with x0 in
 [-0.5, 0.5] and |x1| in [2.5, 3] of either sign: every row's diagonal beats the rest of the row by
 at least 0.5, so sigma_min >= 0.5 and det takes both signs.
