@@ -81,13 +81,17 @@ class Domain:
         ``(j + SALT_STRIDE * salt)``-th simple number, so the all-zero arrays hypothesis generates often
         hold no ties (distinct ``salt`` per operand: no ties across operands either).
         """
-        key = (self, dtype)
-        dec = _DECODERS.get(key)
-        if dec is None:
-            dec = _DECODERS[key] = _Decoder(self, dtype)
-        n = int(np.prod(shape, dtype=np.int64))
-        return st.binary(min_size=ELEMENT_BYTES * n, max_size=ELEMENT_BYTES * n).map(
-            lambda b: dec.decode(b, salt).reshape(shape))
+        shape = tuple(int(k) for k in shape)
+        key = (self, dtype, shape, salt)
+        strategy = _ARRAYS.get(key)  # built once: a new strategy per draw is validated anew by hypothesis
+        if strategy is None:
+            dec = _DECODERS.get((self, dtype))
+            if dec is None:
+                dec = _DECODERS[(self, dtype)] = _Decoder(self, dtype)
+            n = int(np.prod(shape, dtype=np.int64))
+            strategy = _ARRAYS[key] = st.binary(min_size=ELEMENT_BYTES * n, max_size=ELEMENT_BYTES * n).map(
+                lambda b: dec.decode(b, salt).reshape(shape))
+        return strategy
 
 
 #: bytes per drawn element: a branch selector, then 24 bits of value
@@ -151,6 +155,8 @@ class _Decoder:
         self.starts = np.array([a for a, _ in iv])
         self.ends = np.array([b for _, b in iv])
         self.cum = np.concatenate([[0.0], np.cumsum(self.ends - self.starts)])
+        self.inner = self.cum[1:-1]  # the boundaries between intervals
+        self._step_cache: dict[tuple[int, int], np.ndarray] = {}
         # just outside each margin, on the sides that stay inside [lo, hi]: (point, side, largest factor)
         near = []
         for p in d.avoid if d.margin > 0 else ():
@@ -162,23 +168,27 @@ class _Decoder:
         self.domain = d
 
     def decode(self, raw: bytes, salt: int = 0) -> np.ndarray:
-        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, ELEMENT_BYTES).astype(np.int64)
-        sel = b[:, 0]
-        bits = (b[:, 1] << 16) | (b[:, 2] << 8) | b[:, 3]
-        u = bits / float(1 << 24)  # [0, 1)
+        # one big-endian word an element: selector byte, then 24 bits (as few numpy calls as possible:
+        # the arrays are small, so each call's overhead, not the arithmetic, is the cost)
+        w = np.frombuffer(raw, dtype=">u4").astype(np.int64)
+        sel = w >> 24
+        u = (w & 0xFFFFFF) / float(1 << 24)  # [0, 1)
         # uniform over the allowed intervals, laid end to end
         t = u * self.cum[-1]
-        k = np.clip(np.searchsorted(self.cum, t, side="right") - 1, 0, len(self.starts) - 1)
-        x = np.minimum(self.starts[k] + (t - self.cum[k]), self.ends[k])
+        if len(self.starts) == 1:
+            x = np.minimum(self.starts[0] + t, self.ends[0])
+        else:
+            k = np.searchsorted(self.inner, t, side="right")  # the interval holding t
+            x = np.minimum(self.starts[k] + (t - self.cum[k]), self.ends[k])
         if len(self.simple):
-            is_simple = sel < SIMPLE_BELOW
-            pick = (b[:, 1] + np.arange(len(b)) + SALT_STRIDE * salt) % len(self.simple)
-            x = np.where(is_simple, self.simple[pick], x)
+            pick = ((w >> 16) & 0xFF) + self._steps(len(w), salt)
+            x = np.where(sel < SIMPLE_BELOW, self.simple[pick % len(self.simple)], x)
         if len(self.near):
             is_near = (sel >= SIMPLE_BELOW) & (sel < NEAR_BELOW)
             if is_near.any():
-                p, side, fmax = self.near[b[:, 1] % len(self.near)].T
-                f = 1.01 + (fmax - 1.01) * (((b[:, 2] << 8) | b[:, 3]) / 65536.0)
+                b1 = (w >> 16) & 0xFF
+                p, side, fmax = self.near[b1 % len(self.near)].T
+                f = 1.01 + (fmax - 1.01) * ((w & 0xFFFF) / 65536.0)
                 y = p + side * self.domain.margin * f
                 y = y.astype(self.np).astype(np.float64)
                 fine = (y >= self.starts[0]) & (y <= self.ends[-1])
@@ -187,8 +197,17 @@ class _Decoder:
                 x = np.where(is_near & fine, y, x)
         return x.astype(self.np).astype(np.float64)
 
+    def _steps(self, n: int, salt: int) -> np.ndarray:
+        """``j + SALT_STRIDE * salt`` for element j: which simple number zero bytes decode to."""
+        key = (n, salt)
+        steps = self._step_cache.get(key)
+        if steps is None:
+            steps = self._step_cache[key] = np.arange(n, dtype=np.int64) + SALT_STRIDE * salt
+        return steps
+
 
 _DECODERS: dict[tuple[Domain, str], _Decoder] = {}
+_ARRAYS: dict[tuple[Domain, str, tuple[int, ...], int], st.SearchStrategy[np.ndarray]] = {}
 
 
 ANY = Domain()

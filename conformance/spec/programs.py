@@ -225,6 +225,14 @@ _SCALES = (0.5, 2.0, -1.0, 0.25)  # powers of two: leaf * scale reproduces the s
 #: where the side path's weights and the cotangent are drawn
 WEIGHTS = Domain(-1.0, 1.0)
 COTANGENTS = Domain(-2.0, 2.0)
+# the choices among leaf modes and post-ops, built once (by which helper ops the engine has): a strategy
+# built anew for every draw is validated anew by hypothesis
+_MODES = {(mul, tr): st.sampled_from(("leaf", "leaf", "const") + (("scaled",) if mul else ())
+                                     + (("transposed",) if tr else ())) for mul in (False, True) for tr in (False, True)}
+_POSTS = {(mul, tanh): st.sampled_from(("none", "none") + (("square", "scale") if mul else ())
+                                       + (("tanh",) if tanh else ())) for mul in (False, True) for tanh in (False, True)}
+_SCALE_DRAW = st.sampled_from(_SCALES)
+_POST_SCALES = st.sampled_from((0.5, -2.0, 3.0))
 
 
 def values(domain: Domain, shape: tuple[int, ...], dtype: str, salt: int = 0) -> st.SearchStrategy[np.ndarray]:
@@ -271,16 +279,14 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
                 and draw(st.booleans())):
             inputs.append(inputs[0])  # the same value as two operands
             continue
-        modes = ["leaf", "leaf", "const"] + (["scaled"] if has("mul") else []) + (
-            ["transposed"] if has("transpose") else [])
-        mode = draw(st.sampled_from(modes))
+        mode = draw(_MODES[has("mul"), has("transpose")])
         if mode == "transposed" and v.ndim >= 2 and not spec.contiguous_only:
             # a non-contiguous view with the sampled values: strided engines must cope
             leaf = add(Node(value=np.swapaxes(v, 0, -1).copy(), requires_grad=draw(st.booleans())))
             inputs.append(add(Node("transpose", (leaf,), {"dim0": 0, "dim1": -1})))
             scaled.append(inputs[-1])
         elif mode == "scaled":
-            s = draw(st.sampled_from(_SCALES))
+            s = draw(_SCALE_DRAW)
             leaf = add(Node(value=(v / s).astype(npdt).astype(np.float64), requires_grad=draw(st.booleans())))
             inputs.append(add(Node("mul", (leaf, const(s)))))
             scaled.append(inputs[-1])
@@ -291,19 +297,18 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
         nodes[first].requires_grad = True
     focus = add(Node(op, tuple(inputs), dict(sample.params)))
 
-    post = draw(st.sampled_from(["none", "none"] + (["square", "scale"] if has("mul") else []) + (
-        ["tanh"] if has("tanh") else [])))
+    post = draw(_POSTS[has("mul"), has("tanh")])
     r = focus
     if post == "square":
         r = add(Node("mul", (focus, focus)))
     elif post == "scale":
-        r = add(Node("mul", (focus, const(draw(st.sampled_from([0.5, -2.0, 3.0]))))))
+        r = add(Node("mul", (focus, const(draw(_POST_SCALES)))))
     elif post == "tanh":
         r = add(Node("tanh", (focus,)))
     # a second path from an input (or an intermediate) to the output
     side_src = [j for j in scaled + inputs if any(nodes[k].requires_grad for k in _ancestors(nodes, j))]
     if side_src and has("mul", "sum", "add") and (reuse or (reuse is None and draw(st.booleans()))):
-        j = draw(st.sampled_from(side_src))
+        j = draw(st.sampled_from(tuple(side_src)))  # hashable: hypothesis reuses the strategy
         w = const(draw(values(WEIGHTS, nodes_shape(nodes, leaf_values, j), dtype, salt=len(leaf_values))))
         t = add(Node("sum", (add(Node("mul", (j, w))),), {"dim": None, "keepdim": False}))
         r = add(Node("add", (r, t)))
@@ -338,4 +343,10 @@ def nodes_shape(nodes: Sequence[Node], values: Sequence[np.ndarray], j: int) -> 
 def any_program(ops: Sequence[str], dtype: str, **kw: Any) -> st.SearchStrategy[Program]:
     """A program focused on any of ``ops`` (for op-independent rules); ``available`` defaults to ``ops``."""
     kw.setdefault("available", frozenset(ops))
-    return st.sampled_from(list(ops)).flatmap(lambda op: programs(op, dtype, **kw))
+    made: dict[str, st.SearchStrategy[Program]] = {}  # one strategy per op: each new one is validated anew
+
+    def focused(op: str) -> st.SearchStrategy[Program]:
+        if op not in made:
+            made[op] = programs(op, dtype, **kw)
+        return made[op]
+    return st.sampled_from(list(ops)).flatmap(focused)
