@@ -42,6 +42,12 @@ def add_parser(sub: Any) -> None:
                    help="load extra OpSpecs from MODULE (its OPS list); repeatable, comma separated")
     r.add_argument("--save-failures", metavar="DIR", help="save every shrunk failing example as a JSON corpus entry")
     r.add_argument("--no-corpus", action="store_true", help="do not replay the project's corpus/ before exploring")
+    r.add_argument("--shapes", type=int, default=None, metavar="N",
+                   help="draw input shapes from a seeded pool of N per op and rank, so an engine that compiles "
+                        "compiles each op a bounded number of times (default: 3 for engines declaring "
+                        "'compiles', else unbounded; 0: unbounded)")
+    r.add_argument("--budget", type=float, default=None, metavar="MINUTES",
+                   help="scale examples per cell so that the whole run takes about MINUTES")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_run)
 
@@ -54,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
              seed=args.seed, report=args.report, expect=args.expect, baseline=baseline,
              corpus=not args.no_corpus, save_failures=args.save_failures, ops_from=split(args.ops_from) or (),
              isolate=args.isolate, workers=args.workers, timeout=args.timeout, shard=parse_shard(args.shard),
+             shapes=args.shapes, budget=args.budget,
              progress=None if args.quiet else progress_printer(), log=lambda line: print(line, file=sys.stderr),
              argv=sys.argv)
     if not rr.tested:  # a run that asked nothing is no evidence of conformance

@@ -33,9 +33,10 @@ RETAIN_GRAD = "retain_grad"
 NO_GRAD = "no_grad"  # no_grad / enable_grad / set_grad_enabled / is_grad_enabled
 GRAD_MODE_DECORATOR = "grad_mode_decorator"  # @no_grad() on functions
 RETAIN_GRAPH = "retain_graph"  # backward(retain_graph=True) + error on a freed graph
+COMPILES = "compiles"  # compiles per input shape: runs draw shapes from a small pool (--shapes, default 3)
 
 ALL_CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, HIGHER_ORDER, FUNCTIONAL_GRAD, HOOKS, INPLACE, RETAIN_GRAD,
-                              NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH})
+                              NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH, COMPILES})
 
 Tensor = Any
 

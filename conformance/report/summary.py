@@ -48,6 +48,10 @@ def render_summary(run: RunResults, diff: RunDiff | None = None, max_lines: int 
             f"this report covers only the {len(run.results)} cells that finished.",
             "",
         ]
+    if getattr(info, "budget_cut", False):
+        ran = sum(r.examples or 0 for r in run.results)
+        lines += [f"> ⏱ **Budget**: the {info.budget_minutes:g}-minute budget cut the {info.profile} profile short "
+                  f"({ran} examples run; each cell's examples in results.json).", ""]
     lines += findings_markdown(run, max_lines)
     cov = run.coverage()
     lines += [

@@ -21,12 +21,13 @@ from conformance.checks import oracles as O
 from conformance.checks.diagnosis import culprit, fault_of
 from conformance.checks.properties import PROPERTIES, Property
 from conformance.checks.properties.base import Evidence
-from conformance.engines.adapter import Adapter
+from conformance.engines.adapter import COMPILES, Adapter
 from conformance.engines.contract import WrongResultError, checked
 from conformance.runner.profiles import ANY_OP_FACTOR, Profile, cell_seed
 from conformance.runner.reproducer import script
 from conformance.runner.findings import signature_of
 from conformance.runner.results import ANY_OP, Result, Status
+from conformance.spec import shape_pool
 from conformance.spec.ops import REGISTRY
 from conformance.spec.program_json import corpus_program
 from conformance.spec.programs import Program
@@ -166,6 +167,23 @@ def not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> str
     return None
 
 
+#: input shapes per op and rank for an engine that declares the ``compiles`` capability (``--shapes``)
+DEFAULT_SHAPE_POOL = 3
+
+
+def shape_bound(adapter: Adapter, shapes: int | None) -> int | None:
+    """The shape pool size of a run (None: unbounded): ``shapes`` as given (0: unbounded), else
+    :data:`DEFAULT_SHAPE_POOL` for an engine that compiles, else unbounded."""
+    if shapes is None:
+        return DEFAULT_SHAPE_POOL if COMPILES in adapter.capabilities else None
+    return shapes or None
+
+
+def nominal_examples(profile: Profile, prop: Property) -> int:
+    """The examples a cell of ``prop`` gets in ``profile`` (before a ``--budget`` scales them)."""
+    return max(2, round(profile.max_examples / prop.cost * (1 if prop.per_op else ANY_OP_FACTOR)))
+
+
 #: explorations of one cell: the first, then up to this many more with each found bug set aside
 EXTRA_ROUNDS = 2
 #: per-op properties that state a rule (not a value): a failure with no wrong node is the rule's
@@ -173,7 +191,8 @@ RULE_FAMILIES = frozenset({"structural", "semantics", "grad_mode", "hooks"})
 
 
 def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
-             ops: Sequence[str], selection: Sequence[str] | None = None) -> Result:
+             ops: Sequence[str], selection: Sequence[str] | None = None, *, shapes: int | None = None,
+             scale: float = 1.0) -> Result:
     """Run one op x property x dtype cell and turn what happened into a Result.
 
     ``ops`` are the engine's ops that any-op properties draw from; ``selection`` is the
@@ -182,6 +201,10 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     After a failure the cell is diagnosed (which node is wrong, whose fault) and explored
     again with that bug set aside -- its culprit op masked from the programs, or its
     signature ignored -- so a second, distinct bug in the same cell is found too.
+
+    ``shapes``: input shapes from a pool of that many per op and rank (0: unbounded; None: the
+    engine's default, :func:`shape_bound`).  ``scale``: the share of the profile's examples to run
+    (a ``--budget`` below 1).
     """
     adapter = checked(adapter)  # adapter lies (wrong type/shape) -> an error naming the method
     base = dict(engine=adapter.name, op=op, property=prop.name, dtype=dtype, seed=run_seed)
@@ -193,7 +216,7 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     why = not_applicable(adapter, prop, op, dtype)
     if why:
         return Result(status=Status.NOT_APPLICABLE, message=why, **base)
-    n = max(2, round(profile.max_examples / prop.cost * (1 if prop.per_op else ANY_OP_FACTOR)))
+    n = max(2, round(nominal_examples(profile, prop) * scale))
     available = frozenset(o for o in REGISTRY if adapter.has_op(o))
     ops = prop.drawable(ops) if op == ANY_OP else ops  # no torch-less op where torch is the oracle
     if op == ANY_OP and not ops:
@@ -204,29 +227,31 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     ignored: set[str] = set()
     examples, worst, oracles_used = 0, (0.0, 0.0), set()
     try:
-        for rnd in range(1 + EXTRA_ROUNDS):
-            drawn = [o for o in ([op] if op != ANY_OP else ops) if o not in masked]
-            if not drawn:
-                break
-            known = {(f.culprit.get("op") or f.culprit["rule"], f.signature) for f in failures}
-            state = _explore(adapter, prop, op, dtype, profile, run_seed, drawn, available - masked,
-                             n if rnd == 0 else max(2, n // 2), rnd, ignored, known)
-            examples += state["count"]
-            worst = (max(worst[0], state["worst"][0]), max(worst[1], state["worst"][1]))
-            oracles_used |= state.get("oracles", set())
-            f = state.get("failure")
-            if f is None:
-                break
-            if any(f.signature == g.signature and f.culprit == g.culprit for g in failures):
-                break  # the same bug again, under other numbers
-            f.reproducer = script(adapter, prop, op, f.example, f.message, run_seed, selection)
-            failures.append(f)
-            if f.fault == "harness":
-                break
-            if f.culprit.get("op") and f.culprit["op"] != op and f.culprit["op"] not in masked:
-                masked.add(f.culprit["op"])  # a glue op's bug: explore on without that op
-            else:
-                ignored.add(f.cheap)  # the op's (or rule's) own bug: explore on, ignoring it
+        with shape_pool.bounded(shape_bound(adapter, shapes), run_seed):
+            shape_pool.prepare([op] if op != ANY_OP else ops)
+            for rnd in range(1 + EXTRA_ROUNDS):
+                drawn = [o for o in ([op] if op != ANY_OP else ops) if o not in masked]
+                if not drawn:
+                    break
+                known = {(f.culprit.get("op") or f.culprit["rule"], f.signature) for f in failures}
+                state = _explore(adapter, prop, op, dtype, profile, run_seed, drawn, available - masked,
+                                 n if rnd == 0 else max(2, n // 2), rnd, ignored, known)
+                examples += state["count"]
+                worst = (max(worst[0], state["worst"][0]), max(worst[1], state["worst"][1]))
+                oracles_used |= state.get("oracles", set())
+                f = state.get("failure")
+                if f is None:
+                    break
+                if any(f.signature == g.signature and f.culprit == g.culprit for g in failures):
+                    break  # the same bug again, under other numbers
+                f.reproducer = script(adapter, prop, op, f.example, f.message, run_seed, selection)
+                failures.append(f)
+                if f.fault == "harness":
+                    break
+                if f.culprit.get("op") and f.culprit["op"] != op and f.culprit["op"] not in masked:
+                    masked.add(f.culprit["op"])  # a glue op's bug: explore on without that op
+                else:
+                    ignored.add(f.cheap)  # the op's (or rule's) own bug: explore on, ignoring it
     finally:
         restore_grad_mode(adapter)
     base.update(examples=examples, duration_s=time.perf_counter() - t0)

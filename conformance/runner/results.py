@@ -115,6 +115,9 @@ class RunInfo:
     ops_in_registry: int = 0
     properties: list[str] = field(default_factory=list)
     argv: list[str] = field(default_factory=list)
+    shapes: int | None = None  # input shapes per op and rank (--shapes; None: unbounded)
+    budget_minutes: float | None = None  # --budget, when given
+    budget_cut: bool = False  # the budget made some cells run fewer examples than the profile's
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

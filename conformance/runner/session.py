@@ -39,7 +39,8 @@ from conformance.engines.adapter import Adapter
 from conformance.errors import ConfigError, unknown_name
 from conformance.runner import corpus as project_corpus
 from conformance.runner import deviations as deviation_file
-from conformance.runner.cells import Cell, plan, run_cell
+from conformance.runner.budget import Budget
+from conformance.runner.cells import Cell, nominal_examples, plan, run_cell, shape_bound
 from conformance.runner.profiles import HARNESS_VERSION, PROFILES, resolve_seed
 from conformance.runner.results import Result, RunInfo, RunResults
 from conformance.runner.workers import WorkerConfig, WorkerPool
@@ -60,7 +61,7 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
         save_failures: str | os.PathLike[str] | None = None, ops_from: Sequence[str] = (),
         isolate: bool | None = None, workers: int | None = None, timeout: float = 10.0,
         shard: str | tuple[int, int] | None = None, progress: Progress | None = None, log: Log | None = None,
-        argv: Sequence[str] = ()) -> RunResults:
+        argv: Sequence[str] = (), shapes: int | None = None, budget: float | None = None) -> RunResults:
     """Run the conformance suite on ``engine`` and return its RunResults.
 
     ``engine`` is a name (``torch``, ``refengine``, ``torchlike:MODULE``, ``pkg.mod:Class``, a
@@ -71,11 +72,14 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
     ``save_failures``: a directory where every shrunk failing example is saved as a corpus entry.
     ``ops_from``: modules whose ``OPS`` lists join the registry.  ``progress(done, total, label)``
     is called as cells finish; ``log(line)`` gets the run's messages (start line, corpus replay,
-    stale deviations).  Bad input raises :class:`ConfigError` before any engine runs.
+    stale deviations).  ``shapes``: input shapes drawn from a seeded pool of N per op and rank
+    (0: unbounded; None: 3 for an engine declaring ``compiles``, else unbounded).  ``budget``:
+    minutes the run should take; examples per cell are scaled down to fit (runner/budget.py).
+    Bad input raises :class:`ConfigError` before any engine runs.
     """
     say = log or (lambda line: None)
     opts = _checked_options(engine, profile, ops, properties, expect, baseline, report, save_failures, ops_from,
-                            isolate, workers, timeout, shard)
+                            isolate, workers, timeout, shard, shapes, budget)
     prof = PROFILES[profile]
     run_seed = resolve_seed(prof, seed)
     # an isolated engine never enters this process; a trusted one is built here even when its cells go
@@ -99,14 +103,18 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
         if out is not None:  # after each cell (throttled to <=10% of the run): a killed run loses ~nothing
             flush(rr)
 
+    limits = _Limits(shapes, Budget(budget, [nominal_examples(prof, p) for _, (p, _, _) in selected])
+                     if budget is not None else None, prof)
     try:
         with sigterm_interrupts(), hypothesis_storage_outside_cwd():
             rr = _execute(name, adapter if n == 1 and not opts.isolated else None, profile, ops, properties,
-                          run_seed, selected, n, opts.timeout, progress, save, argv, ready)
+                          run_seed, selected, n, opts.timeout, progress, save, argv, ready, limits)
     except KeyboardInterrupt:
         if out is not None and holder:
             _write(reports.write_results_json, holder[0], out)  # info.complete stays False
         raise
+    if limits.budget is not None:
+        say(budget_line(rr, profile))
     project_corpus.merge(rr, replayed)
     if save_failures is not None:
         paths = project_corpus.save_failures(rr, pathlib.Path(save_failures))
@@ -116,6 +124,19 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
     if out is not None:
         _write(lambda r, o: reports.write_all(r, o, baseline=opts.baseline), rr, out)
     return rr
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """--shapes and --budget: how cells are bounded (shapes None: the engine's default)."""
+
+    shapes: int | None = None
+    budget: Budget | None = None
+    profile: Any = None  # the run's Profile (what a cell's nominal examples are)
+
+    def scale(self, cell: Cell) -> float:
+        """The share of its examples ``cell`` (about to start) gets."""
+        return self.budget.scale(nominal_examples(self.profile, cell[0])) if self.budget else 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +155,7 @@ class _Options:
 def _checked_options(engine: str | Adapter, profile: str, ops: Sequence[str] | None,
                      properties: Sequence[str] | None, expect: Any, baseline: Any, report: Any, save_failures: Any,
                      ops_from: Sequence[str], isolate: bool | None, workers: int | None, timeout: float,
-                     shard: Any) -> _Options:
+                     shard: Any, shapes: int | None = None, budget: float | None = None) -> _Options:
     """Every option checked before any engine runs (ConfigError: the one-line reason)."""
     if save_failures is not None:
         try:
@@ -160,6 +181,10 @@ def _checked_options(engine: str | Adapter, profile: str, ops: Sequence[str] | N
         raise ConfigError(unknown_name("profile", profile, PROFILES, "run --help"))
     if timeout <= 0:
         raise ConfigError(f"--timeout {timeout:g}: expected a positive number of seconds")
+    if shapes is not None and (not isinstance(shapes, int) or shapes < 0):
+        raise ConfigError(f"--shapes {shapes}: expected a number of shapes per op and rank (0: unbounded)")
+    if budget is not None and not budget > 0:
+        raise ConfigError(f"--budget {budget}: expected a positive number of minutes")
     shard = parse_shard(shard) if isinstance(shard, str) else shard
     in_process_object = not isinstance(engine, str)  # an adapter object (or a wrapper of one)
     n = worker_count(workers if workers is not None or not in_process_object else 1, 10**9)
@@ -211,7 +236,7 @@ def _replay_corpus(name: str, adapter: Adapter | None, cells: list[Cell], say: L
 def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str] | None,
              properties: Sequence[str] | None, seed: int, cells: list[tuple[int, Cell]], workers: int, timeout: float,
              progress: Progress | None, on_result: Callable[[RunResults], None], argv: Sequence[str],
-             ready: Callable[[str], None]) -> RunResults:
+             ready: Callable[[str], None], limits: _Limits | None = None) -> RunResults:
     """Run ``cells`` (plan index, cell) in process (``adapter`` given) or in ``workers`` processes.
 
     ``on_result`` gets the RunResults after every finished cell (plan order), so the caller holds
@@ -219,26 +244,34 @@ def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str
     """
     holder: list[RunResults] = []
     done: dict[int, Result] = {}
+    limits = limits or _Limits()
 
     def finished(index: int, r: Result) -> None:
         done[index] = r
         rr = holder[0]
+        if limits.budget is not None:
+            limits.budget.finished(r.examples or 0)
+            rr.info.budget_minutes, rr.info.budget_cut = limits.budget.minutes, limits.budget.cut
         rr.results = [done[i] for i in sorted(done)]
         if progress:
             progress(len(done), len(cells), f"{r.property} {r.op} {r.dtype}")
         on_result(rr)
 
     def started(rr: RunResults) -> None:  # an empty incomplete report exists before the first cell
+        rr.info.shapes = limits.shapes
+        if limits.budget is not None:
+            rr.info.budget_minutes = limits.budget.minutes
         holder.append(rr)
         on_result(rr)
 
     if adapter is not None:
-        _in_process(adapter, profile, ops, properties, seed, cells, started, finished, argv, ready)
+        _in_process(adapter, profile, ops, properties, seed, cells, started, finished, argv, ready, limits)
     else:
         # Hang detection is part of isolation: a trusted engine merely spread over workers gets no
         # per-example deadline (timeout=inf), since on a loaded machine a slow example of a correct
         # engine would otherwise be reported as a hang (seen at load average 11).
-        _in_workers(name, profile, ops, properties, seed, cells, workers, timeout, started, finished, argv, ready)
+        _in_workers(name, profile, ops, properties, seed, cells, workers, timeout, started, finished, argv, ready,
+                    limits)
     rr = holder[0]
     rr.info.finished_at = datetime.now(timezone.utc).isoformat()
     rr.info.complete = True
@@ -247,24 +280,30 @@ def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str
 
 def _in_process(adapter: Adapter, profile: str, ops: Sequence[str] | None, properties: Sequence[str] | None,
                 seed: int, cells: list[tuple[int, Cell]], started: Callable[[RunResults], None],
-                finished: Callable[[int, Result], None], argv: Sequence[str], ready: Callable[[str], None]) -> None:
+                finished: Callable[[int, Result], None], argv: Sequence[str], ready: Callable[[str], None],
+                limits: _Limits) -> None:
     ready(adapter.name)
     torch = sys.modules.get("torch")
     rr = RunResults(run_info(adapter.name, adapter.version(), getattr(torch, "__version__", None),
                              profile, seed, properties, argv))
     started(rr)
+    rr.info.shapes = shape_bound(adapter, limits.shapes)
     engine_ops = [o for o in (ops or list(REGISTRY)) if adapter.has_op(o)]
-    for index, (prop, op, dtype) in cells:
-        finished(index, run_cell(adapter, prop, op, dtype, PROFILES[profile], seed, engine_ops, ops))
+    for index, cell in cells:
+        prop, op, dtype = cell
+        finished(index, run_cell(adapter, prop, op, dtype, PROFILES[profile], seed, engine_ops, ops,
+                                 shapes=limits.shapes, scale=limits.scale(cell)))
     if rr.info.torch_version is None and "torch" in sys.modules:
         rr.info.torch_version = getattr(sys.modules["torch"], "__version__", None)
 
 
 def _in_workers(engine: str, profile: str, ops: Sequence[str] | None, properties: Sequence[str] | None, seed: int,
                 cells: list[tuple[int, Cell]], n: int, timeout: float, started: Callable[[RunResults], None],
-                finished: Callable[[int, Result], None], argv: Sequence[str], ready: Callable[[str], None]) -> None:
-    pool = WorkerPool(WorkerConfig(engine, profile, seed, list(ops) if ops else None, timeout), n,
-                      on_ready=lambda info: ready(info.name))
+                finished: Callable[[int, Result], None], argv: Sequence[str], ready: Callable[[str], None],
+                limits: _Limits) -> None:
+    pool = WorkerPool(WorkerConfig(engine, profile, seed, list(ops) if ops else None, timeout, limits.shapes), n,
+                      on_ready=lambda info: ready(info.name),
+                      scale_of=lambda c: limits.scale((PROPERTIES[c[0]], c[1], c[2])))
     rr = RunResults(run_info(engine, None, None, profile, seed, properties, argv))
     started(rr)
 
@@ -272,6 +311,7 @@ def _in_workers(engine: str, profile: str, ops: Sequence[str] | None, properties
         if pool.info is not None and rr.info.engine == engine:  # a worker has named the engine
             rr.info.engine, rr.info.engine_version = pool.info.name, pool.info.version
             rr.info.torch_version = pool.info.torch_version
+            rr.info.shapes = pool.info.shapes
         finished(index, r)
 
     pool.run([(i, (prop.name, op, dtype)) for i, (prop, op, dtype) in cells], first)
@@ -284,6 +324,15 @@ def run_info(name: str, version: str | None, torch_version: str | None, profile:
                    torch_version=torch_version, profile=profile, seed=seed,
                    started_at=datetime.now(timezone.utc).isoformat(), ops_in_registry=len(REGISTRY),
                    properties=list(properties or PROPERTIES), argv=list(argv))
+
+
+def budget_line(rr: RunResults, profile: str) -> str:
+    """What a --budget did to the run, in one line."""
+    ran = sum(r.examples or 0 for r in rr.results)
+    if rr.info.budget_cut:
+        return (f"conformance: the {rr.info.budget_minutes:g}-minute budget cut the {profile} profile short: "
+                f"{ran} examples run (each cell's count in results.json)")
+    return f"conformance: the {profile} profile fit the {rr.info.budget_minutes:g}-minute budget ({ran} examples)"
 
 
 # -- options --------------------------------------------------------------------------------------

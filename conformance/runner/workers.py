@@ -2,7 +2,8 @@
 
 Protocol (``multiprocessing`` spawn context, one ``Pipe`` per worker, pickled tuples):
 
-* parent -> worker: ``(index, property, op, dtype)`` to run one cell, ``None`` to stop;
+* parent -> worker: ``(index, property, op, dtype, scale)`` to run one cell (``scale``: the share
+  of its examples, below 1 under a ``--budget``), ``None`` to stop;
 * worker -> parent: ``("ready", EngineInfo)`` once the adapter is built (``("fatal", msg)``
   when it cannot be), ``("example", index, program_pickle)`` BEFORE each example runs, and
   ``("result", index, Result)`` when the cell is done.
@@ -34,7 +35,7 @@ from typing import Any, Callable, Iterator, Sequence
 from conformance.checks.properties import PROPERTIES
 from conformance.engines import resolve
 from conformance.errors import ConfigError
-from conformance.runner.cells import run_cell
+from conformance.runner.cells import run_cell, shape_bound
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
 from conformance.runner.results import Result, Status
@@ -58,6 +59,7 @@ class WorkerConfig:
     seed: int
     ops: list[str] | None  # the user's --ops selection (None: all)
     timeout: float = 10.0
+    shapes: int | None = None  # --shapes (None: the engine's default)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class EngineInfo:
     version: str | None
     spec: str | None
     torch_version: str | None
+    shapes: int | None = None  # the shape bound in force for this engine (None: unbounded)
 
 
 def _preload_oracle() -> None:
@@ -88,15 +91,16 @@ def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
         adapter = resolve(cfg.engine)
         engine_ops = [o for o in (cfg.ops or list(REGISTRY)) if adapter.has_op(o)]
         info = EngineInfo(adapter.name, adapter.version(), adapter.spec,
-                          getattr(sys.modules.get("torch"), "__version__", None))
+                          getattr(sys.modules.get("torch"), "__version__", None), shape_bound(adapter, cfg.shapes))
     except Exception as e:  # noqa: BLE001 - reported to the parent as a configuration error
         conn.send(("fatal", str(e) if isinstance(e, ConfigError) else f"{type(e).__name__}: {e}"))
         return
     conn.send(("ready", info))
     while (msg := conn.recv()) is not None:
-        index, pname, op, dtype = msg
+        index, pname, op, dtype, scale = msg
         prop = _announcing(PROPERTIES[pname], conn, index)
-        r = run_cell(adapter, prop, op, dtype, PROFILES[cfg.profile], cfg.seed, engine_ops, cfg.ops)
+        r = run_cell(adapter, prop, op, dtype, PROFILES[cfg.profile], cfg.seed, engine_ops, cfg.ops,
+                     shapes=cfg.shapes, scale=scale)
         conn.send(("result", index, r))
 
 
@@ -150,6 +154,7 @@ class WorkerPool:
     workers: list[_Worker] = field(default_factory=list)
     info: EngineInfo | None = None
     on_ready: Callable[[EngineInfo], None] | None = None  # called once, when the first worker is up
+    scale_of: Callable[[Cell], float] | None = None  # the share of its examples a cell gets (--budget)
 
     def _spawn(self) -> _Worker:
         ctx = multiprocessing.get_context("spawn")
@@ -181,7 +186,7 @@ class WorkerPool:
         w.queue.append((index, cell))
         if len(w.queue) == 1:
             self._begin(w)
-        w.conn.send((index, *cell))
+        w.conn.send((index, *cell, self.scale_of(cell) if self.scale_of else 1.0))
 
     def _begin(self, w: _Worker) -> None:
         """The worker starts on ``w.queue[0]`` now (or goes idle)."""

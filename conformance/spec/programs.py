@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
+from conformance.spec import shape_pool
 from conformance.spec.ops import REGISTRY
 from conformance.spec.opspec import Domain, literal
 
@@ -256,7 +257,7 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
     def has(*names: str) -> bool:
         return available is None or all(n in available for n in names)
 
-    sample = spec.sample(draw)
+    sample = shape_pool.sample(spec, draw)  # spec.sample(draw), or from a small pool under --shapes N
     npdt = NP_DTYPES[dtype]
     nodes: list[Node] = []
 

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from conformance.checks import oracles as O
 from conformance.checks.properties.base import Evidence, named, prop
+from conformance.spec import shape_pool
 from conformance.spec.ops import REGISTRY
 from conformance.spec.programs import COTANGENTS, Node, Program, values
 
@@ -37,7 +38,7 @@ def _has_stable(op: str) -> bool:
 def _stable_program(draw: Any, op: str, dtype: str) -> Program:
     """The op alone on leaves (all requiring grad) drawn from one of its ``stable`` regions, with a cotangent."""
     spec = REGISTRY[op]
-    sample = spec.sample(draw)
+    sample = shape_pool.sample(spec, draw)  # spec.sample(draw), or its pool under --shapes N
     region = draw(st.sampled_from(spec.stable))
     nodes = []
     for i, shp in enumerate(sample.shapes):

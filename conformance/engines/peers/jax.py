@@ -13,13 +13,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from conformance.engines.adapter import COMPILES
 from conformance.engines.peers import require
-from conformance.engines.peers._functional import FunctionalAdapter, Misuse
+from conformance.engines.peers._functional import CAPABILITIES, FunctionalAdapter, Misuse
 from conformance.engines.peers._numpylike import axis_of, numpy_ops
 
 
 class JaxAdapter(FunctionalAdapter):
     name = "jax"
+    # XLA compiles every op for every new input shape: runs draw shapes from a small pool (--shapes)
+    capabilities = CAPABILITIES | {COMPILES}
 
     def __init__(self) -> None:
         self.jax = require("jax", "jax")

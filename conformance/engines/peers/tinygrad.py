@@ -19,7 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from conformance.engines.adapter import FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND, RETAIN_GRAPH, Adapter
+from conformance.engines.adapter import (COMPILES, FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND, RETAIN_GRAPH,
+                                        Adapter)
 from conformance.engines.peers import require
 
 
@@ -62,7 +63,8 @@ OPS = {
 
 class TinygradAdapter(Adapter):
     name = "tinygrad"
-    capabilities = frozenset({FLOAT64, FLOAT32, ND, RETAIN_GRAPH, FUNCTIONAL_GRAD, HIGHER_ORDER})
+    # kernels are compiled (clang) per shape: runs draw shapes from a small pool (--shapes)
+    capabilities = frozenset({FLOAT64, FLOAT32, ND, RETAIN_GRAPH, FUNCTIONAL_GRAD, HIGHER_ORDER, COMPILES})
 
     def __init__(self) -> None:
         tg = require("tinygrad", "tinygrad")  # raises sys.setrecursionlimit(10000), process-wide
