@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
+
+from conformance.runner.cells import Cell, nominal_examples
+from conformance.runner.results import RunResults
 
 #: cells finished (with at least one example) before the measured rate is trusted
 WARMUP_CELLS = 3
@@ -54,3 +57,25 @@ class Budget:
         self.examples_run += examples
         if examples:
             self.cells_measured += 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """--shapes and --budget: how cells are bounded (shapes None: the engine's default)."""
+
+    shapes: int | None = None
+    budget: Budget | None = None
+    profile: Any = None  # the run's Profile (what a cell's nominal examples are)
+
+    def scale(self, cell: Cell) -> float:
+        """The share of its examples ``cell`` (about to start) gets."""
+        return self.budget.scale(nominal_examples(self.profile, cell[0])) if self.budget else 1.0
+
+
+def budget_line(rr: RunResults, profile: str) -> str:
+    """What a --budget did to the run, in one line."""
+    ran = sum(r.examples or 0 for r in rr.results)
+    if rr.info.budget_cut:
+        return (f"conformance: the {rr.info.budget_minutes:g}-minute budget cut the {profile} profile short: "
+                f"{ran} examples run (each cell's count in results.json)")
+    return f"conformance: the {profile} profile fit the {rr.info.budget_minutes:g}-minute budget ({ran} examples)"

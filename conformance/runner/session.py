@@ -39,7 +39,7 @@ from conformance.engines.adapter import Adapter
 from conformance.errors import ConfigError, unknown_name
 from conformance.runner import corpus as project_corpus
 from conformance.runner import deviations as deviation_file
-from conformance.runner.budget import Budget
+from conformance.runner.budget import Budget, Limits, budget_line
 from conformance.runner.cells import Cell, nominal_examples, plan, run_cell, shape_bound
 from conformance.runner.profiles import HARNESS_VERSION, PROFILES, resolve_seed
 from conformance.runner.results import Result, RunInfo, RunResults
@@ -103,7 +103,7 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
         if out is not None:  # after each cell (throttled to <=10% of the run): a killed run loses ~nothing
             flush(rr)
 
-    limits = _Limits(shapes, Budget(budget, [nominal_examples(prof, p) for _, (p, _, _) in selected])
+    limits = Limits(shapes, Budget(budget, [nominal_examples(prof, p) for _, (p, _, _) in selected])
                      if budget is not None else None, prof)
     try:
         with sigterm_interrupts(), hypothesis_storage_outside_cwd():
@@ -124,19 +124,6 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
     if out is not None:
         _write(lambda r, o: reports.write_all(r, o, baseline=opts.baseline), rr, out)
     return rr
-
-
-@dataclass(frozen=True)
-class _Limits:
-    """--shapes and --budget: how cells are bounded (shapes None: the engine's default)."""
-
-    shapes: int | None = None
-    budget: Budget | None = None
-    profile: Any = None  # the run's Profile (what a cell's nominal examples are)
-
-    def scale(self, cell: Cell) -> float:
-        """The share of its examples ``cell`` (about to start) gets."""
-        return self.budget.scale(nominal_examples(self.profile, cell[0])) if self.budget else 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,7 +223,7 @@ def _replay_corpus(name: str, adapter: Adapter | None, cells: list[Cell], say: L
 def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str] | None,
              properties: Sequence[str] | None, seed: int, cells: list[tuple[int, Cell]], workers: int, timeout: float,
              progress: Progress | None, on_result: Callable[[RunResults], None], argv: Sequence[str],
-             ready: Callable[[str], None], limits: _Limits | None = None) -> RunResults:
+             ready: Callable[[str], None], limits: Limits | None = None) -> RunResults:
     """Run ``cells`` (plan index, cell) in process (``adapter`` given) or in ``workers`` processes.
 
     ``on_result`` gets the RunResults after every finished cell (plan order), so the caller holds
@@ -244,7 +231,7 @@ def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str
     """
     holder: list[RunResults] = []
     done: dict[int, Result] = {}
-    limits = limits or _Limits()
+    limits = limits or Limits()
 
     def finished(index: int, r: Result) -> None:
         done[index] = r
@@ -281,7 +268,7 @@ def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str
 def _in_process(adapter: Adapter, profile: str, ops: Sequence[str] | None, properties: Sequence[str] | None,
                 seed: int, cells: list[tuple[int, Cell]], started: Callable[[RunResults], None],
                 finished: Callable[[int, Result], None], argv: Sequence[str], ready: Callable[[str], None],
-                limits: _Limits) -> None:
+                limits: Limits) -> None:
     ready(adapter.name)
     torch = sys.modules.get("torch")
     rr = RunResults(run_info(adapter.name, adapter.version(), getattr(torch, "__version__", None),
@@ -300,7 +287,7 @@ def _in_process(adapter: Adapter, profile: str, ops: Sequence[str] | None, prope
 def _in_workers(engine: str, profile: str, ops: Sequence[str] | None, properties: Sequence[str] | None, seed: int,
                 cells: list[tuple[int, Cell]], n: int, timeout: float, started: Callable[[RunResults], None],
                 finished: Callable[[int, Result], None], argv: Sequence[str], ready: Callable[[str], None],
-                limits: _Limits) -> None:
+                limits: Limits) -> None:
     pool = WorkerPool(WorkerConfig(engine, profile, seed, list(ops) if ops else None, timeout, limits.shapes), n,
                       on_ready=lambda info: ready(info.name),
                       scale_of=lambda c: limits.scale((PROPERTIES[c[0]], c[1], c[2])))
@@ -324,15 +311,6 @@ def run_info(name: str, version: str | None, torch_version: str | None, profile:
                    torch_version=torch_version, profile=profile, seed=seed,
                    started_at=datetime.now(timezone.utc).isoformat(), ops_in_registry=len(REGISTRY),
                    properties=list(properties or PROPERTIES), argv=list(argv))
-
-
-def budget_line(rr: RunResults, profile: str) -> str:
-    """What a --budget did to the run, in one line."""
-    ran = sum(r.examples or 0 for r in rr.results)
-    if rr.info.budget_cut:
-        return (f"conformance: the {rr.info.budget_minutes:g}-minute budget cut the {profile} profile short: "
-                f"{ran} examples run (each cell's count in results.json)")
-    return f"conformance: the {profile} profile fit the {rr.info.budget_minutes:g}-minute budget ({ran} examples)"
 
 
 # -- options --------------------------------------------------------------------------------------

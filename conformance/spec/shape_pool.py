@@ -85,7 +85,7 @@ def pooled_samples(spec: Any, n: int, seed: int) -> list[Any]:
 def prepare(ops: Any) -> None:
     """Build the pools of ``ops`` now, under the bound in force (a pool is drawn by a hypothesis test of
     its own, which must not run inside a cell's test)."""
-    from conformance.spec.ops import REGISTRY  # noqa: PLC0415 - spec.ops imports this module's users
+    from conformance.spec.ops import REGISTRY  # here: spec.ops imports programs, which imports this module
 
     n = _ACTIVE["n"]
     if n is None:

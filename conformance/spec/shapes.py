@@ -1,7 +1,7 @@
 """Hypothesis building blocks shared by the op families: shapes, dims, reduction gaps."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -18,12 +18,12 @@ def shape(draw: Any, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
 
 # Strategies are built once per argument tuple: a strategy built anew for every draw is validated anew
 # by hypothesis, which cost more than the draw itself (shape() alone took ~12 s of a quick run).
-@lru_cache(maxsize=None)
+@cache
 def _array_shapes(min_dims: int, max_dims: int, min_side: int, max_side: int) -> Any:
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _broadcastable(max_dims: int) -> Any:
     return hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=max_dims, max_side=MAX_SIDE)
 
