@@ -88,8 +88,23 @@ def diagnose(adapter: Adapter, prop: Property, op: str, status: Status, message:
     if fault == "harness":
         own = {"rule": prop.name}
     what = "harness error" if fault == "harness" else prop.name
-    return Failure(status, message, example, own, f"{what}: {signature_of(message)}", fault, interaction,
-                   evidence, tb)
+    signature = f"{what}: {signature_of(message)}"
+    if interaction and status == Status.FAILED:
+        signature = _as_node_signature(signature_of(message)) or signature
+    return Failure(status, message, example, own, signature, fault, interaction, evidence, tb)
+
+
+def _as_node_signature(kind: str) -> str | None:
+    """An interaction's wrong answer in the words a node check uses, so that one bug of an op --
+    seen alone on some programs and only in context on others -- is one finding."""
+    grads = "grad" in kind.split(":")[0] or "Hessian" in kind
+    for tail, grad_words, forward_words in (
+            ("wrong values", "gradient values wrong", "forward values wrong"),
+            ("wrong shape", "gradient has the wrong shape", "output has the wrong shape"),
+            ("None where a value was expected", "no gradient for an input that requires grad", None)):
+        if kind.endswith(tail):
+            return grad_words if grads else forward_words
+    return None
 
 
 

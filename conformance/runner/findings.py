@@ -97,6 +97,7 @@ def collect(results: list[Result]) -> list[Finding]:
                                           interaction=failure["interaction"])
                 statuses[fid] = []
             f.cells.append([r.op, r.property, r.dtype])
+            f.interaction = f.interaction and failure["interaction"]  # only if no cell shows it alone
             statuses[fid].append(r.status)
             if _closer(r, f, failure):
                 f.message, f.reproducer = failure["message"], failure["reproducer"]
