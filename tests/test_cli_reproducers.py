@@ -2,17 +2,13 @@
 exits 1 while the bug is there and 0 on a correct engine."""
 from __future__ import annotations
 
-import os
 import pathlib
 import re
-import subprocess
-import sys
 
 import pytest
+from repro_helpers import run_reproducer
 
 from conformance.cli.main import main
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def test_each_finding_prints_its_numbers_and_a_reproducer_that_fails_then_passes_on_torch(
@@ -25,12 +21,10 @@ def test_each_finding_prints_its_numbers_and_a_reproducer_that_fails_then_passes
     assert re.search(r"got .*, expected ", out)  # the worst element's numbers
     paths = re.findall(r"reproducer: python (\S+\.py)", out)
     assert paths and all(pathlib.Path(p).parent == tmp_path / "r" / "reproducers" for p in paths)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
     for p in paths:
-        bad = subprocess.run([sys.executable, p], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+        bad = run_reproducer(p)
         assert bad.returncode == 1, bad.stdout + bad.stderr
-        good = subprocess.run([sys.executable, p, "torch"], capture_output=True, text=True, cwd=ROOT, env=env,
-                              timeout=300)
+        good = run_reproducer(p, "torch")
         assert good.returncode == 0 and "OK" in good.stdout, good.stdout + good.stderr
 
 

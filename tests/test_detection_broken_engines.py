@@ -2,21 +2,16 @@
 the ci profile on the cells that should see it, with a runnable reproducer."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from broken_engines import BROKEN
+from repro_helpers import replay
 
 from conformance import run
 from conformance.checks.properties import PROPERTIES
 from conformance.runner.cells import RULE_FAMILIES
 from conformance.runner.results import Status
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 #: engines whose one bug breaks two statements of its rule, each its own finding
 TWO_FINDINGS = {"RetainGradSwitchRetainsAll"}  # intermediates not retained keep .grad; so does the output
@@ -28,14 +23,6 @@ def _expected_culprit(ops: list[str] | None, props: list[str]) -> dict[str, str]
     """The op for a value bug in the listed op; the rule for everything engine-wide."""
     prop = PROPERTIES[props[0]]
     return {"op": ops[0]} if ops and prop.family not in RULE_FAMILIES else {"rule": props[0]}
-
-
-def _replay(script: str, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    f = tmp_path / "repro.py"
-    f.write_text(script)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
-    return subprocess.run([sys.executable, str(f), *argv], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env=env, check=False)
 
 
 @pytest.mark.parametrize("cls", list(BROKEN), ids=lambda c: c.__name__)
@@ -59,9 +46,9 @@ def test_broken_engine_is_flagged(cls: type, tmp_path: Path) -> None:
     if cls.__name__ in PROGRAM_SCRIPT_ONLY:
         return
     for f in found:
-        bad = _replay(f.reproducer, tmp_path)
+        bad = replay(f.reproducer, tmp_path)
         assert bad.returncode == 1, (f.signature, bad.stdout[-1500:], bad.stderr[-1500:])
-        good = _replay(f.reproducer, tmp_path, "torch")
+        good = replay(f.reproducer, tmp_path, "torch")
         assert good.returncode == 0 and "OK" in good.stdout, (good.stdout[-1500:], good.stderr[-1500:])
 
 

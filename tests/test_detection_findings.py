@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from broken_engines.compound import CULPRITS
+from repro_helpers import replay
 
 from conformance import run
 from conformance.runner.results import ANY_OP, Status
@@ -52,27 +53,13 @@ def test_correct_engine_has_no_findings() -> None:
     assert rr.conformant and rr.findings() == []
 
 
-def _replay(script: str, tmp_path, *argv: str):
-    import os
-    import pathlib
-    import subprocess
-    import sys
-
-    root = pathlib.Path(__file__).resolve().parent.parent
-    f = tmp_path / "repro.py"
-    f.write_text(script)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "tests"), str(root)])}
-    return subprocess.run([sys.executable, str(f), *argv], capture_output=True, text=True, cwd=root, timeout=300,
-                          env=env, check=False)
-
-
 @pytest.mark.parametrize("cls", list(CULPRITS), ids=lambda c: c.__name__)
 def test_each_findings_reproducer_exits_1_on_the_engine_and_0_on_torch(cls: type, tmp_path) -> None:
     want, ops, props = CULPRITS[cls]
     rr = run(cls(), profile="ci", ops=ops, properties=props, seed=0, corpus=False)
     for f in rr.findings():
         assert f.reproducer, f
-        bad = _replay(f.reproducer, tmp_path)
+        bad = replay(f.reproducer, tmp_path)
         assert bad.returncode == 1, (f.culprit, f.signature, bad.stdout[-2000:], bad.stderr[-2000:])
-        good = _replay(f.reproducer, tmp_path, "torch")
+        good = replay(f.reproducer, tmp_path, "torch")
         assert good.returncode == 0 and "OK" in good.stdout, (f.culprit, good.stdout[-2000:], good.stderr[-2000:])

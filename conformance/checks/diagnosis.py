@@ -17,6 +17,7 @@ the adapter's own code, or a broken Adapter contract), or the harness (please re
 """
 from __future__ import annotations
 
+import inspect
 import os
 import traceback
 from dataclasses import dataclass
@@ -229,8 +230,8 @@ def fault_of(adapter: Any, exc: BaseException) -> str:
     where = os.path.abspath(frames[-1].filename)
     inner = getattr(adapter, "_inner", adapter)
     try:
-        own = os.path.abspath(type(inner).__module__ and __import__(type(inner).__module__, fromlist=["_"]).__file__)
-    except Exception:  # noqa: BLE001 - an adapter defined in __main__ or a notebook
+        own = os.path.abspath(inspect.getfile(type(inner)))
+    except (TypeError, OSError):  # an adapter class defined in a notebook or at the prompt
         own = ""
     if where.startswith(_HARNESS_DIR) and not where.startswith(_SHIPPED_ADAPTERS):
         return "harness"

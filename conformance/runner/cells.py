@@ -278,7 +278,7 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
 
 def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
              drawn: list[str], available: frozenset[str], n: int, rnd: int, ignored: set[str],
-             known: set[tuple[str, str]] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+             known: set[tuple[str, str]] | None = None) -> dict[str, Any]:
     """One hypothesis exploration of the cell; ``state["failure"]`` holds the shrunk failure, if any.
 
     Failures whose signature is in ``ignored``, or whose culprit node is a ``known`` (op,

@@ -54,7 +54,8 @@ def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.nd
     return r if keepdims else (np.squeeze(r, axis=axis) if axis is not None else r.reshape(()))
 
 
-def _var_sample(draw: Any) -> Sample:
+def variance_sample(draw: Any) -> Sample:
+    """var and std: reduced dims, a correction the reduced count allows, keepdim."""
     shp = S.shape(draw)
     dim = S.reduce_dims(draw, len(shp))
     n = S.reduced_count(shp, dim)
@@ -94,7 +95,7 @@ SPECS = [
            sample=_reduce_sample(allow_none=False), reference=_np_reduce(_logsumexp),
            torch_equivalent="torch.logsumexp", stable=LOGITS_STABLE),
     OpSpec(name="var", family="reduce", arity=1,
-           template="M.var($x0, dim=$dim, correction=$correction, keepdim=$keepdim)", sample=_var_sample,
+           template="M.var($x0, dim=$dim, correction=$correction, keepdim=$keepdim)", sample=variance_sample,
            reference=_var_ref, torch_equivalent="torch.var"),
     OpSpec(name="prod", family="reduce", arity=1, template=_dim_tpl("prod", full="M.prod($x0)"),
            sample=_reduce_sample(allow_tuple=False, max_side=3), reference=_np_reduce(np.prod), domains=(SMALL,),

@@ -16,6 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from conformance.spec import shapes as S
+from conformance.spec.ops.reduce import variance_sample
 from conformance.spec.opspec import Domain, OpSpec, Sample
 
 FAMILY = "scans"
@@ -76,11 +77,16 @@ def _sort_ref(x: np.ndarray, dim: int, descending: bool) -> np.ndarray:
     return np.flip(s, axis=dim) if descending else s
 
 
-def _topk_sample(draw: Any) -> Sample:
+def _k_along_dim(draw: Any) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """A shape, a dim of it and a k in 1..size of that dim (topk, kthvalue)."""
     shp = S.shape(draw)
     dim = S.dim_of(draw, len(shp))
-    n = shp[dim] if shp else 1
-    return Sample((shp,), {"k": draw(st.integers(1, n)), "dim": dim, "largest": draw(st.booleans())})
+    return shp, {"k": draw(st.integers(1, shp[dim] if shp else 1)), "dim": dim}
+
+
+def _topk_sample(draw: Any) -> Sample:
+    shp, params = _k_along_dim(draw)
+    return Sample((shp,), {**params, "largest": draw(st.booleans())})
 
 
 def _topk_ref(x: np.ndarray, k: int, dim: int, largest: bool) -> np.ndarray:
@@ -93,10 +99,8 @@ def _topk_ref(x: np.ndarray, k: int, dim: int, largest: bool) -> np.ndarray:
 
 
 def _kth_sample(draw: Any) -> Sample:
-    shp = S.shape(draw)
-    dim = S.dim_of(draw, len(shp))
-    n = shp[dim] if shp else 1
-    return Sample((shp,), {"k": draw(st.integers(1, n)), "dim": dim, "keepdim": draw(st.booleans())})
+    shp, params = _k_along_dim(draw)
+    return Sample((shp,), {**params, "keepdim": draw(st.booleans())})
 
 
 def _kth_ref(x: np.ndarray, k: int, dim: int, keepdim: bool) -> np.ndarray:
@@ -130,12 +134,7 @@ def _median_tpl(p: dict) -> str:
 
 
 # -- std, norm -------------------------------------------------------------------------------
-def _std_sample(draw: Any) -> Sample:
-    shp = S.shape(draw)
-    dim = S.reduce_dims(draw, len(shp))
-    n = S.reduced_count(shp, dim)
-    correction = draw(st.sampled_from([0, 1])) if n >= 2 else 0
-    return Sample((shp,), {"dim": dim, "correction": correction, "keepdim": draw(st.booleans())})
+_std_sample = variance_sample  # std draws what var draws: dims, a correction that fits them, keepdim
 
 
 def _axes_or_none(x: np.ndarray, dim: Any) -> Any:
