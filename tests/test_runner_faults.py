@@ -52,3 +52,25 @@ def test_harness_error_is_shown_apart_and_exits_2(monkeypatch: pytest.MonkeyPatc
     err = capsys.readouterr().err
     assert code == 2 and "harness error: please report" in err
     assert "Harness errors" in (tmp_path / "r" / "summary.md").read_text()
+
+
+def test_cell_whose_every_example_the_adapter_rejects_is_not_applicable_not_a_harness_error() -> None:
+    """micrograd's pow takes only a constant exponent; stability draws both inputs requiring grad, so the
+    adapter reject()s every example: nothing was asked of the engine (was: ERROR "harness: Unsatisfiable")."""
+    pytest.importorskip("micrograd")
+    rr = run("micrograd", profile="quick", ops=["pow"], properties=["stability"], dtypes=["float64"], seed=0,
+             corpus=False, workers=1)
+    (r,) = rr.results
+    assert r.status == Status.NOT_APPLICABLE and "adapter rejected every example" in r.message, (r.status, r.message)
+    assert not rr.harness_errors
+
+
+
+def test_cell_whose_every_example_the_harness_rejects_stays_a_harness_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness's own assume()/reject() exhausting a cell is a harness bug, not not-applicable."""
+    import numpy as np
+    monkeypatch.setattr(O, "forward_reference", lambda p: np.array(np.inf))  # stability rejects a non-finite reference
+    rr = run("refengine", profile="quick", ops=["sigmoid"], properties=["stability"], dtypes=["float64"], seed=0,
+             corpus=False, workers=1)
+    (r,) = rr.results
+    assert r.status == Status.ERROR and r.fault == "harness" and "Unsatisfiable" in r.message, (r.status, r.message)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import inspect
 import os
 import traceback
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hypothesis.errors import HypothesisDeprecationWarning, UnsatisfiedAssumption
 
 from conformance.checks import oracles as O
 from conformance.engines.contract import AdapterContractError, WrongResultError
@@ -52,17 +54,20 @@ def culprit(adapter: Any, p: Program) -> Verdict | None:
     """The first op node of ``p`` (topological order) that is wrong on its own inputs, or None.
 
     Never raises: a node the harness cannot judge (its reference or torch refuses the
-    inputs) is skipped.
+    inputs, or the adapter ``reject()``s them as inexpressible on its engine) is skipped.
     """
     try:
         values = p.evaluate()
     except Exception:  # noqa: BLE001 - no reference values: nothing to judge nodes against
         return None
     needs = _requires_grad(p)
-    for i in p.op_nodes:
-        v = _check_node(adapter, p, i, values, needs)
-        if v is not None:
-            return _engine_wide(adapter, v, p.dtype)
+    with warnings.catch_warnings():
+        # an adapter's reject() outside a hypothesis test warns; here it only means "skip this node"
+        warnings.simplefilter("ignore", HypothesisDeprecationWarning)
+        for i in p.op_nodes:
+            v = _check_node(adapter, p, i, values, needs)
+            if v is not None:
+                return _engine_wide(adapter, v, p.dtype)
     return None
 
 
@@ -136,6 +141,8 @@ def _check_node(adapter: Any, p: Program, i: int, values: list[np.ndarray], need
     try:
         ts = q.run(adapter)
         out = adapter.to_numpy(ts[-1])
+    except UnsatisfiedAssumption:  # the adapter cannot express the node alone (e.g. a Value exponent)
+        return None
     except Exception as e:  # noqa: BLE001 - the op raising on its own inputs is the finding
         return wrong(f"raises {type(e).__name__}", _exc(e), fault_of(adapter, e))
     bad = _forward(q, out, ref)
@@ -146,6 +153,8 @@ def _check_node(adapter: Any, p: Program, i: int, values: list[np.ndarray], need
     try:
         adapter.backward(ts[-1], q.cotangent_tensor(adapter))
         grads = {k: adapter.grad_of(ts[k]) for k in q.grad_leaves}
+    except UnsatisfiedAssumption:
+        return None
     except Exception as e:  # noqa: BLE001
         return wrong(f"backward raises {type(e).__name__}", _exc(e), fault_of(adapter, e))
     bad = _gradients(q, grads)
@@ -208,6 +217,20 @@ def _expected_grads(q: Program) -> tuple[dict[int, Any] | None, str]:
 
 def _exc(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+
+
+_HYPOTHESIS_DIR = os.path.dirname(os.path.abspath(inspect.getfile(UnsatisfiedAssumption)))
+
+
+def rejected_by_adapter(exc: UnsatisfiedAssumption) -> bool:
+    """Whether a ``reject()`` came from the adapter or engine (inputs it cannot express), not
+    from the harness's own assumptions: the innermost frame outside hypothesis decides."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_HYPOTHESIS_DIR)]
+    if not frames:
+        return False
+    where = os.path.abspath(frames[-1].filename)
+    return not where.startswith(_HARNESS_DIR) or where.startswith(_SHIPPED_ADAPTERS)
 
 
 def fault_of(adapter: Any, exc: BaseException) -> str:

@@ -15,10 +15,10 @@ from typing import Any, Sequence
 
 from hypothesis import given, settings
 from hypothesis import seed as hseed
-from hypothesis.errors import Flaky, HypothesisException, StopTest
+from hypothesis.errors import Flaky, HypothesisException, StopTest, Unsatisfiable, UnsatisfiedAssumption
 
 from conformance.checks import oracles as O
-from conformance.checks.diagnosis import culprit, fault_of
+from conformance.checks.diagnosis import culprit, fault_of, rejected_by_adapter
 from conformance.checks.properties import PROPERTIES, Property
 from conformance.checks.properties.base import Evidence
 from conformance.engines.adapter import COMPILES, Adapter
@@ -254,6 +254,8 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
                 examples += state["count"]
                 worst = (max(worst[0], state["worst"][0]), max(worst[1], state["worst"][1]))
                 oracles_used |= state.get("oracles", set())
+                if rnd == 0 and "not_applicable" in state:
+                    return Result(status=Status.NOT_APPLICABLE, message=state["not_applicable"], **base)
                 f = state.get("failure")
                 if f is None:
                     break
@@ -305,6 +307,10 @@ def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
         state["example"] = example  # the last call is hypothesis's final replay of the shrunk example
         try:
             ev = prop.check(adapter, example)
+        except UnsatisfiedAssumption as e:
+            if rejected_by_adapter(e):
+                state["rejected"] = state.get("rejected", 0) + 1
+            raise
         except (HypothesisException, StopTest):
             raise
         except WrongResultError as e:  # an op of the engine returned a wrong shape: a wrong answer
@@ -341,14 +347,27 @@ def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
         e, tb, example = state["error"]
         state["failure"] = diagnose(adapter, prop, op, Status.ERROR, f"{type(e).__name__}: {e}"[:500], example,
                                     exc=e, tb=tb)
+    except Unsatisfiable as e:
+        if state["count"] == 0 and state.get("rejected"):
+            # every example drawn was one the adapter cannot express: nothing was asked of the engine
+            state["not_applicable"] = (f"the adapter rejected every example drawn ({state['rejected']}): "
+                                       f"inputs its engine cannot express (adapter's reject())")
+        else:
+            state["failure"] = _unexpected(e, op, prop)
     except Exception as e:  # noqa: BLE001 - flaky engines, unsatisfiable strategies: never "passed"
-        flaky = isinstance(e, Flaky)
-        msg = f"{'' if flaky else 'harness: '}{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
-        state["failure"] = Failure(Status.ERROR, msg, None, {"op": op} if flaky else {"rule": prop.name},
-                                   signature_of(msg), "engine" if flaky else "harness", traceback=traceback.format_exc())
+        state["failure"] = _unexpected(e, op, prop)
     if "failure" in state:
         state["failure"].example = state.get("example")
     return state
+
+
+def _unexpected(e: Exception, op: str, prop: Property) -> "Failure":
+    """A cell's exploration ended in something other than a failing example: a flaky engine (the
+    op's), or hypothesis giving up -- unsatisfiable strategies are the harness's."""
+    flaky = isinstance(e, Flaky)
+    msg = f"{'' if flaky else 'harness: '}{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
+    return Failure(Status.ERROR, msg, None, {"op": op} if flaky else {"rule": prop.name},
+                   signature_of(msg), "engine" if flaky else "harness", traceback=traceback.format_exc())
 
 
 def restore_grad_mode(adapter: Adapter) -> None:
