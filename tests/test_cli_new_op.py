@@ -3,6 +3,7 @@
 maths goes, and never an overwrite."""
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
@@ -98,3 +99,79 @@ def test_new_op_refuses_a_name_torch_lacks_and_follows_torchs_namespace(project:
     assert 'template="M.special.erfcx($x0)"' in (project / "conformance/spec/ops/elementwise.py").read_text()
     r = _python(project, "import refengine; print(callable(refengine.special.erfcx))")
     assert r.returncode == 0 and "True" in r.stdout, r.stderr[-2000:]
+
+
+def test_new_op_drafts_params_from_torchs_signature(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """torch's signature (docstring overloads for builtins) drafts the params: a reduction (nansum:
+    optional dim, keepdim: family reduce), a required dim (logcumsumexp), a float with a default
+    (softshrink's lambd), an untyped param as a TODO (logit's eps); the reference takes them as
+    keywords, and the drafted sampler and template call torch correctly for every drawn sample."""
+    for argv in (["nansum"], ["logcumsumexp"], ["softshrink"], ["logit"], ["logaddexp2", "--arity", "2"]):
+        assert main(["new-op", *argv, "--root", str(project)]) == 0, argv
+    reduce_text = (project / "conformance/spec/ops/reduce.py").read_text()
+    assert 'template="M.nansum($x0, dim=$dim, keepdim=$keepdim)"' in reduce_text
+    assert '"dim": S.reduce_dims(draw, len(shp)),' in reduce_text and '"keepdim": draw(st.booleans()),' in reduce_text
+    assert "def _nansum_reference(x0: np.ndarray, *, dim: Any, keepdim: bool)" in reduce_text
+    ref = (project / "refengine/ops/reduce.py").read_text()
+    assert "normalize_dims(dim, a.ndim)" in ref and "expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)" in ref
+    assert "def nansum(input, dim=None, keepdim=False):" in ref
+    text = (project / "conformance/spec/ops/elementwise.py").read_text()
+    assert '"dim": S.dim_of(draw, len(shp)),' in text and 'template="M.logcumsumexp($x0, dim=$dim)"' in text
+    assert '"lambd": draw(st.sampled_from([0.5, 0.25, 1.0])),' in text
+    assert 'template="M.nn.functional.softshrink($x0, lambd=$lambd)"' in text
+    assert "# TODO: eps (default None): not drafted" in text and 'template="M.logit($x0)"' in text
+    assert "a, b = S.broadcast_pair(draw)" in text
+    arith = (project / "refengine/ops/arith.py").read_text()
+    assert "result_dtype(a, b, floating=True)" in arith and "fit_grad(grad_a, a), fit_grad(grad_b, b)" in arith
+    r = _python(project, "\n".join([
+        "import numpy as np, torch",
+        "from hypothesis import given, settings, strategies as st",
+        "from conformance.spec.ops import REGISTRY",
+        "seen = {}",
+        "for op in ['nansum', 'logcumsumexp', 'softshrink', 'logaddexp2']:",
+        "    spec = REGISTRY[op]",
+        "    @settings(max_examples=40, database=None, deadline=None)",
+        "    @given(st.data())",
+        "    def check(data):",
+        "        s = data.draw(st.composite(lambda draw: spec.sample(draw))())",
+        "        xs = [torch.ones(sh, dtype=torch.float64) for sh in s.shapes]",
+        "        spec.call(torch, xs, s.params)  # raises on an invalid dim or non-broadcasting shapes",
+        "        seen.setdefault(op, set()).add((tuple(s.shapes), repr(sorted(s.params.items()))))",
+        "    check()",
+        "print({k: len(v) for k, v in seen.items()})",
+        "assert any(a != b for (a, b), _ in seen['logaddexp2']), 'only equal shapes drawn'",
+        "assert any('-' in p for _, p in seen['nansum']), 'no negative dim drawn'",
+        "import refengine",  # the refengine drafts import, and reach their TODOs with the drafted keywords
+        "x = refengine.tensor(np.ones((2, 3)), requires_grad=True)",
+        "calls = [(refengine.nansum, (x,), {'dim': -1, 'keepdim': True}), (refengine.logcumsumexp, (x,), {'dim': 0}),",
+        "         (refengine.nn.functional.softshrink, (x,), {'lambd': 0.5}), (refengine.logit, (x,), {}),",
+        "         (refengine.logaddexp2, (x, x), {})]",
+        "for f, args, kw in calls:",
+        "    try: f(*args, **kw)",
+        "    except NotImplementedError as e: print('TODO hit:', e)",
+    ]))
+    assert r.stdout.count("TODO hit: TODO: forward of") == 5, r.stdout
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+
+
+def test_signature_from_docstring_overloads() -> None:
+    """A builtin without inspect.signature: the docstring's signature lines, overloads merged (a
+    param one overload lacks is optional), types from the Args section, plumbing left out."""
+    from conformance.cli.scaffold_params import classify, signature_params
+
+    doc = ("\nred(input, *, dtype=None) -> Tensor\n\nSums.\n\n.. function:: red(input, dim, keepdim=False, *, "
+           "dtype=None) -> Tensor\n   :noindex:\n\nArgs:\n    dim (int or tuple of ints, optional): dims.\n"
+           "    keepdim (bool): keep.\n")
+
+    class Builtin:  # inspect.signature raises on it, like torch's builtins
+        __doc__ = doc
+        __call__ = None
+    found = signature_params(Builtin(), "red")
+    assert found == [("input", inspect.Parameter.empty, ""), ("dtype", None, ""),
+                     ("dim", None, "int or tuple of ints, optional"), ("keepdim", False, "bool")], found
+    kinds = [classify(n, d, t) for n, d, t in found[1:]]
+    assert kinds[0] is None  # dtype: plumbing
+    assert (kinds[1].kind, kinds[1].allow_tuple, kinds[2].kind) == ("dims", True, "keepdim")
+    assert classify("weight", inspect.Parameter.empty, "Tensor").kind == "unknown"
+    assert classify("mode", "mean", "").kind == "unknown"
+    assert classify("n", 1, "int, optional").kind == "int" and classify("dim", -1, "int").kind == "dim"

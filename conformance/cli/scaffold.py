@@ -16,6 +16,7 @@ from typing import Any
 
 from conformance.errors import ConfigError
 from conformance.spec.ops import REGISTRY
+from conformance.cli.scaffold_params import Param, torch_params
 
 #: registry family -> refengine module (relative to the project root) for the ArrayFunction
 REFENGINE_MODULE = {"elementwise": "refengine/ops/unary.py", "reduce": "refengine/ops/reduce.py",
@@ -78,31 +79,78 @@ def _camel(name: str) -> str:
     return "".join(p.capitalize() for p in name.split("_"))
 
 
-def spec_block(name: str, family: str, arity: int, ns: str = "M", torch_equivalent: str | None = None) -> str:
-    """The OpSpec draft; ``ns`` is where the template calls the op (``M``, ``M.nn.functional``...,
-    or ``$x0`` for a Tensor method)."""
+#: the names a spec draft uses, and where they come from
+SPEC_IMPORTS = {"Any": "from typing import Any", "np": "import numpy as np",
+                "st": "from hypothesis import strategies as st", "S": "from conformance.spec import shapes as S",
+                **{n: f"from conformance.spec.opspec import {n}" for n in ("Domain", "OpSpec", "Sample")}}
+
+
+def _missing_imports(text: str) -> str:
+    """Imports of the names a spec draft uses that ``text`` (the module it is appended to) lacks."""
+    lines = [line for name, line in SPEC_IMPORTS.items()
+             if not re.search(rf"^(from \S+ )?import [^#\n]*\b{name}\b", text, re.M)]
+    return "".join(f"{line}  # noqa: E402 (new-op)\n" for line in lines)
+
+
+def _shapes_draft(arity: int) -> tuple[str, str, str]:
+    """(the sampler's shape lines, the Sample's shapes, the input rank for dim samplers)."""
+    if arity == 1:
+        return "    shp = S.shape(draw)\n", "(shp,)", "len(shp)"
+    if arity == 2:
+        return ("    a, b = S.broadcast_pair(draw)  # shapes that broadcast: (3, 1) with (4,), () with (2, 3)...\n",
+                "(a, b)", "len(np.broadcast_shapes(a, b))")
+    return ("    shp = S.shape(draw)  # TODO: the shapes the inputs accept (all equal here)\n",
+            "(" + ", ".join(["shp"] * arity) + ",)", "len(shp)")
+
+
+def _reference_body(name: str, params: list[Param], arity: int) -> str:
+    kinds = {p.kind for p in params}
     args = ", ".join(f"x{i}" for i in range(arity))
+    if "dims" in kinds or "keepdim" in kinds:
+        return ("    axis = S.axes(dim, x0.ndim) if x0.ndim else None  # numpy axes: None is all, negatives wrapped\n"
+                f'    raise NotImplementedError("TODO: numpy reference of {name}, e.g. '
+                f'np.sum(x0, axis=axis, keepdims=keepdim)")\n')
+    pre = ("    # dim may be negative (numpy takes it as is); a 0-d x0 has dim 0 or -1 and no numpy axis\n"
+           if "dim" in kinds else "")
+    bc = "    # numpy broadcasts x0 with x1 as torch does\n" if arity == 2 else ""
+    return pre + bc + f'    raise NotImplementedError("TODO: numpy reference of {name}({args})")\n'
+
+
+def spec_block(name: str, family: str, arity: int, ns: str = "M", torch_equivalent: str | None = None,
+               params: list[Param] | None = None, plumbing: list[str] | None = None, existing: str = "") -> str:
+    """The OpSpec draft; ``ns`` is where the template calls the op (``M``, ``M.nn.functional``...,
+    or ``$x0`` for a Tensor method); ``params`` are torch's (scaffold_params); ``existing``: the
+    text of the module the draft is appended to (the draft imports what it lacks)."""
+    params = params or []
+    drafted = [p for p in params if p.drafted]
     arr_args = ", ".join(f"x{i}: np.ndarray" for i in range(arity))
-    tpl_args = ", ".join(f"$x{i}" for i in range(arity))
-    call = (f"$x0.{name}({', '.join(f'$x{i}' for i in range(1, arity))})" if ns == "$x0"
-            else f"{ns}.{name}({tpl_args})")
+    kw = "".join(f", {p.keyword()}" for p in drafted)
+    ref_sig = f"{arr_args}, *{kw}" if drafted else arr_args
+    tpl = ", ".join([f"$x{i}" for i in range(1 if ns == "$x0" else 0, arity)]
+                    + [f"{p.name}=${p.name}" for p in drafted])
+    call = f"$x0.{name}({tpl})" if ns == "$x0" else f"{ns}.{name}({tpl})"
     teq = f"torch.{name}" if torch_equivalent is None else torch_equivalent
     teq_note = ("  # torch has no such op: torch oracles skip it" if teq == ""
                 else "  # found in torch by new-op")
-    shapes = "(S.shape(draw),)" if arity == 1 else "(" + ", ".join(["shp"] * arity) + ",)"
-    pre = "" if arity == 1 else "    shp = S.shape(draw)  # TODO: S.broadcast_pair(draw) for broadcasting ops\n"
+    shape_lines, shapes, rank = _shapes_draft(arity)
+    plumbing = [p for p in plumbing or [] if p != "out"]
+    left = f"  # left to torch's defaults: {', '.join(plumbing)}" if plumbing else ""
+    if params:
+        entries = "".join(f"        {p.sampler(rank)}\n" for p in params)
+        ret = f"    return Sample({shapes}, {{{left}\n{entries}    }})\n"
+    else:
+        ret = f"    return Sample({shapes}){left}\n"
+    kw_note = ("\n    Its params arrive as keyword arguments, as the sampler drew them." if drafted else "")
     return f'''
-
+{_missing_imports(existing)}
 # -- {name} (scaffolded by `conformance new-op {name}`: fill in the TODOs, see docs/new-op.md) --
 def _{name}_sample(draw: Any) -> Sample:
-    """TODO: draw the input shapes (and params, as Sample(shapes, {{"name": value}})) {name} accepts."""
-{pre}    return Sample({shapes})
+    """TODO: the input shapes {name} accepts, and its params (their names are the template's $names)."""
+{shape_lines}{ret}
 
-
-def _{name}_reference({arr_args}) -> np.ndarray:
-    """TODO: {name}'s forward in float64 numpy: the oracle of forward values and of finite differences."""
-    raise NotImplementedError("TODO: numpy reference of {name}({args})")
-
+def _{name}_reference({ref_sig}) -> np.ndarray:
+    """TODO: {name}'s forward in float64 numpy: the oracle of forward values and of finite differences.{kw_note}"""
+{_reference_body(name, drafted, arity)}
 
 SPECS.append(OpSpec(
     name="{name}",
@@ -112,7 +160,7 @@ SPECS.append(OpSpec(
     sample=_{name}_sample,
     reference=_{name}_reference,
     domains=(),  # TODO: Domain(lo, hi, avoid=(poles,), margin=...) per input where needed
-    kink=None,  # TODO: distance to the nearest non-differentiable point, if any
+    kink=None,  # TODO: (inputs, params) -> distance to the nearest non-differentiable point (docs/new-op.md)
     torch_equivalent="{teq}",{teq_note}
     # tol={{("numpy", "float32"): (atol, rtol)}},  # only if this op needs an exception to spec/tolerances.py
     notes="TODO",
@@ -127,50 +175,87 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 from conformance.spec import shapes as S
-from conformance.spec.opspec import Domain, OpSpec, Sample  # noqa: F401  (Domain: for input domains)
+from conformance.spec.opspec import Domain, OpSpec, Sample
 
 SPECS: list[OpSpec] = []
 '''
 
 
-def refengine_block(name: str, arity: int, as_method: bool = True) -> str:
+def _forward_draft(name: str, arity: int, params: list[Param]) -> tuple[str, str, str, str]:
+    """(forward's body before the TODO, the TODO's hint, backward's lines before the TODO return,
+    the import the draft needs besides ArrayFunction and method)."""
+    kinds = {p.kind for p in params}
+    rest = "".join(f"        ctx.{p.name} = {p.name}\n" for p in params if p.kind not in ("dim", "dims", "keepdim"))
+    if "dims" in kinds or "keepdim" in kinds:
+        keep = "keepdim" if "keepdim" in kinds else "False"
+        dim = "dim" if "dims" in kinds or "dim" in kinds else "None"
+        body = (f"        ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims({dim}, a.ndim), {keep}\n"
+                "        axis = ctx.dims if a.ndim else None  # sorted axes >= 0 (torch's error for a bad dim)\n")
+        bwd = ("        # expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) is g broadcast back to a's shape\n"
+               "        # TODO: return expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * (d out / d a)\n")
+        return (body + rest, ", e.g. np.sum(a, axis=axis, keepdims=keepdim)", bwd,
+                "from refengine.ops.reduce import expand_back, normalize_dims")
+    body = ("        (ctx.dim,) = normalize_dims(dim, a.ndim) or (0,)  # one non-negative dim (0 for a 0-d input)\n"
+            if "dim" in kinds else "") + rest
+    imports = "from refengine.ops.reduce import normalize_dims" if "dim" in kinds else ""
+    if arity == 2:
+        body += ("        dt = result_dtype(a, b, floating=True)  # torch's type promotion, as make_binary's ops\n"
+                 "        x, y = np.asarray(a, dt), np.asarray(b, dt)  # numpy broadcasts x with y\n")
+        bwd = ("        # TODO: grad_a, grad_b = g * (d out / d a), g * (d out / d b), of the broadcast shape;\n"
+               "        # return fit_grad(grad_a, a), fit_grad(grad_b, b)  # sum_to_shape to each input's shape, dtype\n")
+        imports = "\n".join(filter(None, [imports, "from refengine.ops.pointwise import fit_grad, result_dtype"]))
+        return body, ": an array of dtype dt", bwd, imports
+    if arity == 1:
+        return body, "", "        # TODO: return grad_a = g * (d out / d a)\n", imports
+    ret = "(" + ", ".join(f"sum_to_shape(grad_{v}, shape_of({v}))" for v in ("a", "b", "x2")) + ")"
+    imports = "\n".join(filter(None, [imports, "from refengine.ops.common import shape_of, sum_to_shape"]))
+    return body, "", f"        # TODO: return {ret}\n", imports
+
+
+def refengine_block(name: str, arity: int, as_method: bool = True, params: list[Param] | None = None,
+                    torch_equivalent: str = "") -> str:
     cls = _camel(name)
+    params = [p for p in (params or []) if p.drafted]
     ins = ", ".join("ab"[i] if i < 2 else f"x{i}" for i in range(arity))
-    grads = ", ".join(f"sum_to_shape(grad_{v}, shape_of({v}))" for v in ins.split(", "))
-    ret = "grad_a" if arity == 1 else f"({grads})"
-    params = ", ".join(["input"] + (["other"] if arity >= 2 else []) + [f"x{i}" for i in range(2, arity)])
+    fwd_args = "".join(f", {p.argument()}" for p in params)
+    fn_args = ", ".join(["input"] + (["other"] if arity >= 2 else []) + [f"x{i}" for i in range(2, arity)])
+    apply_args = fn_args + "".join(f", {p.name}={p.name}" for p in params)
+    body, hint, bwd, imports = _forward_draft(name, arity, params)
+    if as_method:
+        imports = (imports.replace("ops.common import ", "ops.common import method, ") if "ops.common" in imports
+                   else "from refengine.ops.common import method\n" + imports)
+    imports = "".join(f"{line}  # noqa: E402\n" for line in imports.splitlines() if line)
     return f'''
 
 # -- {name} (scaffolded by `conformance new-op {name}`: fill in the TODOs, see docs/new-op.md) --
 import numpy as np  # noqa: E402
 from refengine.function import ArrayFunction  # noqa: E402
-from refengine.ops.common import method, shape_of, sum_to_shape  # noqa: E402,F401
-
+{imports}
 
 class {cls}(ArrayFunction):
     node_name = "{cls}Backward0"
 
     @staticmethod
-    def forward(ctx, {ins}):
+    def forward(ctx, {ins}{fwd_args}):
         """TODO: the output as a numpy array; save what backward needs."""
-        ctx.save_for_backward({ins})
-        raise NotImplementedError("TODO: forward of {name}")
+{body}        ctx.save_for_backward({ins})
+        raise NotImplementedError("TODO: forward of {name}{hint}")
 
     @staticmethod
     def backward(ctx, g):
         """TODO: d loss / d input from g = d loss / d output, written with ops that also take
         Variables (refengine.ops.common.dual) so that create_graph=True differentiates it."""
-        {ins}, = ctx.saved_tensors
-        # TODO: return {ret}
-        raise NotImplementedError("TODO: backward of {name}")
+        {ins}{"," if arity == 1 else ""} = ctx.saved_tensors
+{bwd}        raise NotImplementedError("TODO: backward of {name}")
 
 
 {"@method()" if as_method else ""}
-def {name}({params}):
-    """TODO: one line (torch.{name})."""
-    return {cls}.apply({params})
+def {name}({fn_args}{fwd_args}):
+    """TODO: one line{f" ({torch_equivalent})" if torch_equivalent else ""}."""
+    return {cls}.apply({apply_args})
 '''
 
 
@@ -188,16 +273,19 @@ def _exists(name: str, root: Path, family_file: Path, ref_file: Path) -> str | N
     return None
 
 
-def new_op(name: str, family: str = "elementwise", arity: int = 1, root: Path = Path("."),
+def new_op(name: str, family: str | None = None, arity: int = 1, root: Path = Path("."),
            torch_equivalent: str | None = None) -> list[Path]:
     """Write the scaffold; returns the files written or changed.  Refuses to overwrite anything.
+
+    torch's signature drafts the params (:mod:`conformance.cli.scaffold_params`); ``family``
+    None is ``reduce`` for an op with ``keepdim``, else ``elementwise``.
 
     The template and the refengine function follow torch's namespace for ``name``
     (:func:`torch_home`): ``softplus`` is ``M.nn.functional.softplus`` in the spec and goes to
     ``refengine/nn/functional.py``, so the same template calls torch and refengine."""
     if not name.isidentifier() or name.startswith("_") or not name.islower():
         raise ScaffoldError(f"op name {name!r}: expected a lower-case Python identifier such as softplus")
-    if not family.isidentifier() or family in ("spec", "shapes"):
+    if family is not None and (not family.isidentifier() or family in ("spec", "shapes")):
         raise ScaffoldError(f"--family {family!r}: expected a registry family name such as elementwise")
     if arity not in (1, 2, 3):
         raise ScaffoldError(f"--arity {arity}: expected 1, 2 or 3")
@@ -206,6 +294,9 @@ def new_op(name: str, family: str = "elementwise", arity: int = 1, root: Path = 
     if not reg_dir.is_dir() or not ops_init.is_file():
         raise ScaffoldError(f"{root}: not the project root (expected conformance/spec/ops/ and refengine/ops/)")
     ns, teq = torch_home(name, torch_equivalent)
+    params, plumbing = torch_params(teq, name, arity)
+    if family is None:
+        family = "reduce" if any(p.kind == "keepdim" for p in params) else "elementwise"
     if family == "nn" and ns == "M" and teq == "":
         ns = "M.nn.functional"  # an nn op torch lacks still lives in the engine's nn.functional
     family_file = reg_dir / f"{family}.py"
@@ -224,13 +315,14 @@ def new_op(name: str, family: str = "elementwise", arity: int = 1, root: Path = 
         raise ScaffoldError(f"{ops_init}: cannot find {_EXPORT_ANCHOR!r} to add the export before")
     written = []
     new_family = not family_file.exists()
-    family_file.write_text((family_header(family) if new_family else family_file.read_text())
-                           + spec_block(name, family, arity, ns, teq))
+    existing = family_header(family) if new_family else family_file.read_text()
+    family_file.write_text(existing + spec_block(name, family, arity, ns, teq, params, plumbing, existing))
     written.append(family_file)
     ref_new = not ref_file.exists()
     ref_file.write_text(('"""refengine ops of family %r (scaffolded by conformance new-op)."""\n'
                          "from __future__ import annotations\n" % family if ref_new else ref_file.read_text())
-                        + refengine_block(name, arity, as_method=home_module is None))
+                        + refengine_block(name, arity, as_method=home_module is None, params=params,
+                                        torch_equivalent=teq))
     written.append(ref_file)
     module = ref_rel[:-3].replace("/", ".")
     if home_module is not None:  # refengine.nn.functional.NAME is M.nn.functional.NAME already
@@ -254,7 +346,8 @@ def new_op(name: str, family: str = "elementwise", arity: int = 1, root: Path = 
 def add_parser(sub: Any) -> None:
     n = sub.add_parser("new-op", help="scaffold an OpSpec and a refengine ArrayFunction for a new op")
     n.add_argument("name", help="op name (a Python identifier, as in torch)")
-    n.add_argument("--family", default="elementwise", help="registry family module (new name: a new module)")
+    n.add_argument("--family", default=None, help="registry family module (new name: a new module; default: "
+                   "reduce for an op with keepdim, else elementwise)")
     n.add_argument("--arity", type=int, default=1, choices=[1, 2, 3], help="number of tensor inputs")
     n.add_argument("--root", default=".", help="project root to write into (default: current directory)")
     n.add_argument("--torch-equivalent", metavar="torch.NS.NAME", default=None,
@@ -268,5 +361,7 @@ def cmd_new_op(args: argparse.Namespace) -> int:
                      torch_equivalent=args.torch_equivalent)
     for p in written:
         print(f"wrote {p}")
-    print(f"next: fill in the TODOs, then: conformance run --engine refengine --ops {args.name} --profile quick")
+    print(f"next: fill in the TODOs (docs/new-op.md), then the fast gate: python -m pytest -q "
+          f'"tests/test_refengine_gate.py::test_refengine_gradients_gate[{args.name}]"'
+          f"\nand: conformance run --engine refengine --ops {args.name} --profile quick (and --engine torch)")
     return 0
