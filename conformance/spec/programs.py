@@ -103,7 +103,11 @@ class Program:
         return float(y.sum()) if self.cotangent is None else float(np.sum(self.cotangent * y))
 
     def kink_distance(self) -> float:
-        vals = self.evaluate()
+        """The smallest distance of an op's inputs to its kink (relu at 0, max ties...); inf without kinks."""
+        if not any(n.op is not None and REGISTRY[n.op].kink is not None for n in self.nodes):
+            return float("inf")
+        with np.errstate(all="ignore"):
+            vals = self.evaluate()
         d = float("inf")
         for n in self.nodes:
             if n.op is not None and REGISTRY[n.op].kink is not None:

@@ -83,10 +83,12 @@ class Property:
                  available: frozenset[str] | None = None) -> st.SearchStrategy[Any]:
         """Examples for cell ``ops[0]`` (per-op) or drawn over ``ops`` (any-op); ``available``: engine ops."""
         if self.strategy is not None:
-            return self.strategy(ops, dtype, available)
-        if self.per_op:
-            return programs(ops[0], dtype, available=available)
-        return any_program(ops, dtype, available=available)
+            drawn = self.strategy(ops, dtype, available)
+        elif self.per_op:
+            drawn = programs(ops[0], dtype, available=available)
+        else:
+            drawn = any_program(ops, dtype, available=available)
+        return drawn.filter(_smooth)
 
     def drawable(self, ops: Sequence[str]) -> list[str]:
         """The ops an any-op cell may draw: with torch as an oracle, only ops torch has."""
@@ -156,6 +158,15 @@ def _known(bad: Callable[[str], DeclarationError], kind: str, given: Collection[
         if g not in valid:
             shown = ", ".join(sorted(valid)) if len(valid) <= 20 else "see conformance list-ops"
             raise bad(f"unknown {kind} {g!r}{closest(str(g), valid)}; known: {shown}" + (f" ({hint})" if hint else ""))
+
+
+def _smooth(example: Any) -> bool:
+    """Not a program within finite-difference reach of a kink.
+
+    Values shrink to simple numbers (0, 1, 0.5), so relu at 0, clamp at a bound and ties of max
+    would be drawn often; there any subgradient is right (torch's pick is one of many), so no
+    property is asked about them."""
+    return not isinstance(example, Program) or example.kink_distance() >= KINK_MARGIN
 
 
 def require_smooth(p: Program) -> None:
