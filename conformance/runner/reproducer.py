@@ -15,11 +15,12 @@ driven through their Adapter methods.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from hypothesis.errors import HypothesisException, StopTest
+from hypothesis.errors import HypothesisDeprecationWarning, HypothesisException, StopTest
 
 from conformance.engines.adapter import Adapter
 from conformance.engines.contract import CheckedAdapter
@@ -118,7 +119,9 @@ def _record(adapter: Any, prop: Any, example: Any) -> tuple[Trace | None, Any]:
     _grad_mode_on(adapter)
     ev = None
     try:
-        ev = prop.check(rec, example)
+        with warnings.catch_warnings():  # reject() outside a hypothesis test warns; here it is an answer
+            warnings.simplefilter("ignore", HypothesisDeprecationWarning)
+            ev = prop.check(rec, example)
     except (HypothesisException, StopTest):  # reject(): this example is not one the check judges
         return None, None
     except Exception:  # noqa: BLE001, S110 - the engine raised: the trace ends at the call that raised
