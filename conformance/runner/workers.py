@@ -9,8 +9,12 @@ Protocol (``multiprocessing`` spawn context, one ``Pipe`` per worker, pickled tu
   ``("result", index, Result)`` when the cell is done.
 
 Because every example is announced before it runs, a worker that dies (segfault, abort,
-``os._exit``) or stays silent longer than the per-example timeout leaves the parent
-holding the program that did it: the parent kills the worker, records an ``error``
+``os._exit``) or hangs on one example leaves the parent holding the program that did it.
+"Hangs" counts the worker's CPU time where the OS shows it (``/proc``): an example is a hang
+when it has used ``timeout`` seconds of CPU (a spinning loop), or when ``timeout`` seconds of
+wall time passed while it used almost no CPU (blocked: a sleep, a deadlock), or after
+``WALL_SLACK`` x ``timeout`` of wall time whatever it did.  A correct example slowed down by
+a loaded machine keeps getting CPU, so it is not a hang.  Then the parent kills the worker, records an ``error``
 Result with the signal or exit code and that program's reproducer, starts a fresh
 worker and goes on.  Results already received are never lost.  Workers ignore SIGINT:
 the parent decides when they stop.
@@ -46,6 +50,11 @@ from conformance.spec.ops import REGISTRY
 STARTUP_TIMEOUT = 120.0
 #: cells sent to a worker ahead of its answers
 DEPTH = 2
+#: an example is a hang after this many times the timeout in wall time, however busy it was
+WALL_SLACK = 10.0
+#: below this share of one core over the wall time, a late worker is blocked, not descheduled
+#: (a runnable process on 2 cores at load 10 still gets ~20%)
+IDLE_SHARE = 0.02
 
 Cell = tuple[str, str, str]  # (property, op, dtype)
 
@@ -139,6 +148,8 @@ class _Worker:
     started: float = 0.0
     examples: int = 0
     last: bytes | None = None  # pickled program of the example running now
+    since: float = 0.0  # when the example running now (or the cell, before its first) began
+    cpu0: float | None = None  # the worker's CPU seconds then (None: the OS does not say)
 
 
 @dataclass
@@ -192,6 +203,7 @@ class WorkerPool:
         """The worker starts on ``w.queue[0]`` now (or goes idle)."""
         w.examples, w.last, w.started = 0, None, time.monotonic()
         w.deadline = w.started + self.cfg.timeout if w.queue else float("inf")
+        w.since, w.cpu0 = w.started, _cpu_seconds(w.proc.pid)
 
     def _service(self, w: _Worker, on_result: Callable[[int, Result], None], todo: deque) -> _Worker:
         """Read what ``w`` sent; replace it when it died or timed out.  Returns the worker to keep."""
@@ -201,7 +213,7 @@ class WorkerPool:
         except (EOFError, OSError):
             pass
         dead = not w.proc.is_alive()
-        late = time.monotonic() > w.deadline and (bool(w.queue) or w.info is None)
+        late = time.monotonic() > w.deadline and (bool(w.queue) or w.info is None) and self._hung(w)
         if not (dead or late):
             return w
         self._kill(w)
@@ -224,11 +236,24 @@ class WorkerPool:
         elif kind == "example":
             w.examples += 1
             w.last = msg[2]
-            w.deadline = time.monotonic() + self.cfg.timeout
+            w.deadline = w.since = time.monotonic()
+            w.deadline += self.cfg.timeout
+            w.cpu0 = _cpu_seconds(w.proc.pid)
         elif kind == "result":
             on_result(msg[1], msg[2])
             w.queue.popleft()
             self._begin(w)
+
+    def _hung(self, w: _Worker) -> bool:
+        """Past its wall deadline: is ``w`` hung, or only slowed down by load (then look again in 1 s)?"""
+        cpu = _cpu_seconds(w.proc.pid)
+        if w.info is None or cpu is None or w.cpu0 is None:
+            return True  # starting up, or no CPU figures: the wall clock decides
+        used, wall = cpu - w.cpu0, time.monotonic() - w.since
+        if used >= self.cfg.timeout or wall >= WALL_SLACK * self.cfg.timeout or used < IDLE_SHARE * wall:
+            return True
+        w.deadline = time.monotonic() + 1.0
+        return False
 
     def _lost(self, w: _Worker, late: bool) -> Result:
         """The error Result for the cell a worker died (or was killed) in."""
@@ -287,10 +312,20 @@ def _thread_limits(threads: int | None) -> Iterator[None]:
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` (all its threads), from /proc; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # after "pid (comm)": field 3 onwards
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _death(proc: Any, late: bool, timeout: float) -> str:
     """'crashed (killed by signal SIGSEGV)', 'exited with code 3' or 'timed out (...)'."""
     if late:
-        return f"timed out (no progress for {timeout:g}s; worker killed)"
+        return f"timed out (one example hung: {timeout:g}s of CPU, or {timeout:g}s blocked; worker killed)"
     code = proc.exitcode
     if code is not None and code < 0:
         try:

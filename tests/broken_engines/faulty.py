@@ -85,3 +85,37 @@ class NoOps(TorchAdapter):
 
     def has_op(self, op: str) -> bool:
         return False
+
+
+class Spins(TorchAdapter):
+    """``tan`` never returns and keeps a core busy (a spinning loop, not a sleep)."""
+
+    def __init__(self) -> None:
+        super().__init__("cpu")
+        self.name = "spins"
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        while op == "tan":
+            pass
+        return super().apply(op, inputs, params)
+
+
+class Descheduled(TorchAdapter):
+    """Correct, but its first ``tan`` takes 4.5 s of wall time while getting a third of a core
+    (0.1 s of work, 0.2 s off the CPU), as a process does on a loaded machine."""
+
+    def __init__(self) -> None:
+        super().__init__("cpu")
+        self.name = "descheduled"
+        self.first = True
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        if op == "tan" and self.first:
+            self.first = False
+            end = time.monotonic() + 4.5
+            while time.monotonic() < end:
+                busy = time.process_time() + 0.1
+                while time.process_time() < busy:
+                    pass
+                time.sleep(0.2)
+        return super().apply(op, inputs, params)
