@@ -34,7 +34,8 @@ def add_parser(sub: Any) -> None:
                    help="run the engine in worker processes that may crash or hang (default: on, except "
                         "for refengine and torch)")
     r.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="longest one example may run in an isolated worker (default 10)")
+                   help="an example is a hang after SECONDS of CPU time in a worker, or SECONDS blocked "
+                        "without using CPU (default 10); load alone does not make one")
     r.add_argument("--workers", type=int, default=None, metavar="N",
                    help="run cells in N worker processes (default: one per core)")
     r.add_argument("--shard", default=None, metavar="K/N", help="run only the K-th of N deterministic slices")

@@ -3,7 +3,8 @@
 * In process, or in worker processes (``isolate``): a segfault, abort or hang of the engine
   becomes an ``error`` result instead of killing the run.  Default: isolated, except for the
   trusted built-ins (:data:`TRUSTED`) and for adapter objects passed in directly.
-* ``timeout`` (default 10 s): the longest one example may run in an isolated worker.
+* ``timeout`` (default 10 s): the longest one example may run in a worker, in CPU seconds (or
+  blocked, using no CPU); a worker slowed down by a loaded machine is not cut short.
 * ``workers`` (default: one per core for an engine named by a string): cells run in N worker
   processes; results are identical to a serial run (each cell's seed depends only on run seed,
   property, op and dtype) and kept in plan order.
@@ -134,7 +135,7 @@ class _Options:
     workers: int  # worker processes asked for (capped by the number of cells later)
     note: str  # for the start line: ", 2 worker(s), isolated, shard 1/4"
     shard: tuple[int, int] | None  # (K, N): run the K-th of N slices of the plan
-    timeout: float  # per-example deadline in an isolated worker (inf when not isolated)
+    timeout: float  # per-example deadline in a worker (CPU seconds; see workers.py)
     deviations: list[Any]  # expected deviations from the --expect file
     baseline: RunResults | None  # the run to diff the reports against
 
@@ -183,7 +184,7 @@ def _checked_options(engine: str | Adapter, profile: str, ops: Sequence[str] | N
     note = (f", {n} worker(s)" if n > 1 or isolated else "") + (", isolated" if isolated else "")
     note += f", shard {shard[0]}/{shard[1]}" if shard else ""
     return _Options(isolated=isolated, workers=n, note=note, shard=shard,
-                    timeout=timeout if isolated else float("inf"), deviations=deviations, baseline=base)
+                    timeout=timeout, deviations=deviations, baseline=base)
 
 
 def load_baseline(baseline: Any) -> RunResults | None:
@@ -254,9 +255,8 @@ def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str
     if adapter is not None:
         _in_process(adapter, profile, ops, properties, seed, cells, started, finished, argv, ready, limits)
     else:
-        # Hang detection is part of isolation: a trusted engine merely spread over workers gets no
-        # per-example deadline (timeout=inf), since on a loaded machine a slow example of a correct
-        # engine would otherwise be reported as a hang (seen at load average 11).
+        # Every engine in workers has the per-example deadline, trusted ones too: it counts the
+        # worker's CPU time (workers.py), so a loaded machine does not turn slow examples into hangs.
         _in_workers(name, profile, ops, properties, seed, cells, workers, timeout, started, finished, argv, ready,
                     limits)
     rr = holder[0]
