@@ -105,6 +105,7 @@ def collect(results: list[Result]) -> list[Finding]:
                 r.finding = fid
             else:
                 stamp["finding"] = fid
+    _move_to_raising_op(results, groups, statuses)
     for fid, f in groups.items():
         f.dtypes = sorted({c[2] for c in f.cells})
         f.properties = sorted({c[1] for c in f.cells})
@@ -112,6 +113,34 @@ def collect(results: list[Result]) -> list[Finding]:
         st = statuses[fid]
         f.expected = Status.EXPECTED_FAILURE in st and not any(s.is_problem for s in st)
     return sorted(groups.values(), key=lambda f: (-len(f.cells), f.culprit_name, f.signature))
+
+
+def _move_to_raising_op(results: list[Result], groups: dict[str, Finding],
+                        statuses: dict[str, list[Status]]) -> None:
+    """A rule's cell that raised the very exception an op's own cells raise is that op's bug.
+
+    The rule's program drew the op, but the op alone on those inputs did not raise (its error
+    needs the rule's context, e.g. a frozen input), so diagnosis filed it under the rule.  The
+    same exception, particulars aside, is one bug: the cell reads blocked-by the op, and the
+    finding is the op's."""
+    raised: dict[str, str] = {}
+    for r in results:
+        f = groups.get(r.finding or "")
+        if r.status == Status.ERROR and f is not None and f.culprit.get("op") == r.op:
+            raised.setdefault(signature_of(r.message), f.id)
+    for r in results:
+        f = groups.get(r.finding or "")
+        target = groups.get(raised.get(signature_of(r.message), ""))
+        if r.status != Status.ERROR or f is None or "rule" not in f.culprit or target is None:
+            continue
+        f.cells.remove([r.op, r.property, r.dtype])
+        statuses[f.id].remove(r.status)
+        if not f.cells:
+            del groups[f.id]
+        r.status, r.blocked_by, r.culprit = Status.BLOCKED_BY, target.culprit["op"], dict(target.culprit)
+        r.signature, r.fault, r.finding = target.signature, target.fault, target.id
+        target.cells.append([r.op, r.property, r.dtype])
+        statuses[target.id].append(r.status)
 
 
 def _closer(r: Result, f: Finding, failure: dict[str, Any]) -> bool:

@@ -1,0 +1,26 @@
+"""Grouping cells into findings (conformance.runner.findings.collect), on hand-made results."""
+from __future__ import annotations
+
+from conformance.runner.findings import collect
+from conformance.runner.results import Result, Status
+
+RAISED = "ValueError: non-broadcastable output operand with shape () doesn't match the broadcast shape (1,)"
+
+
+def _cell(op: str, prop: str, dtype: str, message: str, culprit: dict, signature: str) -> Result:
+    return Result(engine="e", op=op, property=prop, dtype=dtype, status=Status.ERROR, message=message,
+                  culprit=culprit, signature=signature, fault="engine")
+
+
+def test_a_rule_cell_raising_an_ops_own_exception_is_blocked_by_that_op() -> None:
+    """autograd's where raises in backward; the freezing rule drew where, and its where node alone did not
+    raise, so diagnosis filed it under the rule: the same exception (shapes aside) is where's one bug."""
+    own = _cell("where", "grad_vs_torch", "float64", RAISED, {"op": "where"}, "backward raises ValueError")
+    rule = _cell("*", "freezing", "float32", RAISED.replace("(1,)", "(3,)"), {"rule": "freezing"},
+                 "freezing: ValueError: non-broadcastable output operand")
+    other = _cell("*", "detach", "float64", "RuntimeError: something else", {"rule": "detach"}, "detach: RuntimeError")
+    findings = collect([own, rule, other])
+    assert [(f.culprit, len(f.cells)) for f in findings] == [({"op": "where"}, 2), ({"rule": "detach"}, 1)]
+    assert rule.status == Status.BLOCKED_BY and rule.blocked_by == "where" and rule.finding == findings[0].id
+    assert other.status == Status.ERROR  # a different exception stays the rule's
+    assert [f.id for f in collect([own, rule, other])] == [f.id for f in findings]  # collecting again: the same
