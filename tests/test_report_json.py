@@ -148,3 +148,20 @@ def test_load_error_points_at_the_bad_result(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(doc))
     with pytest.raises(ReportInputError, match=r"results\[3\]\.status is 'meh'"):
         load_run(tmp_path)
+
+
+def test_a_schema_1_0_results_json_from_before_findings_still_loads(tmp_path) -> None:
+    """2.0 only added fields: a 1.0 report (a baseline kept from before) loads and its findings are grouped."""
+    rr = make_run()
+    bad = next(r for r in rr.results if r.status.is_problem)
+    d = json.loads(files.dumps_results(rr))
+    d["schema_version"] = "1.0"
+    for r in d["results"]:
+        for k in ("culprit", "signature", "fault", "finding", "also", "interaction"):
+            r.pop(k, None)
+    d.pop("findings", None)
+    p = tmp_path / "results.json"
+    p.write_text(json.dumps(d))
+    loaded = load_run(p)
+    assert [r.key for r in loaded.results] == [r.key for r in rr.results]
+    assert any([bad.op, bad.property, bad.dtype] in f.cells for f in loaded.findings())

@@ -17,7 +17,7 @@ import pathlib
 import tempfile
 from typing import Any
 
-from conformance.runner.results import SCHEMA_VERSION, RunResults, Status
+from conformance.runner.results import READABLE_SCHEMAS, RunResults, Status
 
 __all__ = [
     "ReportInputError",
@@ -87,10 +87,10 @@ def _check_shape(d: Any, where: str) -> None:
     """Raise ReportInputError with a precise message if ``d`` is not a results document."""
     if not isinstance(d, dict):
         raise ReportInputError(f"{where}: expected a JSON object at top level, got {type(d).__name__}")
-    if d.get("schema_version") != SCHEMA_VERSION:
+    if d.get("schema_version") not in READABLE_SCHEMAS:
         raise ReportInputError(
-            f"{where}: schema_version is {d.get('schema_version')!r}, expected {SCHEMA_VERSION!r} "
-            "(is this a conformance results.json?)"
+            f"{where}: schema_version is {d.get('schema_version')!r}, expected one of "
+            f"{', '.join(map(repr, READABLE_SCHEMAS))} (is this a conformance results.json?)"
         )
     for key, typ in (("run", dict), ("results", list)):
         if not isinstance(d.get(key), typ):

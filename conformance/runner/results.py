@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION = "2.0"  # 2.0: findings, and culprit/signature/fault/finding/also on cells
+#: results.json versions this harness reads: 2.0 only added fields, so a 1.0 run (a baseline from
+#: before) loads, its findings grouped anew from its cells' messages
+READABLE_SCHEMAS = ("1.0", SCHEMA_VERSION)
 
 #: The op name used by properties that do not depend on any op (grad-mode rules...).
 ANY_OP = "*"
@@ -152,10 +155,10 @@ class RunResults:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunResults":
-        if d.get("schema_version") != SCHEMA_VERSION:
+        if d.get("schema_version") not in READABLE_SCHEMAS:
             raise ValueError(
                 f"results.json has schema_version {d.get('schema_version')!r}; "
-                f"this harness reads {SCHEMA_VERSION!r}"
+                f"this harness reads {', '.join(map(repr, READABLE_SCHEMAS))}"
             )
         return cls(RunInfo.from_dict(d["run"]), [Result.from_dict(r) for r in d["results"]])
 
