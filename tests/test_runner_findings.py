@@ -24,3 +24,22 @@ def test_a_rule_cell_raising_an_ops_own_exception_is_blocked_by_that_op() -> Non
     assert rule.status == Status.BLOCKED_BY and rule.blocked_by == "where" and rule.finding == findings[0].id
     assert other.status == Status.ERROR  # a different exception stays the rule's
     assert [f.id for f in collect([own, rule, other])] == [f.id for f in findings]  # collecting again: the same
+
+
+def _interaction(op: str, signature: str) -> Result:
+    return Result(engine="e", op=op, property="grad_vs_torch", dtype="float64", status=Status.FAILED,
+                  message=f"leaf grads: v1: {signature}", culprit={"op": op}, signature=f"grad_vs_torch: {signature}",
+                  fault="engine", interaction=True)
+
+
+def test_a_structural_interaction_on_many_ops_is_one_finding_of_the_rule() -> None:
+    """tinygrad fills .grad of frozen leaves in every op's programs: one behaviour, not one bug per op."""
+    none = "leaf grads: v: a value where None was expected"
+    cells = [_interaction(op, none) for op in ("mul", "sin", "cat")]
+    (f,) = collect(cells)
+    assert f.culprit == {"rule": "grad_vs_torch"} and len(f.cells) == 3
+    assert all(r.finding == f.id for r in cells)
+    two = [_interaction(op, none) for op in ("mul", "sin")]  # fewer ops than ENGINE_WIDE_OPS: each its own
+    assert sorted(g.culprit_name for g in collect(two)) == ["mul", "sin"]
+    values = [_interaction(op, "leaf grads: v: wrong values") for op in ("mul", "sin", "cat")]
+    assert len(collect(values)) == 3  # wrong values in context on three ops are three bugs until shown otherwise

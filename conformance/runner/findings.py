@@ -106,6 +106,7 @@ def collect(results: list[Result]) -> list[Finding]:
             else:
                 stamp["finding"] = fid
     _move_to_raising_op(results, groups, statuses)
+    _merge_engine_wide(results, groups, statuses)
     for fid, f in groups.items():
         f.dtypes = sorted({c[2] for c in f.cells})
         f.properties = sorted({c[1] for c in f.cells})
@@ -141,6 +142,46 @@ def _move_to_raising_op(results: list[Result], groups: dict[str, Finding],
         r.signature, r.fault, r.finding = target.signature, target.fault, target.id
         target.cells.append([r.op, r.property, r.dtype])
         statuses[target.id].append(r.status)
+
+
+#: a structural interaction seen on this many ops is the engine's behaviour, not each op's bug
+ENGINE_WIDE_OPS = 3
+#: signatures about bookkeeping, not values: the same words on many ops are one behaviour
+_STRUCTURAL = ("a value where None was expected", "None where a value was expected", "dtype")
+
+
+def _merge_engine_wide(results: list[Result], groups: dict[str, Finding], statuses: dict[str, list[Status]]) -> None:
+    """The same structural interaction on :data:`ENGINE_WIDE_OPS` or more ops becomes one finding of the rule.
+
+    An interaction is a failure no node shows alone; when it is a gradient that should be None
+    (tinygrad fills ``.grad`` of frozen leaves) or a dtype, on op after op, it is how the engine
+    treats every graph, so it is filed under the property's rule, once.  Wrong values never
+    merge: two ops with wrong gradients in context are two bugs until shown otherwise."""
+    alike: dict[tuple[str, str], list[Finding]] = {}
+    for f in groups.values():
+        if f.interaction and "op" in f.culprit and any(w in f.signature for w in _STRUCTURAL):
+            alike.setdefault((f.signature, f.fault), []).append(f)
+    for (sig, fault), fs in alike.items():
+        if len({f.culprit["op"] for f in fs}) < ENGINE_WIDE_OPS:
+            continue
+        rule = {"rule": fs[0].property}
+        fid = finding_id(rule, sig, fault)
+        first = min(fs, key=lambda f: len(f.reproducer or "") or float("inf"))
+        merged = groups.setdefault(fid, Finding(id=fid, culprit=rule, property=fs[0].property, signature=sig,
+                                                fault=fault, message=first.message, reproducer=first.reproducer,
+                                                interaction=True))
+        merged_statuses = statuses.setdefault(fid, [])
+        for f in fs:
+            merged.cells += f.cells
+            merged_statuses += statuses.pop(f.id)
+            del groups[f.id]
+        ids = {f.id for f in fs}
+        for r in results:
+            if r.finding in ids:
+                r.finding, r.culprit = fid, dict(rule)
+            for extra in r.also:
+                if extra.get("finding") in ids:
+                    extra["finding"], extra["culprit"] = fid, dict(rule)
 
 
 def _closer(r: Result, f: Finding, failure: dict[str, Any]) -> bool:

@@ -313,11 +313,29 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds of process ``pid`` (all its threads), from /proc; None elsewhere."""
+    """CPU seconds of process ``pid``: its threads, its finished children and its live ones (a
+    compiling engine runs clang), from /proc; None where there is no /proc."""
+    own = _stat(pid)
+    if own is None:
+        return None
+    total = sum(own[11:15])  # utime, stime, cutime, cstime
+    try:
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                child = _stat(int(entry.name))
+                if child is not None and child[1] == pid:  # ppid
+                    total += child[11] + child[12]
+    except OSError:
+        pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int | None) -> list[int] | None:
+    """/proc/PID/stat from field 3 on (state as 0), as ints; None when unreadable."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()  # after "pid (comm)": field 3 onwards
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+            fields = f.read().rsplit(b")", 1)[1].split()  # after "pid (comm)"
+        return [0] + [int(x) for x in fields[1:15]]
     except (OSError, ValueError, IndexError):
         return None
 
