@@ -35,3 +35,21 @@ def test_without_a_report_the_reproducers_go_to_a_temporary_directory(capsys: py
     out = capsys.readouterr().out
     (path,) = re.findall(r"reproducer: python (\S+\.py)", out)
     assert code == 1 and pathlib.Path(path).is_file() and "conformance-reproducers-" in path
+
+
+def test_a_scalar_engines_constant_is_passed_on_by_name_so_the_reproducer_shows_the_bug(tmp_path) -> None:
+    """micrograd's leaf without grad is a Python float; written as a literal, torch's replay got a number for
+    backward's gradient and raised, and the script showed that artifact instead of micrograd's bug (M1: a
+    second retained backward double-counts)."""
+    pytest.importorskip("micrograd")
+    from repro_helpers import replay
+
+    from conformance import run
+    from conformance.runner.results import Status
+    (r,) = run("micrograd", profile="ci", ops=["neg"], properties=["retain_graph_twice"], dtypes=["float64"],
+               seed=0, corpus=False, workers=1, isolate=False).results
+    assert r.status == Status.FAILED and r.reproducer, (r.status, r.message)
+    assert "A.backward(v1, v2, True, False)" in r.reproducer
+    bad = replay(r.reproducer, tmp_path)
+    assert bad.returncode == 1 and "did not raise" not in bad.stdout and "got -5.25, expected -3.5" in bad.stdout, bad.stdout
+    assert replay(r.reproducer, tmp_path, "torch").returncode == 0

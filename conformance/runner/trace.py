@@ -110,6 +110,11 @@ class Recorder(Adapter):
     # -- recording -------------------------------------------------------------------
     def _ref(self, v: Any) -> Any:
         """An argument as the trace keeps it: tensors by name, containers element-wise, values copied."""
+        if isinstance(v, float) and id(v) in self._names:
+            # a Python float a call produced: a scalar engine's constant (micrograd's leaf without
+            # grad is a float), to be passed on by name -- written as a literal, torch's replay
+            # would get a number where it made a tensor
+            return Ref(self._names[id(v)])
         if isinstance(v, np.ndarray):
             return v.copy()
         if _is_value(v):
