@@ -120,3 +120,21 @@ def test_an_example_slowed_by_load_is_not_a_hang() -> None:
     (a wall-clock deadline killed it: correct cells of trusted engines read as hangs under load)."""
     r = _one_cell("broken_engines.faulty:Descheduled", "tan", 3.0)
     assert r.status == Status.PASSED, (r.status, r.message)
+
+
+def test_a_crashing_op_costs_one_restart_and_its_other_cells_read_blocked_by() -> None:
+    """sin segfaults: its first cell is the error, its other cells are not run (each would cost a restart)
+    and read blocked-by sin, and an op-independent cell no longer draws it (issue 14 item 5)."""
+    cells = [("forward", "sin", "float64"), ("grad_vs_torch", "sin", "float64"), ("vjp", "sin", "float32"),
+             ("forward", "add", "float64"), ("detach", "*", "float64")]
+    out: dict[int, Result] = {}
+    pool = WorkerPool(WorkerConfig(FAULTY, "quick", 0, ["sin", "add"], timeout=3.0), 1)
+    pool.run(list(enumerate(cells)), out.__setitem__)
+    first, *others = (out[i] for i in range(3))
+    assert first.status == Status.ERROR and "SIGSEGV" in first.message
+    assert all(r.status == Status.BLOCKED_BY and r.blocked_by == "sin" for r in others), [r.message for r in others]
+    assert out[3].status == Status.PASSED and out[4].status == Status.PASSED, (out[3].message, out[4].message)
+    assert pool.spawned == 2  # the first worker and one restart
+    rr = RunResults(run_info("faulty", None, None, "quick", 0, None, []), [out[i] for i in range(len(cells))])
+    (f,) = rr.findings()
+    assert f.culprit == {"op": "sin"} and len(f.cells) == 3

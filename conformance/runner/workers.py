@@ -2,14 +2,17 @@
 
 Protocol (``multiprocessing`` spawn context, one ``Pipe`` per worker, pickled tuples):
 
-* parent -> worker: ``(index, property, op, dtype, scale)`` to run one cell (``scale``: the share
-  of its examples, below 1 under a ``--budget``), ``None`` to stop;
+* parent -> worker: ``(index, property, op, dtype, scale, crashed)`` to run one cell (``scale``: the
+  share of its examples, below 1 under a ``--budget``; ``crashed``: ops that killed a worker, which
+  op-independent cells no longer draw), ``None`` to stop;
 * worker -> parent: ``("ready", EngineInfo)`` once the adapter is built (``("fatal", msg)``
   when it cannot be), ``("example", index, program_pickle)`` BEFORE each example runs, and
   ``("result", index, Result)`` when the cell is done.
 
 Because every example is announced before it runs, a worker that dies (segfault, abort,
-``os._exit``) or hangs on one example leaves the parent holding the program that did it.
+``os._exit``) or hangs on one example leaves the parent holding the program that did it.  A crash costs once: the op that crashed (the cell's op, or the
+focus op of the program an op-independent cell was running) is remembered, its remaining cells
+read ``blocked-by`` it without running, and op-independent cells stop drawing it.
 "Hangs" counts the worker's CPU time where the OS shows it (``/proc``): an example is a hang
 when it has used ``timeout`` seconds of CPU (a spinning loop), or when ``timeout`` seconds of
 wall time passed while it used almost no CPU (blocked: a sleep, a deadlock), or after
@@ -42,7 +45,8 @@ from conformance.errors import ConfigError
 from conformance.runner.cells import run_cell, shape_bound
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
-from conformance.runner.results import Result, Status
+from conformance.runner.findings import signature_of
+from conformance.runner.results import ANY_OP, Result, Status
 from conformance.spec import user_ops
 from conformance.spec.ops import REGISTRY
 
@@ -106,9 +110,10 @@ def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
         return
     conn.send(("ready", info))
     while (msg := conn.recv()) is not None:
-        index, pname, op, dtype, scale = msg
+        index, pname, op, dtype, scale, crashed = msg
         prop = _announcing(PROPERTIES[pname], conn, index)
-        r = run_cell(adapter, prop, op, dtype, PROFILES[cfg.profile], cfg.seed, engine_ops, cfg.ops,
+        drawable = [o for o in engine_ops if o not in crashed]
+        r = run_cell(adapter, prop, op, dtype, PROFILES[cfg.profile], cfg.seed, drawable, cfg.ops,
                      shapes=cfg.shapes, scale=scale)
         conn.send(("result", index, r))
 
@@ -164,6 +169,8 @@ class WorkerPool:
     n: int
     workers: list[_Worker] = field(default_factory=list)
     info: EngineInfo | None = None
+    crashed: dict[str, Result] = field(default_factory=dict)  # op -> the error Result of its crash
+    spawned: int = 0  # workers started, restarts included
     on_ready: Callable[[EngineInfo], None] | None = None  # called once, when the first worker is up
     scale_of: Callable[[Cell], float] | None = None  # the share of its examples a cell gets (--budget)
 
@@ -174,6 +181,7 @@ class WorkerPool:
         with _thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None):
             proc.start()
         child.close()
+        self.spawned += 1
         return _Worker(proc, parent, time.monotonic() + max(STARTUP_TIMEOUT, self.cfg.timeout))
 
     def run(self, cells: Sequence[tuple[int, Cell]], on_result: Callable[[int, Result], None]) -> None:
@@ -184,7 +192,11 @@ class WorkerPool:
             while todo or any(w.queue for w in self.workers):
                 for w in self.workers:
                     while w.info is not None and len(w.queue) < DEPTH and todo:
-                        self._assign(w, *todo.popleft())
+                        index, cell = todo.popleft()
+                        if cell[1] in self.crashed:
+                            on_result(index, self._blocked(cell))
+                        else:
+                            self._assign(w, index, cell)
                 now = time.monotonic()
                 wait([w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers],
                      timeout=min(1.0, max(0.01, min(w.deadline for w in self.workers) - now)))
@@ -197,7 +209,7 @@ class WorkerPool:
         w.queue.append((index, cell))
         if len(w.queue) == 1:
             self._begin(w)
-        w.conn.send((index, *cell, self.scale_of(cell) if self.scale_of else 1.0))
+        w.conn.send((index, *cell, self.scale_of(cell) if self.scale_of else 1.0, sorted(self.crashed)))
 
     def _begin(self, w: _Worker) -> None:
         """The worker starts on ``w.queue[0]`` now (or goes idle)."""
@@ -220,7 +232,10 @@ class WorkerPool:
         if w.info is None:
             raise ConfigError(f"engine {self.cfg.engine!r} {_death(w.proc, late, STARTUP_TIMEOUT)} while starting")
         if w.queue:
-            on_result(w.queue[0][0], self._lost(w, late))
+            lost = self._lost(w, late)
+            if lost.culprit:  # no program announced yet: no op to blame
+                self.crashed.setdefault(lost.culprit["op"], lost)
+            on_result(w.queue[0][0], lost)
             todo.extendleft(reversed(list(w.queue)[1:]))  # sent ahead but never started: run elsewhere
         return self._spawn()
 
@@ -265,9 +280,23 @@ class WorkerPool:
         info = self.info or EngineInfo(self.cfg.engine, None, self.cfg.engine, None)
         repro = script(SimpleNamespace(spec=info.spec, name=info.name), PROPERTIES[pname], op, program,
                        what, self.cfg.seed, self.cfg.ops)
-        return Result(engine=info.name, op=op, property=pname, dtype=dtype, status=Status.ERROR,
-                      examples=max(0, w.examples - 1), message=msg, reproducer=repro, seed=self.cfg.seed,
-                      duration_s=time.monotonic() - w.started)
+        # the op that did it: the cell's, or (op-independent cell) the focus of the program running
+        culprit = op if op != ANY_OP else getattr(program, "focus", None) or ANY_OP
+        other = culprit not in (op, ANY_OP)  # an op-independent cell that drew the crashing op
+        return Result(engine=info.name, op=op, property=pname, dtype=dtype,
+                      status=Status.BLOCKED_BY if other else Status.ERROR, examples=max(0, w.examples - 1),
+                      message=msg, reproducer=repro, seed=self.cfg.seed, duration_s=time.monotonic() - w.started,
+                      culprit={"op": culprit} if culprit != ANY_OP else None, signature=signature_of(msg),
+                      fault="engine", blocked_by=culprit if other else None)
+
+    def _blocked(self, cell: Cell) -> Result:
+        """A cell of an op that already crashed a worker: not run again (each crash costs a restart)."""
+        pname, op, dtype = cell
+        crash = self.crashed[op]
+        return Result(engine=crash.engine, op=op, property=pname, dtype=dtype, status=Status.BLOCKED_BY,
+                      message=f"not run: {op} crashed a worker in cell {crash.property} {crash.dtype} "
+                              f"({crash.message.split(';')[0]})", seed=self.cfg.seed, blocked_by=op,
+                      culprit=dict(crash.culprit or {"op": op}), signature=crash.signature, fault="engine")
 
     @staticmethod
     def _kill(w: _Worker) -> None:
