@@ -43,3 +43,11 @@ def test_a_structural_interaction_on_many_ops_is_one_finding_of_the_rule() -> No
     assert sorted(g.culprit_name for g in collect(two)) == ["mul", "sin"]
     values = [_interaction(op, "leaf grads: v: wrong values") for op in ("mul", "sin", "cat")]
     assert len(collect(values)) == 3  # wrong values in context on three ops are three bugs until shown otherwise
+
+
+def test_where_a_corpus_replay_came_from_is_not_part_of_the_bug() -> None:
+    from conformance.runner.findings import signature_of
+    plain = "second retained backward must add the same grads: v0: got 3, expected 2 (abs err 1 > tol 1e-06, oracle rule-repeat)"
+    assert signature_of(f"corpus replay stack.retain_graph_twice.float32.torch.6049.json: {plain}") == signature_of(plain)
+    assert signature_of(f"{plain} [corpus replay of stack.retain_graph_twice.float64.torch.a31a.json fails too]") == \
+        signature_of(plain)

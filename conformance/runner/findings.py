@@ -200,6 +200,8 @@ _NODE = re.compile(r"\bv\d+(?:\.grad)?(?:\[[\d, ]*\])?(?: \([\w.]+\))?")
 _DETAIL = re.compile(r"\s*\((?:abs err|oracle|observed)[^()]*(?:\([^()]*\)[^()]*)*\)")
 _SHAPE = re.compile(r"\(#(?:, ?#)*,?\)|(?<=shape )\(\)")  # '(#, #)', '(#,)'; '()' only after 'shape'
 _ARRAY = re.compile(r"\[[^\[\]]*\]")
+#: where a corpus replay came from: "corpus replay FILE.json: " before, "[corpus replay of FILE fails too]" after
+_CORPUS = re.compile(r"^corpus replay \S+: |\s*\[corpus replay[^\]]*\]?$")
 #: compare()'s phrasings -> what kind of difference it is
 _KINDS = [
     (re.compile(r"got None, expected an array of shape \S+"), "None where a value was expected"),
@@ -217,7 +219,7 @@ def signature_of(message: str) -> str:
     expected 0.62 (abs err 0.31 > tol 1e-06, oracle numerical)" and the same message about
     another node, element or dtype both become "leaf grads: v: wrong values".
     """
-    text = _DETAIL.sub("", message)
+    text = _CORPUS.sub("", _DETAIL.sub("", message))
     text = text.split("; ")[0].strip()
     text = _NODE.sub("v", text)
     for _ in range(8):  # nested lists collapse from the inside out, each to one placeholder
