@@ -159,3 +159,19 @@ def test_a_run_writes_nothing_into_the_working_directory(tmp_path: Path, monkeyp
     rr = run(resolve("torch"), profile="quick", ops=["sin"], properties=["forward"], seed=0, corpus=False)
     assert rr.conformant and rr.tested == 2
     assert list(work.iterdir()) == []
+
+
+def test_an_expectation_with_a_signature_excuses_that_behaviour_only(tmp_path: Path) -> None:
+    """op = "*" for a rule excused every bug of the rule (mygrad: 'intermediates keep .grad' hid a wrong retained
+    gradient); with ``signature`` only failures whose signature has those words are expected."""
+    f = tmp_path / "expect.toml"
+    f.write_text('[[deviation]]\nengine = "e"\nop = "*"\nproperty = "retain_grad"\n'
+                 'signature = "an intermediate not retained, has .grad"\nreason = "documented"\n')
+    devs = expectations.load(f)
+    kept = Result("e", "*", "retain_grad", "float64", Status.FAILED,
+                  message="v3 (mul), an intermediate not retained, has .grad 1.0 after retain_grad() on v1 only")
+    bug = Result("e", "*", "retain_grad", "float32", Status.FAILED,
+                 message="retained intermediate grads: v1: got 0.25, expected 1 (abs err 0.75 > tol 2e-05, oracle x)")
+    assert expectations.apply([kept, bug], devs) == []
+    assert kept.status == Status.EXPECTED_FAILURE and bug.status == Status.FAILED
+    assert "(" in devs[0].describe() and "has .grad" in devs[0].describe()

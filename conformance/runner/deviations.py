@@ -8,6 +8,8 @@ reason::
     op = "pow"                  # or "*" (also the ANY_OP cells)
     property = "grad_vs_torch"  # or "*"
     dtype = "float32"           # or "*"
+    signature = "wrong values"  # optional: words of the finding's signature (results.json), so an
+                                # op = "*" entry excuses that behaviour only, not every bug of the rule
     reason = "pow uses exp(b*log(a)); 3 ulp off torch in float32"
 
 Matching FAILED/ERROR cells become EXPECTED_FAILURE with the reason; entries that
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.runner.findings import signature_of
 from conformance.runner.results import Result, Status
 
 FIELDS = ("engine", "op", "property", "dtype")
@@ -34,12 +37,15 @@ class Deviation:
     property: str
     dtype: str
     reason: str
+    signature: str = ""  # words the cell's failure signature must contain ("": any failure)
 
     def matches(self, r: Result) -> bool:
-        return all(getattr(self, f) in ("*", getattr(r, f)) for f in FIELDS)
+        if not all(getattr(self, f) in ("*", getattr(r, f)) for f in FIELDS):
+            return False
+        return not self.signature or self.signature in (r.signature or signature_of(r.message))
 
     def describe(self) -> str:
-        return "/".join(getattr(self, f) for f in FIELDS)
+        return "/".join(getattr(self, f) for f in FIELDS) + (f" ({self.signature!r})" if self.signature else "")
 
 
 def load(path: Path) -> list[Deviation]:
@@ -55,10 +61,11 @@ def load(path: Path) -> list[Deviation]:
         where = f"{path}{entry_line(text, k)}"
         if not isinstance(e, dict) or not str(e.get("reason", "")).strip():
             raise ValueError(f"{where}: entry {k + 1} needs a non-empty reason")
-        unknown = set(e) - set(FIELDS) - {"reason"}
+        unknown = set(e) - set(FIELDS) - {"reason", "signature"}
         if unknown:
             raise ValueError(f"{where}: entry {k + 1} has unknown keys {sorted(unknown)}")
-        out.append(Deviation(*(str(e.get(f, "*")) for f in FIELDS), reason=str(e["reason"])))
+        out.append(Deviation(*(str(e.get(f, "*")) for f in FIELDS), reason=str(e["reason"]),
+                             signature=str(e.get("signature", ""))))
     return out
 
 
