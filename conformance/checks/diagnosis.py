@@ -20,14 +20,14 @@ from __future__ import annotations
 import inspect
 import os
 import traceback
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hypothesis.errors import HypothesisDeprecationWarning, UnsatisfiedAssumption
+from hypothesis.errors import UnsatisfiedAssumption
 
 from conformance.checks import oracles as O
+from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.contract import AdapterContractError, WrongResultError
 from conformance.spec.ops import REGISTRY
 from conformance.spec.programs import KINK_MARGIN, NP_DTYPES, Node, Program
@@ -61,9 +61,7 @@ def culprit(adapter: Any, p: Program) -> Verdict | None:
     except Exception:  # noqa: BLE001 - no reference values: nothing to judge nodes against
         return None
     needs = _requires_grad(p)
-    with warnings.catch_warnings():
-        # an adapter's reject() outside a hypothesis test warns; here it only means "skip this node"
-        warnings.simplefilter("ignore", HypothesisDeprecationWarning)
+    with outside_hypothesis():  # an adapter's reject() here means "skip this node"
         for i in p.op_nodes:
             v = _check_node(adapter, p, i, values, needs)
             if v is not None:

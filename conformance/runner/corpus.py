@@ -27,6 +27,7 @@ from typing import Any, Iterable, Sequence
 from hypothesis.errors import UnsatisfiedAssumption
 
 from conformance.checks.properties import PROPERTIES
+from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines import resolve
 from conformance.engines.adapter import Adapter
 from conformance.errors import ConfigError
@@ -203,7 +204,8 @@ def replay_entry(adapter: Adapter, entry: Entry) -> Outcome:
         return Outcome(entry, "not-applicable", why, seconds=time.perf_counter() - t0)
     status, oracles, expected, observed, tb = Status.FAILED, [], None, None, None
     try:
-        ev = prop.check(adapter, example)
+        with outside_hypothesis():
+            ev = prop.check(adapter, example)
         ok, msg, oracles, expected, observed = ev.ok, ev.message, ev.oracles, ev.expected, ev.observed
     except UnsatisfiedAssumption:
         return Outcome(entry, "inconclusive", "the check discarded the example (e.g. it now sits on a kink)",

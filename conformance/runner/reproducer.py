@@ -15,13 +15,13 @@ driven through their Adapter methods.
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from hypothesis.errors import HypothesisDeprecationWarning, HypothesisException, StopTest
+from hypothesis.errors import HypothesisException, StopTest
 
+from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.adapter import Adapter
 from conformance.engines.contract import CheckedAdapter
 from conformance.runner.results import ANY_OP
@@ -119,8 +119,7 @@ def _record(adapter: Any, prop: Any, example: Any) -> tuple[Trace | None, Any]:
     _grad_mode_on(adapter)
     ev = None
     try:
-        with warnings.catch_warnings():  # reject() outside a hypothesis test warns; here it is an answer
-            warnings.simplefilter("ignore", HypothesisDeprecationWarning)
+        with outside_hypothesis():
             ev = prop.check(rec, example)
     except (HypothesisException, StopTest):  # reject(): this example is not one the check judges
         return None, None

@@ -43,9 +43,9 @@ from conformance.checks.properties import PROPERTIES
 from conformance.engines import resolve
 from conformance.errors import ConfigError
 from conformance.runner.cells import run_cell, shape_bound
+from conformance.runner.findings import signature_of
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
-from conformance.runner.findings import signature_of
 from conformance.runner.results import ANY_OP, Result, Status
 from conformance.spec import user_ops
 from conformance.spec.ops import REGISTRY
@@ -251,8 +251,8 @@ class WorkerPool:
         elif kind == "example":
             w.examples += 1
             w.last = msg[2]
-            w.deadline = w.since = time.monotonic()
-            w.deadline += self.cfg.timeout
+            w.since = time.monotonic()
+            w.deadline = w.since + self.cfg.timeout
             w.cpu0 = _cpu_seconds(w.proc.pid)
         elif kind == "result":
             on_result(msg[1], msg[2])
@@ -261,7 +261,7 @@ class WorkerPool:
 
     def _hung(self, w: _Worker) -> bool:
         """Past its wall deadline: is ``w`` hung, or only slowed down by load (then look again in 1 s)?"""
-        cpu = _cpu_seconds(w.proc.pid)
+        cpu = _cpu_seconds(w.proc.pid, live_children=True)
         if w.info is None or cpu is None or w.cpu0 is None:
             return True  # starting up, or no CPU figures: the wall clock decides
         used, wall = cpu - w.cpu0, time.monotonic() - w.since
@@ -341,21 +341,24 @@ def _thread_limits(threads: int | None) -> Iterator[None]:
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    """CPU seconds of process ``pid``: its threads, its finished children and its live ones (a
-    compiling engine runs clang), from /proc; None where there is no /proc."""
+def _cpu_seconds(pid: int | None, live_children: bool = False) -> float | None:
+    """CPU seconds of process ``pid`` from /proc (None where there is none): its threads and its
+    finished children, and with ``live_children`` its running ones too (a compiling engine runs
+    clang).  Finding those scans every process, so it is done only when a worker is late, not at
+    each example's start, when an example has no children yet."""
     own = _stat(pid)
     if own is None:
         return None
     total = sum(own[11:15])  # utime, stime, cutime, cstime
-    try:
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                child = _stat(int(entry.name))
-                if child is not None and child[1] == pid:  # ppid
-                    total += child[11] + child[12]
-    except OSError:
-        pass
+    if live_children:
+        try:
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit():
+                    child = _stat(int(entry.name))
+                    if child is not None and child[1] == pid:  # ppid
+                        total += child[11] + child[12]
+        except OSError:
+            pass
     return total / os.sysconf("SC_CLK_TCK")
 
 

@@ -22,12 +22,15 @@ engine has.
 from __future__ import annotations
 
 import inspect
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Sequence
+from typing import Any, Callable, Collection, Iterator, Sequence
 
 import numpy as np
 from hypothesis import reject
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisDeprecationWarning
 
 from conformance.checks.oracles import Comparison
 from conformance.engines.adapter import ALL_CAPABILITIES, OPTIONAL_METHODS, Adapter
@@ -167,6 +170,17 @@ def _smooth(example: Any) -> bool:
     would be drawn often; there any subgradient is right (torch's pick is one of many), so no
     property is asked about them."""
     return not isinstance(example, Program) or example.kink_distance() >= KINK_MARGIN
+
+
+@contextmanager
+def outside_hypothesis() -> Iterator[None]:
+    """Run checks on an example outside a hypothesis test (diagnosis, corpus replay, reproducer
+    recording).  There a ``reject()`` -- the harness's (a kink) or an adapter's (inexpressible
+    inputs) -- raises UnsatisfiedAssumption, which the caller reads as "not judged"; hypothesis
+    would also warn that reject() outside a test is deprecated, which is noise here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", HypothesisDeprecationWarning)
+        yield
 
 
 def require_smooth(p: Program) -> None:
