@@ -34,9 +34,10 @@ NO_GRAD = "no_grad"  # no_grad / enable_grad / set_grad_enabled / is_grad_enable
 GRAD_MODE_DECORATOR = "grad_mode_decorator"  # @no_grad() on functions
 RETAIN_GRAPH = "retain_graph"  # backward(retain_graph=True) + error on a freed graph
 COMPILES = "compiles"  # compiles per input shape: runs draw shapes from a small pool (--shapes, default 3)
+FORWARD_AD = "forward_ad"  # forward-mode derivatives (Jacobian-vector products): the jvp method
 
 ALL_CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, HIGHER_ORDER, FUNCTIONAL_GRAD, HOOKS, INPLACE, RETAIN_GRAD,
-                              NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH, COMPILES})
+                              NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH, COMPILES, FORWARD_AD})
 
 Tensor = Any
 
@@ -45,7 +46,7 @@ Tensor = Any
 OPTIONAL_METHODS = frozenset({
     "apply_inplace", "grad", "grad_tensor", "set_requires_grad", "zero_grad", "retain_grad", "detach",
     "register_hook", "version_counter", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "no_grad_decorator"})
+    "no_grad_decorator", "jvp"})
 
 
 class Adapter(abc.ABC):
@@ -99,6 +100,21 @@ class Adapter(abc.ABC):
         """Functional gradient (``autograd.grad``); needs FUNCTIONAL_GRAD (and HIGHER_ORDER for create_graph).
 
         With ``allow_unused`` an input that the outputs do not depend on gives None.
+        """
+        raise NotImplementedError
+
+    def jvp(self, fn: Callable[[list[Tensor]], list[Tensor]], primals: Sequence[Tensor],
+            tangents: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
+        """Forward mode: the tangents of ``fn``'s outputs when ``primals`` carry ``tangents``; needs FORWARD_AD.
+
+        ``primals`` are tensors made by ``leaf``; ``tangents[k]`` is a float64 array of
+        ``primals[k]``'s shape, or None for a primal that carries no tangent (a constant).  The
+        adapter attaches each tangent to its primal in the engine's forward mode (torch: dual
+        tensors), calls ``fn`` once on the results -- ``fn`` builds the computation with ``apply``
+        (and may call ``grad``, for forward-over-reverse) -- and returns the engine's tangent of each
+        tensor ``fn`` returned: a fresh numpy copy, or None where the engine says the output carries
+        no tangent (it does not depend on any tangent; the harness reads that as zero).  The engine
+        runs every op in forward mode itself: nothing is derived from reverse mode here.
         """
         raise NotImplementedError
 

@@ -121,6 +121,12 @@ class CheckedAdapter(Adapter):
         v = self._inner.grad_fn_name(t)
         return v if v is None else self._typed("grad_fn_name", v, str, "a str or None")
 
+    def jvp(self, fn: Any, primals: Any, tangents: Any) -> list[np.ndarray | None]:
+        out = self._inner.jvp(fn, primals, tangents)
+        if not isinstance(out, list) or any(t is not None and not isinstance(t, np.ndarray) for t in out):
+            raise self._lie("jvp", f"fn, {len(primals)} primals", out, "a list of numpy.ndarray or None")
+        return out
+
     def _typed(self, method: str, v: Any, typ: Any, want: str) -> Any:
         if not isinstance(v, typ):
             raise self._lie(method, "tensor", v, want)

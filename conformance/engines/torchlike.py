@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from hypothesis import reject
 
 from conformance.engines import adapter as base
 from conformance.engines.adapter import Adapter, Tensor
@@ -55,6 +56,9 @@ class TorchLikeAdapter(Adapter):
             caps.add(base.RETAIN_GRAD)
         if hasattr(t, "add_") and hasattr(t, "mul_") and hasattr(t, "_version"):
             caps.add(base.INPLACE)
+        fwd = getattr(getattr(M, "autograd", None), "forward_ad", None)
+        if all(hasattr(fwd, n) for n in ("dual_level", "make_dual", "unpack_dual")):
+            caps.add(base.FORWARD_AD)
         return frozenset(caps)
 
     def _has(self, path: str) -> bool:
@@ -99,6 +103,27 @@ class TorchLikeAdapter(Adapter):
         kw = {"allow_unused": True} if allow_unused else {}  # only passed when needed: not every engine has it
         return list(self.M.autograd.grad(list(outputs), list(inputs), grad_outputs=list(grad_outputs),
                                          retain_graph=retain_graph, create_graph=create_graph, **kw))
+
+    def jvp(self, fn: Callable[[list[Tensor]], list[Tensor]], primals: Sequence[Tensor],
+            tangents: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
+        """Dual tensors: ``make_dual`` each primal with its tangent inside one ``dual_level``, run
+        ``fn``, ``unpack_dual`` each output.  Tangents are read before the level closes (they die with it).
+
+        An op without a forward-mode formula raises NotImplementedError (torch: "Trying to use forward
+        AD with cholesky that does not support it"): like an op the engine lacks, that is not a wrong
+        answer, so the example is rejected and a cell whose every example needs such an op is
+        not-applicable."""
+        fwd = self.M.autograd.forward_ad
+        with fwd.dual_level():
+            duals = [p if t is None else fwd.make_dual(p, self.M.tensor(np.asarray(t, dtype=_NP[self.dtype_of(p)]),
+                                                                        dtype=p.dtype))
+                     for p, t in zip(primals, tangents)]
+            try:
+                outs = fn(duals)
+            except NotImplementedError:
+                reject()
+            tangent_outs = [fwd.unpack_dual(o).tangent for o in outs]
+            return [None if t is None else self.to_numpy(t) for t in tangent_outs]
 
     # -- reading ---------------------------------------------------------------------
     def to_numpy(self, t: Tensor) -> np.ndarray:

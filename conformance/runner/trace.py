@@ -210,6 +210,10 @@ class Recorder(Adapter):
         self._unrenderable("no_grad_decorator wraps a Python callable")
         return self._inner.no_grad_decorator(fn)
 
+    def jvp(self, fn: Any, primals: Any, tangents: Any) -> Any:
+        self._unrenderable("jvp takes a Python callable")  # the calls fn makes run inside the engine's forward mode
+        return self._inner.jvp(fn, primals, tangents)
+
 
 class _RecordedCM:
     """A grad-mode context manager whose __enter__/__exit__ are calls of the trace too."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 # isort: off
 from conformance.checks.properties import extreme  # noqa: F401
 from conformance.checks.properties import gradients  # noqa: F401
+from conformance.checks.properties import forward  # noqa: F401
 from conformance.checks.properties import grad_mode  # noqa: F401
 from conformance.checks.properties import hooks  # noqa: F401
 from conformance.checks.properties import semantics  # noqa: F401
