@@ -55,4 +55,5 @@ def _shape(shape):
 
 from refengine import autograd, nn  # noqa: E402  (they import the names above)
 from refengine import linalg  # noqa: E402
+from refengine import func  # noqa: E402  (torch.func: jvp)
 import builtins  # noqa: E402

@@ -59,6 +59,19 @@ class Add(ArrayFunction):
         sa, sb = shapes
         return (sum_to_shape(g, sa) if need[0] else None), (sum_to_shape(g, sb) if need[1] else None)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return _plus(ta, tb)  # broadcast to the output by the caller
+
+
+def _plus(x, y):
+    """x + y where None is a zero tangent (a constant operand)."""
+    return x if y is None else y if x is None else x + y
+
+
+def _minus(t):
+    return None if t is None else -t
+
 
 _BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
              "invert a mask, use the `~` or `logical_not()` operator instead.")
@@ -95,6 +108,10 @@ class Sub(ArrayFunction):
         sa, sb = shapes
         return (sum_to_shape(g, sa) if need[0] else None), (sum_to_shape(-g, sb) if need[1] else None)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return _plus(ta, _minus(tb))
+
 
 def _unbroadcast(g, like):
     # sum_to_shape only when the shapes differ (skips two Python calls in the common case)
@@ -126,6 +143,11 @@ class Mul(ArrayFunction):
                 gb = sum_to_shape(gb, b.shape)
         return ga, gb
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.saved_tensors
+        return _plus(None if ta is None else ta * b, None if tb is None else a * tb)
+
 
 class Div(ArrayFunction):
     node_name = "DivBackward0"
@@ -146,6 +168,11 @@ class Div(ArrayFunction):
             gb = _unbroadcast(-g * ((a / b) / b), b) if ctx.needs_input_grad[1] else None
         return ga, gb
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.saved_tensors
+        return _plus(None if ta is None else ta / b, None if tb is None else -tb * ((a / b) / b))
+
 
 class Neg(ArrayFunction):
     node_name = "NegBackward0"
@@ -157,6 +184,8 @@ class Neg(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         return -g
+
+    jvp = backward  # linear: J t = -t
 
 
 class Pow(ArrayFunction):

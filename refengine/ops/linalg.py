@@ -70,6 +70,13 @@ class Matmul(ArrayFunction):
             gb = gb.reshape(sb) if not is_var(gb) else gb.reshape(*sb)
         return ga, gb
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.saved_tensors  # bilinear: d(a @ b) = da @ b + a @ db
+        da = None if ta is None else np.matmul(ta, b)
+        db = None if tb is None else np.matmul(a, tb)
+        return db if da is None else da if db is None else da + db
+
 
 class Mm(Matmul):
     node_name = "MmBackward0"

@@ -46,9 +46,10 @@ def make_unary(name: str, node_name: str, forward: Callable, derivative: Callabl
         with np.errstate(all="ignore"):
             return g * derivative(a, r)
 
+    # forward mode: the Jacobian is diagonal, so J t = J^T t -- backward applied to the tangent
     cls = type(name.capitalize(), (ArrayFunction,), {
         "node_name": node_name, "forward": staticmethod(fwd), "backward": staticmethod(bwd),
-        "__doc__": doc or f"Elementwise {name} (torch.{name})."})
+        "jvp": staticmethod(bwd), "__doc__": doc or f"Elementwise {name} (torch.{name})."})
     return cls
 
 
@@ -114,9 +115,17 @@ def make_binary(name: str, node_name: str, forward: Callable, grad_a: Callable |
             gb = fit_grad(grad_b(g, a, b, r), b) if need[1] and grad_b is not None else None
         return ga, gb
 
+    def jvp(ctx, ta, tb):
+        # forward mode: grad_a/grad_b are the elementwise partials times their first argument, so
+        # J t = grad_a(ta) + grad_b(tb), broadcast to the output (nothing summed back)
+        a, b, r = ctx.saved_tensors
+        with np.errstate(all="ignore"):
+            terms = [d(t, a, b, r) for d, t in ((grad_a, ta), (grad_b, tb)) if d is not None and t is not None]
+        return sum(terms) if terms else None
+
     return type(name.capitalize(), (ArrayFunction,), {
         "node_name": node_name, "forward": staticmethod(fwd), "backward": staticmethod(bwd),
-        "__doc__": doc or f"Elementwise {name} (torch.{name})."})
+        "jvp": staticmethod(jvp), "__doc__": doc or f"Elementwise {name} (torch.{name})."})
 
 
 def require_tensors(name: str, input, other):

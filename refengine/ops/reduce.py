@@ -69,6 +69,10 @@ class Sum(ArrayFunction):
     def backward(ctx, g):
         return expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return np.sum(t, axis=_axes(t, ctx.dims), keepdims=ctx.keepdim)  # linear: the op on the tangent
+
 
 class SumAll(Sum):
     node_name = "SumBackward0"
@@ -87,6 +91,10 @@ class Mean(ArrayFunction):
     @staticmethod
     def backward(ctx, g):
         return expand_back(g / ctx.count, ctx.shape, ctx.dims, ctx.keepdim)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return np.sum(t, axis=_axes(t, ctx.dims), keepdims=ctx.keepdim) / ctx.count  # linear
 
 
 class MeanAll(Mean):

@@ -40,6 +40,10 @@ class Reshape(ArrayFunction):
     def backward(ctx, g):
         return reshape(g, ctx.shape) if is_var(g) else np.reshape(g, ctx.shape)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return np.reshape(t, ctx._output_meta[0][0])  # linear: the op on the tangent (the output's shape)
+
 
 class Expand(ArrayFunction):
     node_name = "ExpandBackward0"
@@ -65,6 +69,10 @@ class Expand(ArrayFunction):
         from refengine.ops.common import sum_to_shape
         return sum_to_shape(g, ctx.shape)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return np.broadcast_to(t, ctx._output_meta[0][0])  # linear: the op on the tangent
+
 
 class Transpose(ArrayFunction):
     node_name = "TransposeBackward0"
@@ -78,6 +86,10 @@ class Transpose(ArrayFunction):
     def backward(ctx, g):
         inv = None if ctx.axes is None else tuple(int(i) for i in np.argsort(ctx.axes))
         return Transpose.apply(g, axes=inv) if is_var(g) else np.transpose(g, inv)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return np.transpose(t, ctx.axes)  # linear: the op on the tangent
 
 
 class Permute(Transpose):

@@ -45,6 +45,8 @@ class Exp(ArrayFunction):
         out = _fused(K.exp_backward, g, r)
         return g * r if out is None else out
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
+
 
 class Log(ArrayFunction):
     node_name = "LogBackward0"
@@ -63,6 +65,8 @@ class Log(ArrayFunction):
                 out = g / a
         return out
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
+
 
 class Sqrt(ArrayFunction):
     node_name = "SqrtBackward0"
@@ -80,6 +84,8 @@ class Sqrt(ArrayFunction):
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / (2 * r)
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
+
 
 class Sin(ArrayFunction):
     node_name = "SinBackward0"
@@ -94,6 +100,8 @@ class Sin(ArrayFunction):
         (a,) = ctx.saved_tensors
         return g * _cos(a)
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
+
 
 class Cos(ArrayFunction):
     node_name = "CosBackward0"
@@ -107,6 +115,8 @@ class Cos(ArrayFunction):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return -g * _sin(a)
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
 
 
 class Tanh(ArrayFunction):
@@ -124,6 +134,8 @@ class Tanh(ArrayFunction):
         out = _fused(K.tanh_backward, g, r)
         return g * (1 - r * r) if out is None else out
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
+
 
 class Sigmoid(ArrayFunction):
     node_name = "SigmoidBackward0"
@@ -139,6 +151,8 @@ class Sigmoid(ArrayFunction):
         (r,) = ctx.saved_tensors
         out = _fused(K.sigmoid_backward, g, r)
         return g * r * (1 - r) if out is None else out
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
 
 
 class Relu(ArrayFunction):
@@ -159,6 +173,8 @@ class Relu(ArrayFunction):
         # ``~(r <= 0)``, not ``r > 0``: a NaN input passes its gradient, as torch's threshold_backward
         return g * ~(data_of(r) <= 0) if out is None else out
 
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
+
 
 class Abs(ArrayFunction):
     node_name = "AbsBackward0"
@@ -174,6 +190,8 @@ class Abs(ArrayFunction):
         x = data_of(a)
         # torch's sgn(NaN) is 0 here (the gradient of abs at NaN is 0, not NaN)
         return g * np.where(np.isnan(x), 0, np.sign(x)).astype(x.dtype, copy=False)
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
 
 
 class Clamp(ArrayFunction):
@@ -201,6 +219,8 @@ class Clamp(ArrayFunction):
                 keep &= x <= hi
             out = g * keep
         return out
+
+    jvp = backward  # elementwise: the Jacobian is diagonal, so J t = J^T t
 
 
 def _float_input(input, name):

@@ -13,4 +13,6 @@ def _bind():
 
 
 _bind()
-__all__ = ["backward", "grad", "Function", "Variable", "no_grad", "enable_grad", "set_grad_enabled"]
+from refengine.autograd import forward_ad  # noqa: E402  (torch.autograd.forward_ad)
+
+__all__ = ["backward", "grad", "Function", "Variable", "no_grad", "enable_grad", "set_grad_enabled", "forward_ad"]
