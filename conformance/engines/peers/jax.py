@@ -9,20 +9,20 @@ not exist in jax and are not declared.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from conformance.engines.adapter import COMPILES
+from conformance.engines.adapter import COMPILES, FORWARD_AD
 from conformance.engines.peers import require
-from conformance.engines.peers._functional import CAPABILITIES, FunctionalAdapter, Misuse
+from conformance.engines.peers._functional import CAPABILITIES, FunctionalAdapter, Misuse, Rec, replay
 from conformance.engines.peers._numpylike import axis_of, numpy_ops
 
 
 class JaxAdapter(FunctionalAdapter):
     name = "jax"
     # XLA compiles every op for every new input shape: runs draw shapes from a small pool (--shapes)
-    capabilities = CAPABILITIES | {COMPILES}
+    capabilities = CAPABILITIES | {COMPILES, FORWARD_AD}
 
     def __init__(self) -> None:
         self.jax = require("jax", "jax")
@@ -54,6 +54,23 @@ class JaxAdapter(FunctionalAdapter):
 
     def stop_gradient(self, x: Any) -> Any:
         return self.jax.lax.stop_gradient(x)
+
+    def jvp(self, fn: Callable[[list[Rec]], list[Rec]], primals: Sequence[Rec],
+            tangents: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
+        """``jax.jvp`` of what ``fn`` records: ``fn`` runs once on the records, then jax
+        differentiates the replayed computation as a function of the primals that carry a tangent
+        (the rest stay constants).  Forward-over-reverse (``grad`` inside ``fn``) is jax's own:
+        its records replay through ``jax.vjp``."""
+        outs = fn(list(primals))
+        moving = [(p, t) for p, t in zip(primals, tangents) if t is not None]
+        if not moving:
+            return [None for _ in outs]
+
+        def f(*xs: Any) -> list[Any]:
+            return replay(outs, {id(p): x for (p, _), x in zip(moving, xs)})
+        _, touts = self.jax.jvp(f, tuple(p.value for p, _ in moving),
+                                tuple(self.xp.asarray(t, dtype=p.value.dtype) for p, t in moving))
+        return [np.array(t, copy=True) for t in touts]
 
     def is_autograd_error(self, exc: BaseException) -> bool:
         # jax.grad of a non-scalar raises TypeError; Misuse is the adapter's backward-of-a-constant
