@@ -10,9 +10,10 @@ The rooms, in the direction data flows (each may import only those before it):
 -> ``runner`` (cells, the run function, corpus, results) -> ``report``; ``cli`` on top.
 """
 from conformance.engines.adapter import Adapter
+from conformance.engines.numpy_style import NumpyStyleAdapter
 from conformance.errors import ConfigError
 from conformance.runner.results import ANY_OP, Result, RunInfo, RunResults, Status
 from conformance.runner.session import run
 
-__all__ = ["ANY_OP", "Adapter", "ConfigError", "Result", "RunInfo", "RunResults", "Status", "run"]
+__all__ = ["ANY_OP", "Adapter", "ConfigError", "NumpyStyleAdapter", "Result", "RunInfo", "RunResults", "Status", "run"]
 __version__ = "0.1.0"

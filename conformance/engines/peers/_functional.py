@@ -21,7 +21,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from conformance.engines.adapter import FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND, Adapter
+from conformance.engines.adapter import FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND
+from conformance.engines.numpy_style import NumpyStyleAdapter
 
 CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, FUNCTIONAL_GRAD, HIGHER_ORDER})
 
@@ -65,11 +66,11 @@ def replay(outs: Sequence[Rec], given: dict[int, Any]) -> list[Any]:
     return [val(o) for o in outs]
 
 
-class FunctionalAdapter(Adapter):
-    """Subclasses set ``xp`` (numpy-style module), ``ops`` and implement the four engine hooks below."""
+class FunctionalAdapter(NumpyStyleAdapter):
+    """Subclasses set ``xp`` (numpy-style module; the op table is NumpyStyleAdapter's) and implement the four
+    engine hooks below."""
 
     capabilities = CAPABILITIES
-    ops: dict[str, Callable[[list[Any], dict[str, Any]], Any]] = {}
 
     # -- engine hooks ----------------------------------------------------------------
     def array(self, value: np.ndarray, dtype: str) -> Any:
@@ -87,9 +88,6 @@ class FunctionalAdapter(Adapter):
         raise NotImplementedError
 
     # -- building --------------------------------------------------------------------
-    def has_op(self, op: str) -> bool:
-        return op in self.ops
-
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Rec:
         return Rec(self.array(np.array(value), dtype), requires_grad=requires_grad)
 
@@ -116,7 +114,7 @@ class FunctionalAdapter(Adapter):
 
     def _vjps(self, outs: Sequence[Rec], wrt: Sequence[Rec], cots: list[Any], base: dict[int, Any]) -> list[Any]:
         """The engine's gradient of <outs, cots> w.r.t. ``wrt``, leaves fixed at ``base`` (default: recorded)."""
-        xp = self.xp  # type: ignore[attr-defined]
+        xp = self.xp
         at = replay(wrt, base)
         h = lambda *w: replay(outs, {**base, **{id(r): x for r, x in zip(wrt, w)}})  # noqa: E731
         if len(outs) == 1 and cots[0] is None:
@@ -133,7 +131,7 @@ class FunctionalAdapter(Adapter):
             raise Misuse("backward of a value that depends on no leaf requiring grad")
         gs = self._grads([out], leaves, [gradient])
         for r, g in zip(leaves, gs):
-            r.grad = Rec(g if r.grad is None else self.xp.add(r.grad.value, g))  # type: ignore[attr-defined]
+            r.grad = Rec(g if r.grad is None else self.xp.add(r.grad.value, g))
 
     def _grads(self, outs: Sequence[Rec], wrt: Sequence[Rec], cots: Sequence[Rec | None]) -> list[Any]:
         return self._vjps(outs, wrt, [None if c is None else c.value for c in cots], {})
@@ -148,18 +146,12 @@ class FunctionalAdapter(Adapter):
             res = [Rec(g) for g in self._grads(outputs, inputs, grad_outputs)]
         return [None if allow_unused and id(t) not in below else r for t, r in zip(inputs, res)]
 
-    # -- reading ---------------------------------------------------------------------
-    def to_numpy(self, t: Rec) -> np.ndarray:
-        return np.array(t.value, copy=True)
+    # -- reading (to_numpy, grad_of, dtype_of: NumpyStyleAdapter's, through values) ------------
+    def values(self, t: Rec) -> Any:
+        return t.value
 
     def grad_tensor(self, t: Rec) -> Any:
         return t.grad
-
-    def grad_of(self, t: Rec) -> np.ndarray | None:
-        return None if t.grad is None else self.to_numpy(t.grad)
-
-    def dtype_of(self, t: Rec) -> str:
-        return str(np.asarray(t.value).dtype)
 
     def is_leaf(self, t: Rec) -> bool:
         return t.fn is None or not t.requires_grad

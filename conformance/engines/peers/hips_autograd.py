@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from conformance.engines.numpy_style import Op, axis_of
 from conformance.engines.peers import require
 from conformance.engines.peers._functional import FunctionalAdapter, Misuse
-from conformance.engines.peers._numpylike import axis_of, numpy_ops
 
 
 class AutogradAdapter(FunctionalAdapter):
@@ -27,13 +27,17 @@ class AutogradAdapter(FunctionalAdapter):
         from autograd.scipy.special import logsumexp
         from autograd.tracer import getval
 
-        self.xp, self._getval = anp, getval
-        log_softmax = lambda x, axis: x - logsumexp(x, axis=axis, keepdims=True)  # noqa: E731
-        self.ops = numpy_ops(anp, log_softmax)
-        self.ops.update({
+        self.xp, self._getval, self._logsumexp = anp, getval, logsumexp
+
+    def log_softmax(self, x: Any, axis: Any) -> Any:
+        return x - self._logsumexp(x, axis=axis, keepdims=True)
+
+    def engine_ops(self) -> dict[str, Op]:
+        anp, logsumexp = self.xp, self._logsumexp
+        return {
             "sigmoid": lambda i, p: 1.0 / (1.0 + anp.exp(-i[0])),
             "logsumexp": lambda i, p: logsumexp(i[0], axis=axis_of(i[0], p["dim"]), keepdims=p["keepdim"]),
-        })
+        }
 
     def version(self) -> str | None:
         from importlib.metadata import version
