@@ -1,0 +1,89 @@
+"""The harness's own speed: wall and CPU time of whole conformance runs, examples per second per property.
+
+Each run is ``conformance run --engine E --profile P --seed 0`` with default options, in its own
+process as a user would start it, so worker start-up, the torch import and report writing are
+counted.  Wall time is what a CI job waits for; CPU time (the run and all its workers) is what it
+costs, and on a shared machine it is the figure load does not inflate.  Per property, examples per
+second come from the cells' own ``examples`` and ``duration_s`` in results.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from typing import Any, Sequence
+
+ENGINES = ("refengine", "torch")
+# issue 14's targets: default options, idle machine
+TARGET_WALL_S = {"quick": 10.0, "ci": 60.0}
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_once(engine: str, profile: str, ops: Sequence[str] | None = None,
+             properties: Sequence[str] | None = None) -> dict[str, Any]:
+    """One ``conformance run`` in a subprocess: its wall and CPU seconds and per-property throughput."""
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as out:
+        cmd = [sys.executable, "-m", "conformance", "run", "--engine", engine, "--profile", profile,
+               "--seed", "0", "-q", "--report", out]
+        if ops:
+            cmd += ["--ops", ",".join(ops)]
+        if properties:
+            cmd += ["--properties", ",".join(properties)]
+        cpu0, t0 = _children_cpu(), time.perf_counter()
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+        if proc.returncode not in (0, 1):  # 1 is a finding, still a timed run; 2 is a broken set-up
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+        with open(os.path.join(out, "results.json")) as f:
+            cells = json.load(f)["results"]
+    return {"engine": engine, "profile": profile, "wall_s": wall, "cpu_s": cpu, "cells": len(cells),
+            "examples": sum(c["examples"] for c in cells), "exit_code": proc.returncode,
+            "target_wall_s": TARGET_WALL_S.get(profile), "target_met": wall <= TARGET_WALL_S.get(profile, float("inf")),
+            "per_property": per_property(cells)}
+
+
+def per_property(cells: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Examples, seconds inside cells and examples per second, per property."""
+    examples: dict[str, int] = defaultdict(int)
+    seconds: dict[str, float] = defaultdict(float)
+    for c in cells:
+        examples[c["property"]] += c["examples"]
+        seconds[c["property"]] += c["duration_s"]
+    return {p: {"examples": examples[p], "seconds": seconds[p],
+                "examples_per_s": examples[p] / seconds[p] if seconds[p] else 0.0} for p in examples}
+
+
+def run(quick: bool, engines: Sequence[str] = ENGINES) -> dict[str, Any]:
+    """Every engine at ``quick``, and at ``ci`` too unless ``quick``; printed as it goes."""
+    profiles = ("quick",) if quick else ("quick", "ci")
+    load_before = os.getloadavg()[0]
+    runs = []
+    print(f"{'harness run':30s} {'wall s':>8s} {'cpu s':>8s} {'cells':>6s} {'examples':>9s}  target (wall, idle)")
+    for profile in profiles:
+        for engine in engines:
+            r = run_once(engine, profile)
+            runs.append(r)
+            print(f"{engine + ' ' + profile:30s} {r['wall_s']:8.1f} {r['cpu_s']:8.1f} {r['cells']:6d} "
+                  f"{r['examples']:9d}  {'met ' if r['target_met'] else 'MISS'} <= {r['target_wall_s']:.0f} s",
+                  flush=True)
+    _print_properties(runs)
+    return {"runs": runs, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _print_properties(runs: Sequence[dict[str, Any]]) -> None:
+    cols = [f"{r['engine']} {r['profile']}" for r in runs]
+    props = sorted({p for r in runs for p in r["per_property"]})
+    print(f"\n{'examples per second in cells':30s} " + " ".join(f"{c:>16s}" for c in cols))
+    for p in props:
+        vals = [r["per_property"].get(p, {}).get("examples_per_s") for r in runs]
+        print(f"{p:30s} " + " ".join(f"{v:16.1f}" if v is not None else " " * 16 for v in vals))
