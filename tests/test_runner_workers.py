@@ -138,3 +138,41 @@ def test_a_crashing_op_costs_one_restart_and_its_other_cells_read_blocked_by() -
     rr = RunResults(run_info("faulty", None, None, "quick", 0, None, []), [out[i] for i in range(len(cells))])
     (f,) = rr.findings()
     assert f.culprit == {"op": "sin"} and len(f.cells) == 3
+
+
+LATE_ENGINE = '''
+import os
+from conformance.engines.refengine import RefEngineAdapter
+from conformance.errors import ConfigError
+
+
+class Late(RefEngineAdapter):
+    """Starts only where the run's environment and working directory reached the worker."""
+
+    def __init__(self):
+        if os.environ.get("LATE_ENGINE_TOKEN") != "set-after-the-forkserver-started":
+            raise ConfigError("the worker did not inherit the run's environment")
+        if not os.path.exists("late_marker.txt"):
+            raise ConfigError("the worker did not start in the run's working directory")
+        super().__init__()
+'''
+
+
+def test_a_worker_inherits_the_environment_path_and_cwd_of_the_run_at_its_start(tmp_path, monkeypatch) -> None:
+    """Workers are forked from a forkserver started earlier in this process:
+    what a spawned worker would inherit at start -- environment, sys.path, working directory -- must
+    still be the run's at the moment the worker starts."""
+    import multiprocessing.forkserver
+
+    from conformance.runner.workers import _context
+    if _context().get_start_method() == "forkserver":
+        multiprocessing.forkserver.ensure_running()  # started before the state below changes
+    (tmp_path / "late_engine_mod.py").write_text(LATE_ENGINE)
+    (tmp_path / "late_marker.txt").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LATE_ENGINE_TOKEN", "set-after-the-forkserver-started")
+    monkeypatch.chdir(tmp_path)
+    out: dict[int, Result] = {}
+    pool = WorkerPool(WorkerConfig("late_engine_mod:Late", "quick", 0, ["add"]), 1)
+    pool.run([(0, ("forward", "add", "float64"))], out.__setitem__)
+    assert out[0].status == Status.PASSED, out[0].message

@@ -1,6 +1,6 @@
 """Worker processes: run an engine's cells out of process, surviving its crashes and hangs.
 
-Protocol (``multiprocessing`` spawn context, one ``Pipe`` per worker, pickled tuples):
+Protocol (one ``Pipe`` per worker, pickled tuples):
 
 * parent -> worker: ``(index, property, op, dtype, scale, crashed)`` to run one cell (``scale``: the
   share of its examples, below 1 under a ``--budget``; ``crashed``: ops that killed a worker, which
@@ -21,10 +21,17 @@ a loaded machine keeps getting CPU, so it is not a hang.  Then the parent kills 
 Result with the signal or exit code and that program's reproducer, starts a fresh
 worker and goes on.  Results already received are never lost.  Workers ignore SIGINT:
 the parent decides when they stop.
+
+Workers are forked from a ``multiprocessing`` forkserver that has imported torch and the harness
+once (spawn where there is no forkserver): a worker, and a restart after a crash, then costs a fork
+instead of a fresh interpreter importing torch (~2-3 s of CPU each).  What a spawned worker would
+inherit at its start -- environment, ``sys.path``, working directory -- is sent with it, since the
+forkserver's own were taken when it started.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import multiprocessing
 import os
 import pickle
@@ -94,11 +101,49 @@ def _preload_oracle() -> None:
         pass
 
 
-def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
+def _context() -> Any:
+    """The forkserver context with torch and the harness preloaded, else spawn (no fork without exec:
+    the parent may hold torch's thread pools, which a forked child cannot use)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    preload = [__name__]
+    if importlib.util.find_spec("torch") is not None:
+        preload.insert(0, "torch")
+    ctx.set_forkserver_preload(preload)
+    return ctx
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """What a spawned process takes from its parent at start, sent explicitly to a forked worker."""
+
+    environ: dict[str, str]
+    sys_path: list[str]
+    cwd: str
+
+    @staticmethod
+    def now() -> Inherited:
+        return Inherited(dict(os.environ), list(sys.path), os.getcwd())
+
+    def apply(self) -> None:
+        os.environ.clear()
+        os.environ.update(self.environ)
+        sys.path[:] = self.sys_path
+        os.chdir(self.cwd)
+        threads = self.environ.get("OMP_NUM_THREADS")
+        torch = sys.modules.get("torch")
+        if torch is not None and threads and threads.isdigit():  # torch read it when the forkserver imported it
+            torch.set_num_threads(int(threads))
+
+
+def _worker_main(conn: Connection, cfg: WorkerConfig, inherited: Inherited | None = None) -> None:
     """Body of a worker process: build the adapter, then run cells until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     try:
+        if inherited is not None:
+            inherited.apply()
         _preload_oracle()
         user_ops.load_inherited()  # the parent run's --ops-from modules and entry points
         adapter = resolve(cfg.engine)
@@ -175,10 +220,11 @@ class WorkerPool:
     scale_of: Callable[[Cell], float] | None = None  # the share of its examples a cell gets (--budget)
 
     def _spawn(self) -> _Worker:
-        ctx = multiprocessing.get_context("spawn")
+        ctx = _context()
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(child, self.cfg), daemon=True, name="conformance-worker")
         with _thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None):
+            proc = ctx.Process(target=_worker_main, args=(child, self.cfg, Inherited.now()), daemon=True,
+                               name="conformance-worker")
             proc.start()
         child.close()
         self.spawned += 1
