@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from typing import Any, Sequence
@@ -23,9 +23,37 @@ ENGINES = ("refengine", "torch")
 TARGET_WALL_S = {"quick": 10.0, "ci": 60.0}
 
 
-def _children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+def _session_cpu(sid: int, seen: dict[int, float]) -> None:
+    """Record in ``seen`` the CPU seconds of every live process of session ``sid`` (from /proc).
+
+    The run's workers are forked by a forkserver, not by the run, so the run's own rusage of
+    children misses them; the session holds them all.  Sampled: a process's last fraction of a
+    second before it exits may be missed."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # field 6 of stat, counted after the command name
+            seen[int(pid)] = max(seen.get(int(pid), 0.0), (int(fields[11]) + int(fields[12])) / tick)
+
+
+def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run ``cmd`` in a session of its own: (its outcome, wall seconds, CPU seconds of the whole session)."""
+    seen: dict[int, float] = {}
+    t0 = time.perf_counter()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as proc:
+        reader = threading.Thread(target=lambda: seen.setdefault(-1, proc.communicate()), daemon=True)
+        reader.start()
+        while reader.is_alive():
+            _session_cpu(proc.pid, seen)
+            reader.join(0.2)
+    wall = time.perf_counter() - t0
+    out, err = seen.pop(-1)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), wall, sum(seen.values())
 
 
 def run_once(engine: str, profile: str, ops: Sequence[str] | None = None,
@@ -38,9 +66,7 @@ def run_once(engine: str, profile: str, ops: Sequence[str] | None = None,
             cmd += ["--ops", ",".join(ops)]
         if properties:
             cmd += ["--properties", ",".join(properties)]
-        cpu0, t0 = _children_cpu(), time.perf_counter()
-        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
-        wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+        proc, wall, cpu = _timed(cmd)
         if proc.returncode not in (0, 1):  # 1 is a finding, still a timed run; 2 is a broken set-up
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
         with open(os.path.join(out, "results.json")) as f:
