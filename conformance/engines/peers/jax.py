@@ -14,9 +14,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from conformance.engines.adapter import COMPILES, FORWARD_AD
+from conformance.engines.numpy_style import Op, axis_of
 from conformance.engines.peers import require
 from conformance.engines.peers._functional import CAPABILITIES, FunctionalAdapter, Misuse, Rec, replay
-from conformance.engines.peers._numpylike import axis_of, numpy_ops
 
 
 class JaxAdapter(FunctionalAdapter):
@@ -28,16 +28,22 @@ class JaxAdapter(FunctionalAdapter):
         self.jax = require("jax", "jax")
         self.jax.config.update("jax_enable_x64", True)  # process-wide
         import jax.numpy as jnp
-        from jax.scipy.special import logsumexp
 
         self.xp = jnp
-        self.ops = numpy_ops(jnp, lambda x, axis: self.jax.nn.log_softmax(x, axis=axis))
-        self.ops.update({
-            "relu": lambda i, p: self.jax.nn.relu(i[0]), "sigmoid": lambda i, p: self.jax.nn.sigmoid(i[0]),
-            "softmax": lambda i, p: self.jax.nn.softmax(i[0], axis=axis_of(i[0], p["dim"])),
+
+    def log_softmax(self, x: Any, axis: Any) -> Any:
+        return self.jax.nn.log_softmax(x, axis=axis)
+
+    def engine_ops(self) -> dict[str, Op]:
+        from jax.scipy.special import logsumexp
+
+        nn, jnp = self.jax.nn, self.xp
+        return {
+            "relu": lambda i, p: nn.relu(i[0]), "sigmoid": lambda i, p: nn.sigmoid(i[0]),
+            "softmax": lambda i, p: nn.softmax(i[0], axis=axis_of(i[0], p["dim"])),
             "logsumexp": lambda i, p: logsumexp(i[0], axis=axis_of(i[0], p["dim"]), keepdims=p["keepdim"]),
             "where": lambda i, p: jnp.where(np.asarray(p["cond"]), i[0], i[1]),
-        })
+        }
 
     def version(self) -> str | None:
         return self.jax.__version__
