@@ -98,7 +98,11 @@ def test_forward_over_reverse_gives_the_hessian_vector_product() -> None:
     lambda a, b: a * b, lambda a, b: a / b, lambda a, b: a - b, lambda a, b: re.atan2(a, b),
     lambda a, b: a @ b.reshape(3, 2), lambda a, b: re.tanh(a).sum(dim=1, keepdim=True) + b,
     lambda a, b: re.transpose(a, 0, 1).mean(dim=1) * re.log(b * b)[0],
-], ids=["mul", "div", "sub", "atan2", "matmul", "tanh-sum-add", "transpose-mean-log"])
+    lambda a, b: re.softmax(a * b, dim=1), lambda a, b: re.log_softmax(a, dim=0),
+    lambda a, b: re.where(np.array([[True, False, True], [False, False, True]]), a, b),
+    lambda a, b: re.maximum(a, b[0]), lambda a, b: re.cumsum(a, dim=1), lambda a, b: re.split(a, 2, dim=1)[1],
+], ids=["mul", "div", "sub", "atan2", "matmul", "tanh-sum-add", "transpose-mean-log", "softmax", "log_softmax",
+        "where", "maximum", "cumsum", "split"])
 def test_explicit_rules_agree_with_rules_derived_from_backward(make) -> None:
     """Each explicit jvp equals J t by transposition of the op's own backward (two independent routes)."""
     rng = np.random.default_rng(0)
@@ -120,8 +124,10 @@ def test_explicit_rules_cover_the_one_line_cases() -> None:
     names = set(explicit_rules())
     assert {"AddBackward0", "SubBackward0", "MulBackward0", "DivBackward0", "NegBackward0", "ExpBackward0",
             "SinBackward0", "TanhBackward0", "ReluBackward0", "SumBackward1", "MeanBackward1", "ViewBackward0",
-            "TransposeBackward0", "ExpandBackward0", "MmBackward0", "Atan2Backward0", "TanBackward0"} <= names
-    assert "SoftmaxBackward0" not in names  # derived from its backward
+            "TransposeBackward0", "ExpandBackward0", "MmBackward0", "Atan2Backward0", "TanBackward0",
+            "SoftmaxBackward0", "LogSoftmaxBackward0", "WhereBackward0", "MaximumBackward0", "CumsumBackward0",
+            "SplitBackward0"} <= names
+    assert "CumprodBackward0" not in names  # derived from its backward
 
 
 def test_refengine_declares_forward_ad_and_passes_the_forward_properties() -> None:

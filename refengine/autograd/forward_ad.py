@@ -19,7 +19,15 @@ that carries none: a constant, a Python number), returning the output's tangent 
 several outputs); ``ctx`` is the op's node, with what forward saved.  Elementwise unary ops
 write ``jvp = backward``: their Jacobian is diagonal, so J t = J^T t.  An op without a ``jvp``
 (and every user ``Function``) gets :func:`derived_jvp`: J t from the op's backward by
-transposition (double vjp).  Which ops have explicit rules: :func:`explicit_rules`.
+transposition (double vjp).  Which ops have explicit rules: :func:`explicit_rules` -- add/sub/mul/div/neg,
+the elementwise unary ops (unary.py and every ``make_unary``/``make_binary`` op: trig, exp/log family,
+erf, lgamma, digamma, atan2, hypot, logaddexp, xlogy, fmod, remainder), maximum/minimum, where, sum,
+mean, cumsum, matmul/mm/bmm/dot/mv, reshape/view/squeeze/unsqueeze, expand, transpose/permute, split,
+softmax, log_softmax.  Derived from backward: pow, max/min/amax/amin, logsumexp, var/std/norm, prod,
+cumprod/cummax/cummin, cat/stack/index/narrow/unbind/flip/roll/repeat/tile/pad, the gather/scatter and
+index ops, sort/msort/topk/kthvalue/median, the linear algebra (det, slogdet, inverse, cholesky, einsum,
+cross, trace, diag, diagonal, tril, triu), the nn ops (convolutions, pools, interpolate, norms, losses,
+softplus/silu/elu/leaky_relu/hardtanh/logsigmoid/gelu/glu, embedding), square and the rounding ops.
 
 Differences from torch, all consequences of reading tangents off the recorded graph:
 
@@ -182,7 +190,7 @@ def _node_tangents(lvl: _Level, node: Node) -> tuple:
     else:
         # one tangent per positional input of forward: inputs that are not Variables (a Python
         # number, past the last Variable too) carry none
-        args: list[Any] = [None] * max(node._npos, rule.__code__.co_argcount - 1)
+        args: list[Any] = [None] * max(node._npos, _arity(rule))
         for k, pos in enumerate(node._var_positions):
             args[pos] = ins[k]
         diff = node._diff
@@ -194,6 +202,12 @@ def _node_tangents(lvl: _Level, node: Node) -> tuple:
             node._diff = diff
     outs = out if isinstance(out, tuple) else (out,)
     return tuple(_fit(t, shape, dtype) for t, (shape, dtype) in zip(outs, metas))
+
+
+def _arity(rule: Any) -> int:
+    """How many tangents a rule takes (its positional parameters after ctx; a classmethod's after cls too)."""
+    fn = getattr(rule, "__func__", rule)
+    return fn.__code__.co_argcount - (2 if hasattr(rule, "__self__") else 1)
 
 
 def _fit(t: Any, shape: tuple, dtype: np.dtype) -> np.ndarray | None:
@@ -247,6 +261,6 @@ def explicit_rules() -> list[str]:
         cls = stack.pop()
         for sub in cls.__subclasses__():
             stack.append(sub)
-            if "jvp" in vars(sub) or any("jvp" in vars(b) for b in sub.__mro__[1:-1] if b is not ArrayFunction):
+            if getattr(sub, "jvp", None) is not None and not sub.__name__.startswith("_"):  # not private bases
                 found.add(sub.node_name)
     return sorted(found - {MakeDual.node_name})

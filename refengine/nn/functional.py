@@ -61,6 +61,8 @@ class Softmax(ArrayFunction):
         return y * (g - _sum(g * y, dim=ctx.dim, keepdim=True)) if is_var(g) else \
             y * (g - np.sum(g * y, axis=ctx.dim, keepdims=True))
 
+    jvp = backward  # forward mode: J = diag(y) - y y^T is symmetric, so J t = J^T t
+
 
 class LogSoftmax(ArrayFunction):
     node_name = "LogSoftmaxBackward0"
@@ -80,6 +82,11 @@ class LogSoftmax(ArrayFunction):
         from refengine.ops import exp, sum as _sum
         return g - exp(y) * _sum(g, dim=ctx.dim, keepdim=True) if is_var(g) else \
             g - np.exp(y) * np.sum(g, axis=ctx.dim, keepdims=True)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (y,) = ctx.saved_tensors  # J = I - 1 softmax^T (per row): J t = t - <softmax, t>
+        return t - np.sum(np.exp(y) * t, axis=ctx.dim, keepdims=True)
 
 
 def _float(x, name):

@@ -251,6 +251,14 @@ class _MinMax(ArrayFunction):
         gb = sum_to_shape(g * wb, shape_of(b)) if ctx.needs_input_grad[1] else None
         return ga, gb
 
+    @classmethod
+    def jvp(cls, ctx, ta, tb):
+        a, b = ctx.saved_tensors  # the same weights as backward, on the tangents (nothing summed back)
+        da, db = data_of(a), data_of(b)
+        tie = da == db
+        wa, wb = np.where(tie, 0.5, ~cls.loses(da, db)), np.where(tie, 0.5, ~cls.loses(db, da))
+        return _plus(None if ta is None else ta * wa, None if tb is None else tb * wb)
+
 
 class Maximum(_MinMax):
     node_name = "MaximumBackward0"
@@ -285,6 +293,10 @@ class Where(ArrayFunction):
         ga = sum_to_shape(where(ctx.cond, g, 0.0), sa) if ctx.needs_input_grad[1] else None
         gb = sum_to_shape(where(ctx.cond, 0.0, g), sb) if ctx.needs_input_grad[2] else None
         return None, ga, gb
+
+    @staticmethod
+    def jvp(ctx, tcond, ta, tb):
+        return np.where(ctx.cond, 0.0 if ta is None else ta, 0.0 if tb is None else tb)
 
 
 @method()

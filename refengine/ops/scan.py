@@ -52,6 +52,10 @@ class Cumsum(ArrayFunction):
         r = _cumsum(g, ctx.dim, not ctx.reverse)
         return r if r.dtype == ctx.in_dtype else (r.to(ctx.in_dtype) if is_var(r) else r.astype(ctx.in_dtype))
 
+    @staticmethod
+    def jvp(ctx, t):
+        return _cumsum(t, ctx.dim, ctx.reverse)  # linear: the op on the tangent
+
 
 def _cumsum(x, dim, reverse=False):
     if is_var(x):

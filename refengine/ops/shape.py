@@ -156,6 +156,10 @@ class Split(ArrayFunction):
     def backward(ctx, *grads):
         return cat(list(grads), ctx.dim) if is_var(grads[0]) else np.concatenate(grads, axis=ctx.dim)
 
+    @staticmethod
+    def jvp(ctx, t):  # linear: the tangent split where the outputs were
+        return tuple(np.split(t, np.cumsum([shape[ctx.dim] for shape, _ in ctx._output_meta])[:-1], axis=ctx.dim))
+
 
 @method()
 def reshape(input, *shape):
