@@ -20,9 +20,7 @@ LINE = ("conformance: error: cannot import module 'nosuchmod' for engine 'nosuch
 
 @pytest.mark.parametrize("isolate", [
     pytest.param(False, id="in-process"),
-    pytest.param(True, id="isolated", marks=pytest.mark.xfail(
-        strict=True, reason="the corpus replay child reads the engine's ConfigError as a still-failing corpus "
-                            "entry and prints it before the error (conformance/runner/corpus.py, child_main)")),
+    pytest.param(True, id="isolated"),  # the corpus replay child meets the ConfigError first
 ])
 def test_a_bad_engine_prints_only_its_error(tmp_path: Path, isolate: bool) -> None:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),

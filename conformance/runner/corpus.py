@@ -289,6 +289,9 @@ def replay_for_run_isolated(engine: str, cells: Iterable[tuple[Any, str, str]], 
     try:
         cp = subprocess.run([sys.executable, "-c", code], input=job, capture_output=True, text=True,
                             timeout=timeout, env=dict(os.environ))
+        bad = [ln for ln in cp.stdout.splitlines() if ln.startswith("CONFIGERROR ")]
+        if bad:  # the engine cannot be built: the run's one-line error, not a corpus outcome
+            raise ConfigError(bad[-1][len("CONFIGERROR "):])
         out = [ln for ln in cp.stdout.splitlines() if ln.startswith("CORPUS ")]
         if cp.returncode != 0 or not out:
             tail = (cp.stderr.strip().splitlines() or [f"exit status {cp.returncode}"])[-1]
@@ -309,7 +312,11 @@ def child_main() -> None:
 
     job = json.loads(sys.stdin.read())
     load_inherited()  # the parent run's --ops-from modules and entry points
-    adapter = resolve(job["engine"])
+    try:
+        adapter = resolve(job["engine"])
+    except ConfigError as e:
+        print("CONFIGERROR " + str(e))
+        return
     wanted = {tuple(c) for c in job["cells"]}
     entries = [e for e in load_dirs([Path(d) for d in job["dirs"] if Path(d).exists()])
                if e.applies_to(adapter) and (e.property, e.op, e.dtype) in wanted]
