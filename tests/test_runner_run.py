@@ -175,3 +175,23 @@ def test_an_expectation_with_a_signature_excuses_that_behaviour_only(tmp_path: P
     assert expectations.apply([kept, bug], devs) == []
     assert kept.status == Status.EXPECTED_FAILURE and bug.status == Status.FAILED
     assert "(" in devs[0].describe() and "has .grad" in devs[0].describe()
+
+
+def test_an_expectation_with_a_program_op_excuses_failures_through_that_op_only(tmp_path: Path) -> None:
+    """torch's stack aliasing bug makes the op-independent accumulation rule fail, but only on programs that stack
+    0-d leaves: ``program_op`` keeps the entry from excusing an accumulation bug in any other program."""
+    f = tmp_path / "expect.toml"
+    f.write_text('[[deviation]]\nengine = "e"\nop = "*"\nproperty = "accumulation"\nprogram_op = "stack"\n'
+                 'signature = "wrong values"\nreason = "torch bug"\n')
+    devs = expectations.load(f)
+
+    def cell(op: str, dtype: str) -> Result:
+        leaf = {"leaf": {"ndarray": "float64", "shape": [], "data": [1.0]}, "requires_grad": True}
+        program = {"kind": "program", "format": 1, "program": {
+            "nodes": [leaf, leaf, {"op": op, "inputs": [0, 1], "params": {}}], "output": 2, "dtype": dtype}}
+        return Result("e", "*", "accumulation", dtype, Status.FAILED, program=program,
+                      message="grads accumulate across backward calls: v0: got 3, expected 2 (abs err 1 > tol 4e-12)")
+    through_stack, elsewhere = cell("stack", "float64"), cell("mul", "float32")
+    assert expectations.apply([through_stack, elsewhere], devs) == []
+    assert through_stack.status == Status.EXPECTED_FAILURE and elsewhere.status == Status.FAILED
+    assert "in a program with 'stack'" in devs[0].describe()

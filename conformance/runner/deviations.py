@@ -10,6 +10,8 @@ reason::
     dtype = "float32"           # or "*"
     signature = "wrong values"  # optional: words of the finding's signature (results.json), so an
                                 # op = "*" entry excuses that behaviour only, not every bug of the rule
+    program_op = "stack"        # optional: an op the failing example's program must contain, so an
+                                # op-independent rule's entry excuses failures that go through that op
     reason = "pow uses exp(b*log(a)); 3 ulp off torch in float32"
 
 Matching FAILED/ERROR cells become EXPECTED_FAILURE with the reason; entries that
@@ -38,14 +40,27 @@ class Deviation:
     dtype: str
     reason: str
     signature: str = ""  # words the cell's failure signature must contain ("": any failure)
+    program_op: str = ""  # an op the failing example's program must contain ("": any program)
 
     def matches(self, r: Result) -> bool:
         if not all(getattr(self, f) in ("*", getattr(r, f)) for f in FIELDS):
             return False
+        if self.program_op and self.program_op not in program_ops(r.program):
+            return False
         return not self.signature or self.signature in (r.signature or signature_of(r.message))
 
     def describe(self) -> str:
-        return "/".join(getattr(self, f) for f in FIELDS) + (f" ({self.signature!r})" if self.signature else "")
+        narrowed = [f"{k} {v!r}" for k, v in (("signature", self.signature), ("in a program with", self.program_op))
+                    if v]
+        return "/".join(getattr(self, f) for f in FIELDS) + (f" ({', '.join(narrowed)})" if narrowed else "")
+
+
+def program_ops(program: Any) -> set[str]:
+    """The ops of a failing example as results.json stores it (a program's JSON), else none."""
+    if not isinstance(program, dict):
+        return set()
+    body = program.get("program", program)
+    return {n["op"] for n in body.get("nodes", []) if isinstance(n, dict) and "op" in n}
 
 
 def load(path: Path) -> list[Deviation]:
@@ -61,11 +76,11 @@ def load(path: Path) -> list[Deviation]:
         where = f"{path}{entry_line(text, k)}"
         if not isinstance(e, dict) or not str(e.get("reason", "")).strip():
             raise ValueError(f"{where}: entry {k + 1} needs a non-empty reason")
-        unknown = set(e) - set(FIELDS) - {"reason", "signature"}
+        unknown = set(e) - set(FIELDS) - {"reason", "signature", "program_op"}
         if unknown:
             raise ValueError(f"{where}: entry {k + 1} has unknown keys {sorted(unknown)}")
         out.append(Deviation(*(str(e.get(f, "*")) for f in FIELDS), reason=str(e["reason"]),
-                             signature=str(e.get("signature", ""))))
+                             signature=str(e.get("signature", "")), program_op=str(e.get("program_op", ""))))
     return out
 
 
