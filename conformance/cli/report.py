@@ -21,6 +21,7 @@ import sys
 from typing import Callable
 
 from conformance.report import ReportInputError, diff_runs, load_run, write_all, write_merged
+from conformance.report import table as summary_table
 from conformance.report.diff import FAIL_ON
 from conformance.report.shards import try_join
 
@@ -76,10 +77,29 @@ def cmd_report_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report_table(args: argparse.Namespace) -> int:
+    """Print the engines' summary table from their reports; --update rewrites its block in a page."""
+    try:
+        runs = [load_run(d) for d in args.dirs]
+    except ReportInputError as err:
+        return _bad_input(err)
+    table = summary_table.markdown(runs)
+    if args.update is None:
+        sys.stdout.write(table)
+        return EXIT_OK
+    try:
+        changed = summary_table.update(args.update, table)
+    except (OSError, ValueError) as err:
+        return _bad_input(err)
+    print(f"{'updated' if changed else 'unchanged:'} {args.update} ({len(runs)} engines)")
+    return EXIT_OK
+
+
 handlers: dict[str, Callable[[argparse.Namespace], int]] = {
     "diff": cmd_diff,
     "report merge": cmd_report_merge,
     "report render": cmd_report_render,
+    "report table": cmd_report_table,
 }
 
 
@@ -87,7 +107,7 @@ def add_subcommands(subparsers: "argparse._SubParsersAction") -> None:
     """Register ``report {merge,render}`` and ``diff`` on the main CLI's subparsers object."""
     path = pathlib.Path
     rep = subparsers.add_parser("report", help="build reports from results.json files")
-    rsub = rep.add_subparsers(dest="report_command", required=True, metavar="{merge,render}")
+    rsub = rep.add_subparsers(dest="report_command", required=True, metavar="{merge,render,table}")
     m = rsub.add_parser("merge", help="multi-engine page: engines x properties with drill-down to ops")
     m.add_argument("dirs", nargs="+", type=path, metavar="DIR", help="report dirs (or results.json files)")
     m.add_argument("--out", type=path, required=True, metavar="DIR", help="where to write index.html, summary.md")
@@ -98,6 +118,11 @@ def add_subcommands(subparsers: "argparse._SubParsersAction") -> None:
     r.add_argument("--baseline", type=path, metavar="BASELINE.json", help="include a diff against this run")
     r.add_argument("--no-plots", action="store_true", help="skip matplotlib plots (faster)")
     r.set_defaults(func=cmd_report_render)
+    t = rsub.add_parser("table", help="the engines' summary table (markdown) from their reports")
+    t.add_argument("dirs", nargs="+", type=path, metavar="DIR", help="report dirs (or results.json files)")
+    t.add_argument("--update", type=path, metavar="FILE.md",
+                   help="rewrite the generated summary block of this page instead of printing")
+    t.set_defaults(func=cmd_report_table)
     d = subparsers.add_parser(
         "diff",
         help="compare two runs: regressions, fixes, still failing, new/removed coverage",
