@@ -78,11 +78,13 @@ report: build
 	$(foreach e,$(ENGINES),$(call run_engine,$(e),ci))
 	$(foreach e,$(HEAVY_PEERS),$(call run_heavy,$(e),ci))
 	$(BIN)/conformance report merge $$(ls -d reports/*/ | sed 's:/$$::') --out reports
+	$(BIN)/conformance report table $$(ls -d reports/*/ | sed 's:/$$::') --update docs/findings.md
 
 report-slow-peers: build
 	$(foreach e,$(SLOW_PEERS),$(call run_engine,$(e),quick))
 	$(call run_heavy,torch-compile,ci)
 	$(BIN)/conformance report merge $$(ls -d reports/*/ | sed 's:/$$::') --out reports
+	$(BIN)/conformance report table $$(ls -d reports/*/ | sed 's:/$$::') --update docs/findings.md
 
 bench: build
 	$(BIN)/python -m benchmarks
