@@ -176,3 +176,20 @@ def test_a_worker_inherits_the_environment_path_and_cwd_of_the_run_at_its_start(
     pool = WorkerPool(WorkerConfig("late_engine_mod:Late", "quick", 0, ["add"]), 1)
     pool.run([(0, ("forward", "add", "float64"))], out.__setitem__)
     assert out[0].status == Status.PASSED, out[0].message
+
+
+def test_an_op_independent_cell_that_drew_a_crashing_op_reads_blocked_by_it() -> None:
+    """detach's cell (any op; sin is the only op selected, so it draws sin) crashes in sin: the cell is blocked-by
+    sin, not an error of the rule, and sin's own cell is not run again (the crash cost one restart)."""
+    cells = [("detach", "*", "float64"), ("forward", "sin", "float64")]
+    out: dict[int, Result] = {}
+    pool = WorkerPool(WorkerConfig(FAULTY, "quick", 0, ["sin"], timeout=3.0), 1)
+    pool.run(list(enumerate(cells)), out.__setitem__)
+    rule, own = out[0], out[1]
+    assert rule.status == Status.BLOCKED_BY and rule.blocked_by == "sin" and "SIGSEGV" in rule.message, rule.message
+    assert rule.culprit == {"op": "sin"} and rule.reproducer and "'sin'" in rule.reproducer
+    assert own.status == Status.BLOCKED_BY and "crashed a worker in cell detach" in own.message, own.message
+    assert pool.spawned == 2  # the first worker and one restart
+    rr = RunResults(run_info("faulty", None, None, "quick", 0, None, []), [out[i] for i in range(len(cells))])
+    (f,) = rr.findings()
+    assert f.culprit == {"op": "sin"} and not rr.conformant
