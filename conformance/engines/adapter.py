@@ -35,9 +35,11 @@ GRAD_MODE_DECORATOR = "grad_mode_decorator"  # @no_grad() on functions
 RETAIN_GRAPH = "retain_graph"  # backward(retain_graph=True) + error on a freed graph
 COMPILES = "compiles"  # compiles per input shape: runs draw shapes from a small pool (--shapes, default 3)
 FORWARD_AD = "forward_ad"  # forward-mode derivatives (Jacobian-vector products): the jvp method
+SCALAR_OPERANDS = "scalar_operands"  # apply takes a Python float/int where a binary op takes a tensor (x * 2.0)
 
 ALL_CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, HIGHER_ORDER, FUNCTIONAL_GRAD, HOOKS, INPLACE, RETAIN_GRAD,
-                              NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH, COMPILES, FORWARD_AD})
+                              NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH, COMPILES, FORWARD_AD,
+                              SCALAR_OPERANDS})
 
 Tensor = Any
 
@@ -46,7 +48,10 @@ Tensor = Any
 OPTIONAL_METHODS = frozenset({
     "apply_inplace", "grad", "grad_tensor", "set_requires_grad", "zero_grad", "retain_grad", "detach",
     "register_hook", "version_counter", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "no_grad_decorator", "jvp"})
+    "no_grad_decorator", "jvp", "integer_leaf"})
+
+#: the non-floating dtypes ``integer_leaf`` is asked for (numpy's names, as ``dtype_of`` answers them)
+INTEGER_DTYPES = ("int64", "int32", "bool")
 
 
 class Adapter(abc.ABC):
@@ -80,9 +85,23 @@ class Adapter(abc.ABC):
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
         """A new leaf holding a copy of ``value`` converted to ``dtype`` ("float64"/"float32")."""
 
+    def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Tensor:
+        """A new leaf holding ``value`` as integer or bool dtype ``dtype`` (one of INTEGER_DTYPES).
+
+        Optional: the dtype properties (promotion with integer tensors, integer reductions, the
+        rule that only floating tensors may require grad) are not-applicable without it.  With
+        ``requires_grad=True`` the adapter asks the engine for exactly that and lets whatever the
+        engine does happen (torch raises RuntimeError): it never raises on the engine's behalf.
+        """
+        raise NotImplementedError
+
     @abc.abstractmethod
     def apply(self, op: str, inputs: Sequence[Tensor], params: dict[str, Any]) -> Tensor:
-        """Apply registry op ``op`` (see conformance.spec.ops) to engine tensors."""
+        """Apply registry op ``op`` (see conformance.spec.ops) to engine tensors.
+
+        With SCALAR_OPERANDS declared, an input of an elementwise op may also be a Python float
+        or int (the promotion property: ``x * 2.0``); the adapter passes it to the engine as is.
+        """
 
     def apply_inplace(self, op: str, target: Tensor, other: Tensor | float) -> Tensor:
         """In-place ``target.<op>_(other)`` for op in {"add", "mul"}; needs INPLACE."""
@@ -133,7 +152,7 @@ class Adapter(abc.ABC):
 
     @abc.abstractmethod
     def dtype_of(self, t: Tensor) -> str:
-        """"float64" / "float32" (or the engine's own name for anything else)."""
+        """"float64" / "float32" (numpy's name for any other dtype: "int64", "bool", "float16"...)."""
 
     @abc.abstractmethod
     def is_leaf(self, t: Tensor) -> bool: ...

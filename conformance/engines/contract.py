@@ -84,14 +84,24 @@ class CheckedAdapter(Adapter):
                             f"a tensor of shape {np.shape(value)} and dtype {dtype} (as read by to_numpy)")
         return t
 
+    def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Any:
+        t = self._inner.integer_leaf(value, dtype, requires_grad)
+        arr = None if t is None else self._inner.to_numpy(t)
+        if not isinstance(arr, np.ndarray) or arr.shape != np.shape(value) or str(arr.dtype) != dtype:
+            raise self._lie("integer_leaf", f"shape {np.shape(value)}, {dtype!r}", arr,
+                            f"a tensor of shape {np.shape(value)} and dtype {dtype} (as read by to_numpy)")
+        return t
+
     def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
         out = self._inner.apply(op, inputs, params)
         if out is None:
             raise self._lie("apply", repr(op), out, "a tensor")
-        want = _reference_shape(op, [self._inner.to_numpy(t) for t in inputs], params)
+        # a Python number operand (SCALAR_OPERANDS) is read as a 0-d array
+        arrays = [np.asarray(t) if isinstance(t, (int, float)) else self._inner.to_numpy(t) for t in inputs]
+        want = _reference_shape(op, arrays, params)
         got = self._inner.to_numpy(out)
         if want is not None and isinstance(got, np.ndarray) and got.shape != want:
-            shapes = ", ".join(str(np.shape(self._inner.to_numpy(t))) for t in inputs)
+            shapes = ", ".join(str(np.shape(a)) for a in arrays)
             raise WrongResultError(f"{op} returned shape {got.shape} for inputs of shape {shapes} "
                                    f"and params {params!r}; expected {want} (numpy reference of {op})", op)
         return out

@@ -25,6 +25,8 @@ from conformance.spec.ops import REGISTRY
 
 _NAMES = re.compile(r"\bM\.([\w.]+)")
 _NP = {"float64": np.float64, "float32": np.float32}
+#: the dtypes ``dtype_of`` names (torch.float16 -> "float16"); floats first, as the common case
+_DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
 class TorchLikeAdapter(Adapter):
@@ -43,7 +45,8 @@ class TorchLikeAdapter(Adapter):
 
     def _probe_capabilities(self) -> frozenset[str]:
         M, t = self.M, self._probe
-        caps = {base.FLOAT64, base.ND, base.RETAIN_GRAPH}
+        # torch-like modules take Python numbers as operands (torch.mul(x, 2.0)): SCALAR_OPERANDS always
+        caps = {base.FLOAT64, base.ND, base.RETAIN_GRAPH, base.SCALAR_OPERANDS}
         if hasattr(M, "float32"):
             caps.add(base.FLOAT32)
         if hasattr(getattr(M, "autograd", None), "grad"):
@@ -85,6 +88,12 @@ class TorchLikeAdapter(Adapter):
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
         return self.M.tensor(np.array(value, dtype=_NP[dtype]), dtype=getattr(self.M, dtype),
                              requires_grad=requires_grad)
+
+    def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Tensor:
+        """``M.tensor(value, dtype=M.int64|M.int32|M.bool, requires_grad=...)``: torch raises for requires_grad."""
+        if not hasattr(self.M, dtype):
+            raise NotImplementedError(f"{self.name} has no dtype {dtype}")
+        return self.M.tensor(np.array(value, dtype=dtype), dtype=getattr(self.M, dtype), requires_grad=requires_grad)
 
     def apply(self, op: str, inputs: Sequence[Tensor], params: dict[str, Any]) -> Tensor:
         return REGISTRY[op].call(self.M, inputs, params)
@@ -142,7 +151,7 @@ class TorchLikeAdapter(Adapter):
         return None if g is None else self.to_numpy(g)
 
     def dtype_of(self, t: Tensor) -> str:
-        for name in ("float64", "float32"):
+        for name in _DTYPE_NAMES:  # M's dtype objects, named as numpy names them
             if t.dtype == getattr(self.M, name, None):
                 return name
         return str(t.dtype)

@@ -30,6 +30,7 @@ ORACLES: dict[str, str] = {
     "numpy": "the op's float64 numpy forward reference",
     "analytic": "a closed-form gradient written out in the check",
     "mpmath": "closed-form derivatives in 50-digit arithmetic (OpSpec.extreme)",
+    "torch-promoted": "PyTorch on the same mixed operands: its result dtype (torch.result_type) and values",
     "rule": "a semantic rule of autograd stated in the check (no numbers compared)",
     "rule-repeat": "the engine's own gradients of one backward pass, doubled (two identical passes)",
     "rule-frozen": "the engine's own gradients of the same program with every leaf requiring grad",
@@ -37,7 +38,7 @@ ORACLES: dict[str, str] = {
 }
 
 #: oracles whose values come from PyTorch: a property using one cannot judge an op without a torch equivalent
-TORCH_ORACLES = frozenset({"torch-float64", "torch-float64-lockstep"})
+TORCH_ORACLES = frozenset({"torch-float64", "torch-float64-lockstep", "torch-promoted"})
 
 EPS64 = float(np.finfo(np.float64).eps)
 
@@ -50,6 +51,9 @@ TOLERANCES: dict[tuple[str, str], Tol] = {
     ("torch-float64", "float64"): Tol(1e-10, 1e-10),
     ("torch-float64", "float32"): Tol(1e-5, 1e-5),
     ("torch-float64-lockstep", "float64"): Tol(1e-10, 1e-10),
+    # one op on the same operands in the same result dtype: both round once or a few times
+    ("torch-promoted", "float64"): Tol(1e-10, 1e-10),
+    ("torch-promoted", "float32"): Tol(1e-5, 1e-5),
     # forward values: the same formula in float64; float32 engines round every step
     ("numpy", "float64"): Tol(1e-12, 1e-12),
     ("numpy", "float32"): Tol(2e-3, 2e-3),

@@ -46,9 +46,9 @@ Logaddexp = make_binary(
 def logaddexp(input, other):
     """``log(exp(input) + exp(other))`` without overflow; broadcasts."""
     require_tensors("logaddexp", input, other)
-    for v in (input, other):
-        if v.dtype.kind != "f":
-            raise NotImplementedError("\"logaddexp_cpu\" not implemented for 'Long'")
+    # torch has no integer kernel, but an integer operand with a floating one is promoted first
+    if all(v.dtype.kind != "f" for v in (input, other)):
+        raise NotImplementedError("\"logaddexp_cpu\" not implemented for 'Long'")
     return Logaddexp.apply(input, other)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from refengine.function import ArrayFunction
 from refengine.ops.common import is_var, method
+from refengine.ops.dtypes import result_dtype
 from refengine.ops.reduce import normalize_dims
 
 
@@ -108,6 +109,16 @@ class Unsqueeze(Reshape):
     node_name = "UnsqueezeBackward0"
 
 
+def _promoted(arrays) -> np.dtype:
+    """torch's dtype for cat/stack: operands promote pairwise as a binary op's do, so float32 with
+    int64 stays float32 (numpy's concatenate would widen it to float64)."""
+    dt = np.asarray(arrays[0]).dtype
+    for a in arrays[1:]:
+        probe = np.empty(np.shape(a), dt)  # same rank as ``a``: only the dtypes decide
+        dt = result_dtype(probe, a) or np.result_type(dt, np.asarray(a).dtype)
+    return np.dtype(dt)
+
+
 class Cat(ArrayFunction):
     node_name = "CatBackward0"
 
@@ -115,7 +126,7 @@ class Cat(ArrayFunction):
     def forward(ctx, *arrays, dim=0):
         ctx.sizes = [a.shape[dim] for a in arrays]
         ctx.dim = dim
-        return np.concatenate(arrays, axis=dim)
+        return np.concatenate(arrays, axis=dim, dtype=_promoted(arrays))
 
     @staticmethod
     def backward(ctx, g):
@@ -133,7 +144,7 @@ class Stack(Cat):
     @staticmethod
     def forward(ctx, *arrays, dim=0):
         ctx.sizes, ctx.dim = [1] * len(arrays), dim
-        return np.stack(arrays, axis=dim)
+        return np.stack(arrays, axis=dim, dtype=_promoted(arrays))
 
     @staticmethod
     def backward(ctx, g):

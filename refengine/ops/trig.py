@@ -52,9 +52,9 @@ Hypot = make_binary("hypot", "HypotBackward0", np.hypot,
 
 
 def _float_kernel(name, input, other):
-    for v in (input, other):
-        if v.dtype.kind != "f":
-            raise NotImplementedError(f'"{name}_cpu" not implemented for \'Long\'')
+    # torch has no integer kernel, but an integer operand with a floating one is promoted first
+    if all(v.dtype.kind != "f" for v in (input, other)):
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'Long\'')
 
 
 @method()
