@@ -37,7 +37,15 @@ cdef extern from *:
     #else
     #define RE_SM_CLONES
     #endif
-    #define RE_SM(sfx, T, EXP, LOG) \
+    #define RE_EXPSUM(name, T, EXP) \
+        RE_SM_CLONES static double name(T *__restrict out, const T *x, T m, Py_ssize_t n) { \
+            T acc[16] = {0}; Py_ssize_t i = 0; double s = 0; T e; \
+            for (; i + 16 <= n; i += 16) for (int k = 0; k < 16; k++) { \
+                e = EXP(x[i + k] - m); acc[k] += e; if (out) out[i + k] = e; } \
+            for (; i < n; i++) { e = EXP(x[i] - m); s += e; if (out) out[i] = e; } \
+            for (int k = 0; k < 16; k++) s += acc[k]; \
+            return s; }
+    #define RE_SM(sfx, T, EXP, EXPNEG, LOG) \
         RE_SM_CLONES static double re_dot_##sfx(const T *a, const T *b, Py_ssize_t n) { \
             T acc[16] = {0}; Py_ssize_t i = 0; double s = 0; \
             for (; i + 16 <= n; i += 16) for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k]; \
@@ -60,14 +68,12 @@ cdef extern from *:
             for (; i < n; i++) m = x[i] > m ? x[i] : m; \
             for (int k = 0; k < 16; k++) m = acc[k] > m ? acc[k] : m; \
             return m; } \
-        /* sum(exp(x - m)); with ``out`` the exponentials are also stored (softmax scales them after) */ \
-        RE_SM_CLONES static double re_expsum_##sfx(T *__restrict out, const T *x, T m, Py_ssize_t n) { \
-            T acc[16] = {0}; Py_ssize_t i = 0; double s = 0; T e; \
-            for (; i + 16 <= n; i += 16) for (int k = 0; k < 16; k++) { \
-                e = EXP(x[i + k] - m); acc[k] += e; if (out) out[i + k] = e; } \
-            for (; i < n; i++) { e = EXP(x[i] - m); s += e; if (out) out[i] = e; } \
-            for (int k = 0; k < 16; k++) s += acc[k]; \
-            return s; } \
+        /* sum(exp(x - m)); with ``out`` the exponentials are also stored (softmax scales them after). \
+           The ...neg variant is for x - m <= 0 or NaN (m the row max: softmax, log_softmax): EXPNEG, \
+           the same bits as EXP there, at half the cost; logsumexp shifts an infinite max to 0, \
+           so its arguments can be positive: EXP */ \
+        RE_EXPSUM(re_expsum_##sfx, T, EXP) \
+        RE_EXPSUM(re_expsumneg_##sfx, T, EXPNEG) \
         RE_SM_CLONES static void re_scale_##sfx(T *out, T c, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) out[i] *= c; } \
         /* log_softmax: (x - m) - log(s), in this order (see _fwd) */ \
@@ -79,8 +85,8 @@ cdef extern from *:
         /* logsumexp backward: g * exp(x - r) */ \
         RE_SM_CLONES static void re_lse_b_##sfx(T *__restrict out, const T *x, T g, T r, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) out[i] = g * EXP(x[i] - r); }
-    RE_SM(f, float, re_expf, re_logf)
-    RE_SM(d, double, exp, log)
+    RE_SM(f, float, re_expf, re_expnegf, re_logf)
+    RE_SM(d, double, exp, exp, log)
     """
     double re_dot_f(const float* a, const float* b, Py_ssize_t n) nogil
     double re_dot_d(const double* a, const double* b, Py_ssize_t n) nogil
@@ -92,6 +98,8 @@ cdef extern from *:
     double re_max_d(const double* x, Py_ssize_t n) nogil
     double re_expsum_f(float* out, const float* x, float m, Py_ssize_t n) nogil
     double re_expsum_d(double* out, const double* x, double m, Py_ssize_t n) nogil
+    double re_expsumneg_f(float* out, const float* x, float m, Py_ssize_t n) nogil
+    double re_expsumneg_d(double* out, const double* x, double m, Py_ssize_t n) nogil
     void re_scale_f(float* out, float c, Py_ssize_t n) nogil
     void re_scale_d(double* out, double c, Py_ssize_t n) nogil
     void re_shift_f(float* out, const float* x, float m, float ls, Py_ssize_t n) nogil
@@ -159,14 +167,14 @@ cdef void _fwd_c(const floating[:, ::1] x, floating[:, ::1] out, bint take_log):
             orow = &out[r, 0]
             if floating is float:
                 m = re_max_f(xr, n)
-                s = re_expsum_f(NULL if take_log else orow, xr, m, n)
+                s = re_expsumneg_f(NULL if take_log else orow, xr, m, n)
                 if take_log:
                     re_shift_f(orow, xr, m, <float>log(s), n)
                 else:
                     re_scale_f(orow, <float>(1.0 / s), n)
             else:
                 m = re_max_d(xr, n)
-                s = re_expsum_d(NULL if take_log else orow, xr, m, n)
+                s = re_expsumneg_d(NULL if take_log else orow, xr, m, n)
                 if take_log:
                     re_shift_d(orow, xr, m, log(s), n)
                 else:

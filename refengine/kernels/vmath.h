@@ -61,6 +61,30 @@ static inline float re_expf(float d) {
     return u;                                  /* NaN: every comparison is false, s is NaN */
 }
 
+/* exp(d) for d <= 0 (or NaN): re_expf's arithmetic, bit for bit (checked on all 2^31
+ * non-positive floats), with the work that only d > 0 needs taken out.  2^q (q in [-150, 0])
+ * is applied as 2^(q+64) -- always a normal number, read straight from the low mantissa bits
+ * of t + 0x1.8p23 (q + 0x400000, and 0x400000 is a multiple of 2^9) -- times 2^-64, which
+ * rounds once into the subnormals as re_expf's two halves do; d below -104 (where the result
+ * rounds to 0; also -inf) is raised to -104, which keeps NaN.  About half re_expf's
+ * instructions: sigmoid, silu, softplus and softmax only ever need exp of a non-positive
+ * argument. */
+static inline float re_expnegf(float d) {
+    d = d < -104.0f ? -104.0f : d;
+    float tm = d * 1.442695040888963407359924681001892137f + 0x1.8p23f;
+    float qf = tm - 0x1.8p23f;
+    float s = RE_FMAF(qf, -0.693145751953125f, d);
+    s = RE_FMAF(qf, -1.428606765330187045e-06f, s);
+    float u = 0.000198527617612853646278381f;
+    u = RE_FMAF(u, s, 0.00139304355252534151077271f);
+    u = RE_FMAF(u, s, 0.00833336077630519866943359f);
+    u = RE_FMAF(u, s, 0.0416664853692054748535156f);
+    u = RE_FMAF(u, s, 0.166666671633720397949219f);
+    u = RE_FMAF(u, s, 0.5f);
+    u = RE_FMAF(s * s, u, s + 1.0f);
+    return u * re_as_float((re_as_bits(tm) << 23) + ((127u + 64u) << 23)) * 0x1p-64f;
+}
+
 /* log(x) = k ln 2 + log(1 + f), 1 + f in [sqrt(2)/2, sqrt(2)), log(1 + f) = 2 atanh(s) with
  * s = f / (2 + f) -- fdlibm's e_logf.c (< 1 ulp), with its branches turned into selects. */
 static inline float re_logf(float x) {
@@ -86,7 +110,7 @@ static inline float re_logf(float x) {
  * 1 / (1 + exp(-x)) lost 3 ulp for x < -16 (exp(-x) large).  x < -88.7 (float32) gives
  * exp(x) subnormal or 0: the result is then within FLT_MIN of the truth. */
 static inline float re_sigmoidf(float x) {
-    float e = re_expf(x < 0.0f ? x : -x);
+    float e = re_expnegf(x < 0.0f ? x : -x);
     return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 
@@ -115,7 +139,7 @@ static inline float re_log1p01f(float t) {
  * log1p argument stays in [0, 1]).  NaN propagates through exp; z = -inf gives 0. */
 static inline float re_softplusf(float x, float beta, float threshold) {
     float z = x * beta;
-    float r = ((z > 0.0f ? z : 0.0f) + re_log1p01f(re_expf(z < 0.0f ? z : -z))) / beta;
+    float r = ((z > 0.0f ? z : 0.0f) + re_log1p01f(re_expnegf(z < 0.0f ? z : -z))) / beta;
     return z > threshold ? x : r;
 }
 
@@ -142,7 +166,7 @@ static inline double re_gelu(double x) {
 
 static inline float re_gelu_gradf(float x) {
     float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752440f));
-    float pdf = re_expf(-0.5f * (x * x)) * 0.39894228040143267794f;
+    float pdf = re_expnegf(-0.5f * (x * x)) * 0.39894228040143267794f;
     return cdf + x * pdf;
 }
 
