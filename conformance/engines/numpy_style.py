@@ -18,7 +18,8 @@ engine there, raising ConfigError when it is missing), and writes ``leaf``, ``ba
 ``grad_tensor``, ``is_leaf``, ``requires_grad``, ``grad_fn_name`` and the optional methods its
 engine has.  Hooks it may override: :meth:`values` (where a tensor keeps its array),
 :meth:`log_softmax` (the engine's own; default: a composite of max/exp/log/sum) and
-:meth:`engine_ops`.  Capabilities default to float64, float32 and n-d arrays.
+:meth:`engine_ops`.  Capabilities default to float64, float32, n-d arrays and Python-number operands
+(numpy-style functions take ``xp.multiply(x, 0.5)``).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from conformance.engines.adapter import FLOAT32, FLOAT64, ND, Adapter, Tensor
+from conformance.engines.adapter import FLOAT32, FLOAT64, ND, SCALAR_OPERANDS, Adapter, Tensor
 from conformance.engines.numpy_ops import COMPOSITE_NEEDS, Op, axis_of, composite_log_softmax, numpy_ops
 
 __all__ = ["NumpyStyleAdapter", "Op", "axis_of"]
@@ -35,7 +36,7 @@ __all__ = ["NumpyStyleAdapter", "Op", "axis_of"]
 class NumpyStyleAdapter(Adapter):
     """Subclass it, set ``self.xp`` in ``__init__``, and write the engine's autograd methods (see the module doc)."""
 
-    capabilities = frozenset({FLOAT64, FLOAT32, ND})
+    capabilities = frozenset({FLOAT64, FLOAT32, ND, SCALAR_OPERANDS})
     #: the engine's numpy-style module (``mygrad``, ``autograd.numpy``...), set by the subclass's ``__init__``
     xp: Any = None
 

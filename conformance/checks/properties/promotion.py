@@ -69,8 +69,15 @@ class Mixed:
         return self.op
 
     def describe(self) -> str:
-        """``mul(float32, python float)``: the call as the messages name it."""
-        return f"{self.op}({', '.join('python ' + k if k in SCALAR_KINDS else k for k in self.kinds)})"
+        """``mul(float32, python float)``: the call as the messages name it.  A 0-d tensor is marked:
+        torch lets it promote only across categories (float64 0-d with float32 gives float32)."""
+        return f"{self.op}({', '.join(_kind_name(k, v) for k, v in zip(self.kinds, self.values))})"
+
+    def uniform(self, dtype: str) -> "Mixed":
+        """The same op and values with every operand a ``dtype`` tensor: what the op is asked when no
+        promotion is involved (Python numbers become 0-d tensors; integer tensors do not require grad)."""
+        vals = tuple(np.asarray(v, dtype=np.float64).astype(dtype).astype(np.float64) for v in self.values)
+        return Mixed(self.op, (dtype,) * len(vals), vals, self.requires_grad, self.params, self.cotangent)
 
     def build(self, A: Any) -> list[Any]:
         """The operands on adapter ``A``: leaves, integer leaves, or the Python numbers themselves."""
@@ -106,6 +113,12 @@ class Mixed:
         lines.append(f"y = {spec.code([f'x{i}' for i in range(len(self.kinds))], self.params)}")
         lines.append("print(y.dtype)")
         return "\n".join(lines) + "\n"
+
+
+def _kind_name(kind: str, v: Any) -> str:
+    if kind in SCALAR_KINDS:
+        return "python " + kind
+    return kind + (" zero-dim" if np.ndim(v) == 0 else "")  # words: signatures blank out digits
 
 
 def _ints(dom: Domain) -> list[int]:
@@ -186,6 +199,8 @@ def _promotion(A: Any, m: Mixed) -> Evidence:
     except AdapterContractError:
         raise
     except Exception as e:  # noqa: BLE001 - refusing a mix torch accepts is this op's behaviour, judged here
+        if not _uniform_works(A, m, want, backward=False):
+            raise  # the op fails without promotion too: the engine's error, as every property reports it
         return _fail(m, f"{call} raised {type(e).__name__}: {str(e)[:200]}; torch returns {want}", want,
                      type(e).__name__)
     got = A.dtype_of(e_out)
@@ -201,7 +216,15 @@ def _promotion(A: Any, m: Mixed) -> Evidence:
         T.backward(t_out, T.leaf(cot, want, False))
     except Exception:  # noqa: BLE001 - torch has no derivative here (remainder w.r.t. its divisor): not asked
         reject()
-    A.backward(e_out, A.leaf(cot, want, False))
+    try:
+        A.backward(e_out, A.leaf(cot, want, False))
+    except AdapterContractError:
+        raise
+    except Exception as e:  # noqa: BLE001 - as for the forward: judged only if uniform operands differentiate
+        if not _uniform_works(A, m, want, backward=True):
+            raise
+        return _fail(m, f"{call}: backward raised {type(e).__name__}: {str(e)[:200]}; torch differentiates it",
+                     "gradients", type(e).__name__)
     for i, (kind, rg) in enumerate(zip(m.kinds, m.requires_grad)):
         if not rg:
             continue
@@ -219,6 +242,23 @@ def _promotion(A: Any, m: Mixed) -> Evidence:
         if not c.ok:
             return _fail(m, f"{call}: {c.message}", "torch's gradient", "different values")
     return Evidence(True, oracles=[ORACLE])
+
+
+def _uniform_works(A: Any, m: Mixed, dtype: str, backward: bool) -> bool:
+    """Whether the engine runs (and, with ``backward``, differentiates) the same op with every operand
+    a ``dtype`` tensor.  If not, the op itself fails there, promotion or not: its error is reported
+    as the engine's error, as every other property would, not as a promotion failure."""
+    u = m.uniform(dtype)
+    try:
+        ins = u.build(A)
+        out = A.apply(u.op, ins, u.params)
+        if backward:
+            A.backward(out, A.leaf(np.asarray(u.cotangent, dtype=dtype), dtype, False))
+    except AdapterContractError:
+        raise
+    except Exception:  # noqa: BLE001 - the op fails without promotion too
+        return False
+    return True
 
 
 def _fail(m: Mixed, message: str, expected: Any, observed: Any) -> Evidence:

@@ -21,10 +21,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from conformance.engines.adapter import FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND
+from conformance.engines.adapter import FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND, SCALAR_OPERANDS
 from conformance.engines.numpy_style import NumpyStyleAdapter
 
-CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, FUNCTIONAL_GRAD, HIGHER_ORDER})
+CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, FUNCTIONAL_GRAD, HIGHER_ORDER, SCALAR_OPERANDS})
 
 
 class Misuse(RuntimeError):
@@ -91,10 +91,23 @@ class FunctionalAdapter(NumpyStyleAdapter):
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Rec:
         return Rec(self.array(np.array(value), dtype), requires_grad=requires_grad)
 
-    def apply(self, op: str, inputs: Sequence[Rec], params: dict[str, Any]) -> Rec:
+    def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Rec:
+        """An integer array; with ``requires_grad`` the engine is asked what requires_grad stands for
+        here, a gradient with respect to that array (jax and autograd raise TypeError)."""
+        arr = self.array(np.array(value), dtype)
+        if requires_grad:
+            self.scalar_grad(lambda x: self.xp.sum(x), [arr])
+        return Rec(arr, requires_grad=requires_grad)
+
+    def apply(self, op: str, inputs: Sequence[Rec | float | int], params: dict[str, Any]) -> Rec:
         fn = self.ops[op]
-        f = lambda *xs: fn(list(xs), params)  # noqa: E731
-        return Rec(f(*(r.value for r in inputs)), f, inputs, any(r.requires_grad for r in inputs), op)
+        recs = [r for r in inputs if isinstance(r, Rec)]
+
+        def f(*xs: Any) -> Any:
+            # a Python number operand (SCALAR_OPERANDS) is a constant of the function, not a recorded input
+            it = iter(xs)
+            return fn([next(it) if isinstance(r, Rec) else r for r in inputs], params)
+        return Rec(f(*(r.value for r in recs)), f, recs, any(r.requires_grad for r in recs), op)
 
     def detach(self, t: Rec) -> Rec:
         return Rec(t.value, self.stop_gradient, (t,), False, None)

@@ -45,6 +45,9 @@ class MyGradAdapter(NumpyStyleAdapter):
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Any:
         return self.mg.Tensor(np.array(value, dtype=dtype), constant=not requires_grad)
 
+    def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Any:
+        return self.mg.Tensor(np.array(value, dtype=dtype), constant=not requires_grad)
+
     def backward(self, out: Any, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
         out.backward(None if gradient is None else gradient.data)
