@@ -325,6 +325,46 @@ def test_blas_thread_limit_is_applied_at_import():
     assert set(_blas_threads_in_a_fresh_process({"OPENBLAS_NUM_THREADS": "2"})) == {2}
 
 
+_CONV_PROBE = """
+import json
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+threadpool_limits(2, user_api="blas")  # a pool bigger than 1, as OpenBLAS's default is on a multi-core box
+import refengine as re
+import refengine.kernels as K
+import refengine.nn.functional as F
+seen = []
+def probe(fn):
+    def wrapped(*a, **k):  # called between refengine's conv GEMMs (numpy's BLAS)
+        seen.append(sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+        return fn(*a, **k)
+    return wrapped
+K.im2col, K.col2im = probe(K.im2col), probe(K.col2im)
+rng = np.random.default_rng(0)
+x = re.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
+w = re.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+F.conv2d(x, w, padding=1).sum().backward()
+print(json.dumps(seen))
+"""
+
+
+def test_blas_limit_holds_inside_refengines_conv_call():
+    """With no thread variables set, numpy's BLAS runs on 1 thread while refengine's conv2d
+    forward and backward run -- read from the library (threadpoolctl) inside the conv call,
+    after the process had set the pool to 2 before importing refengine."""
+    pytest.importorskip("threadpoolctl")
+    import json
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_NUM_THREADS") and k != "REFENGINE_BLAS_THREADS"}
+    out = subprocess.run([sys.executable, "-c", _CONV_PROBE], env=env, capture_output=True, text=True, check=True)
+    seen = json.loads(out.stdout)
+    assert len(seen) >= 2, "conv2d did not reach the im2col/col2im kernels"
+    assert all(s and set(s) == {1} for s in seen), seen
+
+
 def test_blas_set_threads_changes_the_pool_and_rejects_nonsense():
     pytest.importorskip("threadpoolctl")
     from refengine.kernels import blas
