@@ -28,6 +28,7 @@ Tensor = Variable
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int64 = np.dtype(np.int64)
+int32 = np.dtype(np.int32)
 bool = np.dtype(np.bool_)  # noqa: A001  (torch.bool)
 
 bind_ops(ops)

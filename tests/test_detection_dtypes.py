@@ -25,3 +25,33 @@ def test_torch_and_refengine_pass_promotion() -> None:
         rr = run(engine, profile="quick", ops=["mul", "add", "div", "cat", "hypot", "where"],
                  properties=["promotion"], seed=0, corpus=False)
         assert rr.conformant, [(r.op, r.status, r.message) for r in rr.results if r.status.is_problem]
+
+
+def test_integer_requires_grad_rule_catches_a_silently_dropped_flag() -> None:
+    from broken_engines.dtypes import IntegerRequiresGradIgnored
+
+    rr = run(IntegerRequiresGradIgnored(), profile="quick", properties=["integer_requires_grad"], seed=0,
+             corpus=False)
+    (cell,) = rr.results
+    assert cell.status == Status.FAILED and "did not raise" in cell.message, cell.message
+    (finding,) = rr.findings()
+    assert finding.culprit == {"rule": "integer_requires_grad"}
+
+
+def test_integer_reduction_catches_int32_sums_on_sum_alone() -> None:
+    from broken_engines.dtypes import SumKeepsInt32
+
+    rr = run(SumKeepsInt32(), profile="ci", ops=["sum", "prod", "amax", "mean"], properties=["integer_reduction"],
+             seed=0, corpus=False)
+    failed = {r.op for r in rr.results if r.status.is_problem}
+    assert failed == {"sum"}, [(r.op, r.status, r.message) for r in rr.results]
+    (cell,) = [r for r in rr.results if r.op == "sum"]
+    assert "returned int32; torch returns int64" in cell.message, cell.message
+    assert all(f.culprit == {"op": "sum"} for f in rr.findings())
+
+
+def test_torch_and_refengine_pass_the_integer_properties() -> None:
+    for engine in ("torch", "refengine"):
+        rr = run(engine, profile="quick", ops=["sum", "mean", "var", "logsumexp", "amax"],
+                 properties=["integer_requires_grad", "integer_reduction"], seed=0, corpus=False)
+        assert rr.conformant, [(r.op, r.status, r.message) for r in rr.results if r.status.is_problem]

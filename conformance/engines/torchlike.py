@@ -92,7 +92,7 @@ class TorchLikeAdapter(Adapter):
     def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Tensor:
         """``M.tensor(value, dtype=M.int64|M.int32|M.bool, requires_grad=...)``: torch raises for requires_grad."""
         if not hasattr(self.M, dtype):
-            raise NotImplementedError(f"{self.name} has no dtype {dtype}")
+            reject()  # the module has no such dtype: an example this engine cannot express, not judged
         return self.M.tensor(np.array(value, dtype=dtype), dtype=getattr(self.M, dtype), requires_grad=requires_grad)
 
     def apply(self, op: str, inputs: Sequence[Tensor], params: dict[str, Any]) -> Tensor:

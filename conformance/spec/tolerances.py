@@ -30,7 +30,7 @@ ORACLES: dict[str, str] = {
     "numpy": "the op's float64 numpy forward reference",
     "analytic": "a closed-form gradient written out in the check",
     "mpmath": "closed-form derivatives in 50-digit arithmetic (OpSpec.extreme)",
-    "torch-promoted": "PyTorch on the same mixed operands: its result dtype (torch.result_type) and values",
+    "torch-promoted": "PyTorch on the same operands (mixed, integer or bool dtypes): its result dtype (torch.result_type) and values",
     "rule": "a semantic rule of autograd stated in the check (no numbers compared)",
     "rule-repeat": "the engine's own gradients of one backward pass, doubled (two identical passes)",
     "rule-frozen": "the engine's own gradients of the same program with every leaf requiring grad",

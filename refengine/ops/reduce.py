@@ -303,9 +303,17 @@ def sum(input, dim=None, keepdim=False):
     return (SumAll if dim is None else Sum).apply(input, dim=dim, keepdim=keepdim)
 
 
+def _torch_name(dtype: np.dtype) -> str:
+    """torch's name of an integer dtype in messages (int64: Long)."""
+    return {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
 @method()
 def mean(input, dim=None, keepdim=False):
     """Mean over ``dim`` (all dims by default)."""
+    if np.dtype(input.dtype).kind not in "fc":  # torch will not guess a float dtype for integers
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point "
+                           f"or complex dtype. Got: {_torch_name(input.dtype)}")
     return (MeanAll if dim is None else Mean).apply(input, dim=dim, keepdim=keepdim)
 
 
@@ -353,6 +361,8 @@ def amin(input, dim=(), keepdim=False):
 @method()
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim``, max-shifted so large inputs do not overflow."""
+    if np.dtype(input.dtype).kind in "biu":  # torch: integers and bools become the default float dtype
+        input = input.float()
     return Logsumexp.apply(input, dim=dim, keepdim=keepdim)
 
 
@@ -361,6 +371,8 @@ def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None):
     """Variance over ``dim`` with ``correction`` (1 = Bessel, as torch's default)."""
     if unbiased is not None:
         correction = 1 if unbiased else 0
+    if np.dtype(input.dtype).kind not in "fc":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     return Var.apply(input, dim=dim, correction=correction, keepdim=keepdim)
 
 

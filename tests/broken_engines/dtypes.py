@@ -18,3 +18,22 @@ class MulScalarUpcasts(_Broken):
             widened = [v.double() if isinstance(v, torch.Tensor) and v.dtype == torch.float32 else v for v in inputs]
             return torch.mul(*widened)
         return super().apply(op, inputs, params)
+
+
+class IntegerRequiresGradIgnored(_Broken):
+    """``requires_grad=True`` on an integer tensor is dropped silently (the tensor is made, and never
+    gets a gradient), where torch raises: a user asking for d/d(indices) learns nothing."""
+
+    def integer_leaf(self, value: Any, dtype: str, requires_grad: bool = False) -> Any:
+        return super().integer_leaf(value, dtype, False)
+
+
+class SumKeepsInt32(_Broken):
+    """sum of an int32 (or bool) tensor keeps int32 (numpy on Windows before 2.0: the platform long is
+    32 bits), where torch sums integers into int64: large sums overflow."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = super().apply(op, inputs, params)
+        if op == "sum" and isinstance(inputs[0], torch.Tensor) and inputs[0].dtype in (torch.int32, torch.bool):
+            return out.to(torch.int32)
+        return out
