@@ -8,10 +8,12 @@ make one: ``integer_leaf``), Python floats and Python ints (where it takes them:
 SCALAR_OPERANDS) -- and the op runs once on the engine and once on torch with the very same
 operands.  torch is the oracle: its result dtype is ``torch.result_type`` of the operands
 (float32 with float64 -> float64; a Python float is "weak" and keeps float32; an integer tensor
-with a float tensor -> the float's dtype).  Engines that differ by design (jax keeps weak
-types its own way; some engines raise on float32 * float64) declare it in their expectation
-file; a wrong dtype is otherwise a failure of the op, worded
-``mul(float32, python float) returned float64; torch returns float32``.
+with a float tensor -> the float's dtype; a zero-dim tensor promotes a dimensioned one only
+across categories).  A wrong dtype is a failure of the op, worded
+``mul of float32 with python float returned float64; torch returns float32: mul(float32, python
+float)`` -- the kinds first, sorted, so that one promotion rule an engine follows by design (numpy's
+int64 with float32 -> float64; no zero-dim rule in jax) is one signature over every op, which the
+engine's expectation file declares once.
 """
 from __future__ import annotations
 
@@ -69,9 +71,19 @@ class Mixed:
         return self.op
 
     def describe(self) -> str:
-        """``mul(float32, python float)``: the call as the messages name it.  A 0-d tensor is marked:
+        """``mul(float32, python float)``: the call as the messages name it.  A 0-d tensor is marked ("zero-dim"):
         torch lets it promote only across categories (float64 0-d with float32 gives float32)."""
         return f"{self.op}({', '.join(_kind_name(k, v) for k, v in zip(self.kinds, self.values))})"
+
+    def mix(self) -> str:
+        """``float32 with python float``: the operand kinds, sorted and each once.  A wrong dtype's message
+        starts with it, so one promotion rule an engine does its own way is one signature over every op
+        (an expectation entry names it once: ``signature = "float32 with int64 returned float64"``).
+        "zero-dim" is kept only where torch's answer depends on it: float tensors of both widths."""
+        widths = {k for k in self.kinds if k in FLOAT_KINDS}
+        names = {_kind_name(k, v) if len(widths) > 1 and k in FLOAT_KINDS else _kind_name(k, ())
+                 for k, v in zip(self.kinds, self.values)}
+        return " with ".join(sorted(names, key=_ORDER.index))
 
     def uniform(self, dtype: str) -> "Mixed":
         """The same op and values with every operand a ``dtype`` tensor: what the op is asked when no
@@ -115,7 +127,12 @@ class Mixed:
         return "\n".join(lines) + "\n"
 
 
+#: the order ``Mixed.mix`` lists kinds in
+_ORDER = [k + z for k in TENSOR_KINDS for z in ("", " zero-dim")] + ["python " + k for k in SCALAR_KINDS]
+
+
 def _kind_name(kind: str, v: Any) -> str:
+    """``python float``, ``int64``, ``float64 zero-dim`` (a 0-d tensor; ``v = ()`` never is one)."""
     if kind in SCALAR_KINDS:
         return "python " + kind
     return kind + (" zero-dim" if np.ndim(v) == 0 else "")  # words: signatures blank out digits
@@ -201,11 +218,11 @@ def _promotion(A: Any, m: Mixed) -> Evidence:
     except Exception as e:  # noqa: BLE001 - refusing a mix torch accepts is this op's behaviour, judged here
         if not _uniform_works(A, m, want, backward=False):
             raise  # the op fails without promotion too: the engine's error, as every property reports it
-        return _fail(m, f"{call} raised {type(e).__name__}: {str(e)[:200]}; torch returns {want}", want,
-                     type(e).__name__)
+        return _fail(m, f"{m.op} of {m.mix()} raised {type(e).__name__}; torch returns {want}: {call} raised "
+                        f"{str(e)[:200]}", want, type(e).__name__)
     got = A.dtype_of(e_out)
     if got != want:
-        return _fail(m, f"{call} returned {got}; torch returns {want}", want, got)
+        return _fail(m, f"{m.op} of {m.mix()} returned {got}; torch returns {want}: {call}", want, got)
     tol = tolerance(ORACLE, want)
     c = O.compare({"output": T.to_numpy(t_out).astype(np.float64)},
                   {"output": A.to_numpy(e_out).astype(np.float64)}, tol, ORACLE)
