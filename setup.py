@@ -1,27 +1,14 @@
 """Build the Cython extensions of refengine; everything else lives in pyproject.toml."""
 import glob
 import os
-import platform
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 
-def _libmvec():
-    """glibc >= 2.35 on x86-64 ships vector erff (libmvec) that the gelu kernels vectorise
-    with; elsewhere they call libm's scalar erff."""
-    libc, version = platform.libc_ver()
-    try:
-        ok = libc == "glibc" and tuple(map(int, version.split(".")[:2])) >= (2, 35)
-    except ValueError:
-        ok = False
-    return ok and platform.machine() == "x86_64"
-
-
 def _extensions():
     exts = []
-    mvec = _libmvec()
     for pyx in sorted(glob.glob("refengine/**/*.pyx", recursive=True)):
         module = os.path.splitext(pyx)[0].replace(os.sep, ".")
         # depends: a .pyx including vmath.h (the vectorisable exp/log) is rebuilt when it is edited,
@@ -29,9 +16,7 @@ def _extensions():
         with open(pyx) as f:
             headers = glob.glob("refengine/kernels/*.h") if "vmath.h" in f.read() else []
         exts.append(Extension(module, [pyx], include_dirs=[numpy.get_include()], depends=headers,
-                              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
-                              + ([("REFENGINE_LIBMVEC", "1")] if mvec else []),
-                              libraries=["mvec", "m"] if mvec else [],
+                              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
                               extra_compile_args=["-O3"]))
     return cythonize(exts, language_level=3, nthreads=2,
                      compiler_directives={"embedsignature": True})
