@@ -131,8 +131,100 @@ def numpy_ops(xp: Any, log_softmax: LogSoftmax | None) -> dict[str, Op]:
          lambda i, p: _reduce(xp, xp.square(xp.subtract(i[0], i[1])), p["reduction"])),
     ]
 
+    entries += _more_entries(xp)
+
     def has(name: str) -> bool:
         if name == "log_softmax":
             return log_softmax is not None
         return name == "getitem" or hasattr(xp, name)  # indexing is the tensor's own, not the module's
     return {op: fn for op, needs, fn in entries if all(has(n) for n in needs.split())}
+
+
+def _narrow(x: Any, dim: int, start: int, length: int) -> Any:
+    start %= x.shape[dim]  # torch counts a negative start from the end
+    idx = [slice(None)] * x.ndim
+    idx[dim] = slice(start, start + length)
+    return x[tuple(idx)]
+
+
+def _chunk(x: Any, chunks: int, dim: int, k: int) -> Any:
+    size = -(-x.shape[dim] // chunks)  # torch.chunk: pieces of ceil(n / chunks), the last one shorter
+    return _narrow(x, dim, k * size, size)
+
+
+def _take(x: Any, dim: int, k: int) -> Any:
+    idx: list[Any] = [slice(None)] * x.ndim
+    idx[dim] = k
+    return x[tuple(idx)]
+
+
+def _gather(xp: Any, x: Any, dim: int, index: np.ndarray) -> Any:
+    """torch.gather lets ``index`` be smaller than ``x`` in the other dims: the corner of ``x`` it covers."""
+    dim %= x.ndim
+    corner = tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))
+    return xp.take_along_axis(x[corner], index, axis=dim)
+
+
+def _scan(scan: Callable[..., Any], x: Any, dim: int) -> Any:
+    """A scan of a 0-d tensor is the tensor (numpy's axis=None would flatten it to shape (1,))."""
+    return x if len(x.shape) == 0 else scan(x, axis=dim)
+
+
+def _sort(xp: Any, x: Any, dim: int, descending: bool) -> Any:
+    axis = axis_of(x, dim)
+    if axis is None:
+        return x
+    out = xp.sort(x, axis=axis)
+    return xp.flip(out, axis=axis) if descending else out
+
+
+def _more_entries(xp: Any) -> list[tuple[str, str, Op]]:
+    """The registry's further ops where numpy spells them (torch name -> numpy name; argument conventions)."""
+    def unary(name: str) -> Op:
+        return lambda i, p: getattr(xp, name)(i[0])
+
+    def binary(name: str) -> Op:
+        return lambda i, p: getattr(xp, name)(i[0], i[1])
+
+    renamed = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh", "acosh": "arccosh",
+               "atanh": "arctanh"}
+    same = ("tan", "sinh", "cosh", "log1p", "expm1", "log2", "log10", "exp2", "reciprocal", "square", "sign",
+            "floor", "ceil", "trunc", "fix", "round")
+    return [
+        *((op, np_name, unary(np_name)) for op, np_name in renamed.items()),
+        *((op, op, unary(op)) for op in same),
+        ("rsqrt", "reciprocal sqrt", lambda i, p: xp.reciprocal(xp.sqrt(i[0]))),
+        ("atan2", "arctan2", binary("arctan2")),
+        *((op, op, binary(op)) for op in ("hypot", "fmod", "remainder", "logaddexp")),  # numpy's remainder: torch's
+        ("dot", "dot", binary("dot")), ("vdot", "vdot", binary("vdot")), ("mv", "matmul", binary("matmul")),
+        ("outer", "outer", binary("outer")), ("ger", "outer", binary("outer")),
+        ("cross", "cross", lambda i, p: xp.cross(i[0], i[1], axis=p["dim"])),
+        ("einsum", "einsum", lambda i, p: xp.einsum(p["equation"], i[0], i[1])),
+        ("trace", "trace", unary("trace")),
+        ("diag", "diag", lambda i, p: xp.diag(i[0], p["diagonal"])),
+        ("diagonal", "diagonal", lambda i, p: xp.diagonal(i[0], p["offset"], p["dim1"], p["dim2"])),
+        ("tril", "tril", lambda i, p: xp.tril(i[0], p["diagonal"])),
+        ("triu", "triu", lambda i, p: xp.triu(i[0], p["diagonal"])),
+        ("cumsum", "cumsum", lambda i, p: _scan(xp.cumsum, i[0], p["dim"])),
+        ("cumprod", "cumprod", lambda i, p: _scan(xp.cumprod, i[0], p["dim"])),
+        ("sort", "sort flip", lambda i, p: _sort(xp, i[0], p["dim"], p["descending"])),
+        ("msort", "sort", lambda i, p: xp.sort(i[0], axis=0)),
+        ("std", "std", lambda i, p: xp.std(i[0], axis=axis_of(i[0], p["dim"]), ddof=p["correction"],
+                                            keepdims=p["keepdim"])),
+        ("flip", "flip", lambda i, p: xp.flip(i[0], axis=p["dims"])),
+        ("roll", "roll", lambda i, p: xp.roll(i[0], p["shifts"], axis=p["dims"])),
+        ("repeat", "tile", lambda i, p: xp.tile(i[0], p["sizes"])),  # len(sizes) >= ndim: numpy's tile
+        ("tile", "tile", lambda i, p: xp.tile(i[0], p["dims"])),
+        ("narrow", "getitem", lambda i, p: _narrow(i[0], p["dim"], p["start"], p["length"])),
+        ("chunk", "getitem", lambda i, p: _chunk(i[0], p["chunks"], p["dim"], p["k"])),
+        ("unbind", "getitem", lambda i, p: _take(i[0], p["dim"], p["k"])),
+        ("movedim", "moveaxis", lambda i, p: xp.moveaxis(i[0], p["source"], p["destination"])),
+        ("moveaxis", "moveaxis", lambda i, p: xp.moveaxis(i[0], p["source"], p["destination"])),
+        ("broadcast_to", "broadcast_to", lambda i, p: xp.broadcast_to(i[0], p["size"])),
+        ("take_along_dim", "take_along_axis reshape",
+         lambda i, p: xp.take_along_axis(xp.reshape(i[0], (-1,)), p["indices"].reshape(-1), axis=0)
+         if p["dim"] is None else xp.take_along_axis(i[0], p["indices"], axis=p["dim"])),
+        ("gather", "take_along_axis getitem", lambda i, p: _gather(xp, i[0], p["dim"], p["index"])),
+        ("index_select", "take", lambda i, p: xp.take(i[0], p["index"], axis=p["dim"])),
+        ("masked_fill", "where", lambda i, p: xp.where(p["mask"], p["value"], i[0])),
+    ]
