@@ -195,3 +195,18 @@ def test_an_expectation_with_a_program_op_excuses_failures_through_that_op_only(
     assert expectations.apply([through_stack, elsewhere], devs) == []
     assert through_stack.status == Status.EXPECTED_FAILURE and elsewhere.status == Status.FAILED
     assert "in a program with 'stack'" in devs[0].describe()
+
+
+def test_an_expectation_signature_may_quote_the_engines_own_error_message(tmp_path: Path) -> None:
+    """A finding's signature says only "raises ValueError"; the engine's words that make it a documented
+    refusal ("cannot involve non-constant mygrad tensors") are in the message, and narrow the entry to them."""
+    f = tmp_path / "expect.toml"
+    f.write_text('[[deviation]]\nengine = "e"\nop = "sign"\nproperty = "*"\n'
+                 'signature = "cannot involve non-constant"\nreason = "documented"\n')
+    devs = expectations.load(f)
+    refusal = Result("e", "sign", "forward", "float64", Status.ERROR, signature="sign: raises ValueError",
+                     message="ValueError: <ufunc 'sign'> cannot involve non-constant mygrad tensors.")
+    other = Result("e", "sign", "vjp", "float64", Status.ERROR, signature="sign: raises ValueError",
+                   message="ValueError: operands could not be broadcast together")
+    assert expectations.apply([refusal, other], devs) == []
+    assert refusal.status == Status.EXPECTED_FAILURE and other.status == Status.ERROR

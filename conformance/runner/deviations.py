@@ -8,8 +8,8 @@ reason::
     op = "pow"                  # or "*" (also the ANY_OP cells)
     property = "grad_vs_torch"  # or "*"
     dtype = "float32"           # or "*"
-    signature = "wrong values"  # optional: words of the finding's signature (results.json), so an
-                                # op = "*" entry excuses that behaviour only, not every bug of the rule
+    signature = "wrong values"  # optional: words of the finding's signature or message (results.json), so
+                                # an op = "*" entry excuses that behaviour only, not every bug of the rule
     program_op = "stack"        # optional: an op the failing example's program must contain, so an
                                 # op-independent rule's entry excuses failures that go through that op
     reason = "pow uses exp(b*log(a)); 3 ulp off torch in float32"
@@ -39,7 +39,7 @@ class Deviation:
     property: str
     dtype: str
     reason: str
-    signature: str = ""  # words the cell's failure signature must contain ("": any failure)
+    signature: str = ""  # words the cell's failure signature or message must contain ("": any failure)
     program_op: str = ""  # an op the failing example's program must contain ("": any program)
 
     def matches(self, r: Result) -> bool:
@@ -47,7 +47,9 @@ class Deviation:
             return False
         if self.program_op and self.program_op not in program_ops(r.program):
             return False
-        return not self.signature or self.signature in (r.signature or signature_of(r.message))
+        # the signature names the kind of failure ("raises ValueError"); the engine's own words are in the message
+        return not self.signature or any(self.signature in text for text in
+                                         (r.signature or signature_of(r.message), r.message or ""))
 
     def describe(self) -> str:
         narrowed = [f"{k} {v!r}" for k, v in (("signature", self.signature), ("in a program with", self.program_op))
