@@ -64,26 +64,13 @@ def engine_jvp(A: Any, p: Program, u: dict[int, np.ndarray]) -> np.ndarray | Non
     return np.zeros(_output_shape(p, p.output)) if t is None else np.asarray(t, dtype=np.float64)
 
 
-@O._oracle  # whatever numpy raises here is the harness's fault, never the engine's
-def numerical_jvp(p: Program, u: dict[int, np.ndarray]) -> np.ndarray:
-    """``J u`` of the output by central differences of the float64 forward, every leaf moved along ``u`` at once.
-
-    The step is ``projected_derivatives``'s: eps^(1/3) times the size of the largest moved value."""
-    x = {i: p.nodes[i].value for i in u}
-    scale = max([1.0] + [float(np.max(np.abs(v))) for v in x.values() if v.size])
-    h = O.EPS64 ** (1.0 / 3.0) * scale
-    plus = p.evaluate({i: x[i] + h * u[i] for i in u})[p.output]
-    minus = p.evaluate({i: x[i] - h * u[i] for i in u})[p.output]
-    return np.asarray((plus - minus) / (2 * h))
-
-
 @prop("jvp", family="forward", capabilities={caps.FORWARD_AD}, methods={"jvp"}, oracles={"numerical"}, cost=1.5)
 def _jvp(A: Any, p: Program) -> Evidence:
     """Forward mode's tangent J u of the output equals central differences along the same direction u."""
     require_smooth(p)
     u = direction(p)
     obs = engine_jvp(A, p, u)
-    exp = numerical_jvp(p, u)
+    exp = O.numerical_jvp(p, u)
     c = O.compare({"J u": exp}, {"J u": obs}, O.tolerance_for(p, "numerical"), "numerical")
     return from_comparison(c, {"J u": exp}, {"J u": obs}, "numerical", p, "forward-mode tangent")
 
