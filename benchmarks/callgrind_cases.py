@@ -5,8 +5,8 @@
 
 runs CASE K times after one warm-up call (none when K = 0) with refengine imported from the
 tree at ROOT (so two versions of a kernel can be compared); the instructions of one call are
-(count(K=2) - count(K=0)) / 3.  CASE: sigmoid, softmax, log_softmax, lsm_b (log_softmax
-backward), maxpool, conv (fwd+bwd), or chainN (an N-op chain, forward and backward; per op:
+(count(K=2) - count(K=0)) / 3.  CASE: sigmoid, silu, silu_b, softplus_b, gelu, gelu_b, softmax, log_softmax, lsm_b
+(log_softmax backward), maxpool, conv (fwd+bwd), or chainN (an N-op chain, forward and backward; per op:
 (count(chainN) - count(chain0)) / (3N) with K = 2)."""
 import sys
 
@@ -49,8 +49,11 @@ def workload(case):
     if case == "lsm_b":
         y = K.log_softmax_forward(rows, -1)
         return lambda: K.log_softmax_backward(g, y, -1)
+    g1 = g.reshape(-1)
     return {"sigmoid": lambda: K.sigmoid_forward(x), "log_softmax": lambda: K.log_softmax_forward(rows, -1),
-            "softmax": lambda: K.softmax_forward(rows, -1)}[case]
+            "softmax": lambda: K.softmax_forward(rows, -1), "silu": lambda: K.silu_forward(x),
+            "silu_b": lambda: K.silu_backward(g1, x), "softplus_b": lambda: K.softplus_backward(g1, x),
+            "gelu": lambda: K.gelu_forward(x), "gelu_b": lambda: K.gelu_backward(g1, x)}[case]
 
 
 if __name__ == "__main__":
