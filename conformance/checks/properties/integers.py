@@ -96,8 +96,9 @@ def _integer_requires_grad(A: Any, c: IntegerCall) -> Evidence:
         raise
     except Exception:  # noqa: BLE001 - any error is the rule kept; its type is the engine's own
         return Evidence(True, oracles=["rule"])
-    return violations([f"requires_grad=True on an integer or bool tensor did not raise; a {c.dtype} leaf: only "
-                       "floating point tensors can require gradients (torch raises RuntimeError)"], c)  # type: ignore[arg-type]
+    problem = (f"requires_grad=True on an integer or bool tensor did not raise; a {c.dtype} leaf: only "
+               "floating point tensors can require gradients (torch raises RuntimeError)")
+    return violations([problem], c)  # type: ignore[arg-type]
 
 
 def _is_reduction(op: str) -> bool:

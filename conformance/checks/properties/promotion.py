@@ -215,7 +215,7 @@ def _promotion(A: Any, m: Mixed) -> Evidence:
         e_out = A.apply(m.op, e_in, m.params)
     except AdapterContractError:
         raise
-    except Exception as e:  # noqa: BLE001 - refusing a mix torch accepts is this op's behaviour, judged here
+    except Exception as e:  # refusing a mix torch accepts is this op's behaviour, judged here
         if not _uniform_works(A, m, want, backward=False):
             raise  # the op fails without promotion too: the engine's error, as every property reports it
         return _fail(m, f"{m.op} of {m.mix()} raised {type(e).__name__}; torch returns {want}: {call} raised "
@@ -237,7 +237,7 @@ def _promotion(A: Any, m: Mixed) -> Evidence:
         A.backward(e_out, A.leaf(cot, want, False))
     except AdapterContractError:
         raise
-    except Exception as e:  # noqa: BLE001 - as for the forward: judged only if uniform operands differentiate
+    except Exception as e:  # as for the forward: judged only if uniform operands differentiate
         if not _uniform_works(A, m, want, backward=True):
             raise
         return _fail(m, f"{call}: backward raised {type(e).__name__}: {str(e)[:200]}; torch differentiates it",
