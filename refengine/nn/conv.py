@@ -90,18 +90,20 @@ class Conv2d(ArrayFunction):
         w2 = w.reshape(F, _rest(w.shape))
         want_x, want_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = np.empty(x.shape, g.dtype) if want_x else None
-        gw = np.zeros(w2.shape, g.dtype) if want_w else None
         gb = None
         if want_w:
-            part = np.empty(w2.shape, g.dtype)
+            # the weight gradient transposed, cols @ g^T summed over samples: with the columns
+            # (C*kh*kw x OH*OW) as the left operand OpenBLAS runs this product at ~75 GFLOP/s,
+            # g @ cols^T at ~50 (126 vs 186 us per sample on the benchmark's conv)
+            gwt = np.zeros(w2.shape[::-1], g.dtype)
+            part = np.empty(w2.shape[::-1], g.dtype)
         for n in range(N):                         # per sample, as forward (cache-sized columns)
             if want_x:
                 gx[n] = K.col2im(np.matmul(w2.T, g3[n])[None], (1,) + x.shape[1:], *ctx.geo)[0]
             if want_w:
-                np.matmul(g3[n], K.im2col(x[n:n + 1], *ctx.geo)[0].T, out=part)
-                gw += part
-        if want_w:
-            gw = gw.reshape(w.shape)
+                np.matmul(K.im2col(x[n:n + 1], *ctx.geo)[0], g3[n].T, out=part)
+                gwt += part
+        gw = np.ascontiguousarray(gwt.T).reshape(w.shape) if want_w else None
         if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb
