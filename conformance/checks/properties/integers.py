@@ -86,7 +86,7 @@ def _reduction_strategy(ops: Sequence[str], dtype: str, available: frozenset[str
 
 
 @prop("integer_requires_grad", family="semantics", per_op=False, methods={"integer_leaf"}, oracles={"rule"},
-      dtypes=("float64",), strategy=_leaf_strategy, cost=0.2)
+      dtypes=("float64",), strategy=_leaf_strategy)
 def _integer_requires_grad(A: Any, c: IntegerCall) -> Evidence:
     """An integer or bool tensor cannot require grad: asking for it raises (torch: "only Tensors of
     floating point dtype can require gradients")."""
@@ -107,7 +107,7 @@ def _is_reduction(op: str) -> bool:
 
 
 @prop("integer_reduction", family="dtypes", methods={"integer_leaf"}, oracles={ORACLE}, dtypes=("float64",),
-      strategy=_reduction_strategy, applies=_is_reduction, cost=0.2)
+      strategy=_reduction_strategy, applies=_is_reduction)
 def _integer_reduction(A: Any, c: IntegerCall) -> Evidence:
     """A reduction of an int64, int32 or bool tensor returns torch's dtype (sum of int32 or bool: int64)
     and exactly torch's values, or raises where torch raises (mean of an integer tensor).
