@@ -55,3 +55,19 @@ def test_torch_and_refengine_pass_the_integer_properties() -> None:
         rr = run(engine, profile="quick", ops=["sum", "mean", "var", "logsumexp", "amax"],
                  properties=["integer_requires_grad", "integer_reduction"], seed=0, corpus=False)
         assert rr.conformant, [(r.op, r.status, r.message) for r in rr.results if r.status.is_problem]
+
+
+def test_dtype_reproducers_exit_1_on_the_engine_and_0_on_torch(tmp_path) -> None:
+    """A dtype failure's reproducer -- the trace script, or where calls cannot be traced (integer_leaf)
+    the example's own dtype script -- exits 1 while the dtypes differ, 0 on torch."""
+    from broken_engines.dtypes import MulScalarUpcasts, SumKeepsInt32
+    from repro_helpers import replay
+
+    for engine, ops, props in ((MulScalarUpcasts(), ["mul"], ["promotion"]),
+                               (SumKeepsInt32(), ["sum"], ["integer_reduction"])):
+        rr = run(engine, profile="ci", ops=ops, properties=props, seed=0, corpus=False)
+        (f, *_) = rr.findings()
+        bad = replay(f.reproducer, tmp_path)
+        assert bad.returncode == 1, (bad.stdout, bad.stderr[-2000:])
+        good = replay(f.reproducer, tmp_path, "torch")
+        assert good.returncode == 0 and "OK" in good.stdout, (good.stdout, good.stderr[-2000:])

@@ -14,6 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from conformance.checks import oracles as O
+from conformance.checks.properties import dtype_script
 from conformance.checks.properties.base import Evidence, prop, violations
 from conformance.engines.adapter import INTEGER_DTYPES
 from conformance.engines.contract import AdapterContractError
@@ -40,18 +41,10 @@ class IntegerCall:
         return self.op or "*"
 
     def to_script(self, engine: str, dtype: str | None = None) -> str:
-        """A torch-style script of the call (torch-like engines), printing the result's dtype."""
-        mod = {"torch": "torch", "refengine": "refengine"}.get(engine, engine.split(":", 1)[-1])
-        lines = [f"# conformance reproducer: {self.op or 'leaf'} of a {self.dtype} tensor on {engine}",
-                 "import numpy as np", f"import {mod} as M"]
-        if self.op is None:
-            lines.append(f"x = M.tensor(np.array({self.value.tolist()!r}), dtype=M.{self.dtype}, requires_grad=True)")
-            lines.append("print('no error: x.requires_grad =', x.requires_grad)")
-        else:
-            lines.append(f"x = M.tensor(np.array({self.value.tolist()!r}), dtype=M.{self.dtype})")
-            lines.append(f"y = {REGISTRY[self.op].code(['x'], self.params)}")
-            lines.append("print(y.dtype, y)")
-        return "\n".join(lines) + "\n"
+        """A script making the leaf (and applying the op) on ``engine`` and on torch; exits 1 while they differ."""
+        title = f"{self.op}({self.dtype})" if self.op else f"a {self.dtype} leaf with requires_grad=True"
+        leaf = dtype_script.operand(self.value, self.dtype, self.op is None)
+        return dtype_script.script(engine, title, [leaf], self.op, self.params)
 
 
 def _elements(dtype: str, n: int) -> st.SearchStrategy[list[Any]]:

@@ -26,6 +26,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 from conformance.checks import oracles as O
+from conformance.checks.properties import dtype_script
 from conformance.checks.properties.base import Evidence, prop
 from conformance.engines import adapter as caps
 from conformance.engines.contract import AdapterContractError
@@ -111,20 +112,9 @@ class Mixed:
             return float(spec.kink([np.asarray(v, dtype=np.float64) for v in self.values], self.params))
 
     def to_script(self, engine: str, dtype: str | None = None) -> str:
-        """A torch-style script building the operands, applying the op and printing dtypes (torch-like engines)."""
-        mod = {"torch": "torch", "refengine": "refengine"}.get(engine, engine.split(":", 1)[-1])
-        lines = [f"# conformance reproducer: {self.describe()} on {engine}", "import numpy as np",
-                 f"import {mod} as M"]
-        for i, (kind, v, rg) in enumerate(zip(self.kinds, self.values, self.requires_grad)):
-            if kind in TENSOR_KINDS:
-                lines.append(f"x{i} = M.tensor(np.array({np.asarray(v).tolist()!r}), dtype=M.{kind}"
-                             + (", requires_grad=True)" if rg else ")"))
-            else:
-                lines.append(f"x{i} = {v!r}")
-        spec = REGISTRY[self.op]
-        lines.append(f"y = {spec.code([f'x{i}' for i in range(len(self.kinds))], self.params)}")
-        lines.append("print(y.dtype)")
-        return "\n".join(lines) + "\n"
+        """A script running this call on ``engine`` and on torch; it exits 1 while the result dtypes differ."""
+        ops = [dtype_script.operand(v, k, rg) for k, v, rg in zip(self.kinds, self.values, self.requires_grad)]
+        return dtype_script.script(engine, self.describe(), ops, self.op, self.params)
 
 
 #: the order ``Mixed.mix`` lists kinds in
