@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from benchmarks import cases as C
-from benchmarks.timing import median_time, memcpy_bandwidth
+from benchmarks.timing import CLOCK_NAME, median_time, median_times, memcpy_bandwidth
 
 ENGINES = ("refengine", "torch", "numpy", "micrograd")
 
@@ -65,13 +65,8 @@ def run(quick: bool, only: str | None) -> dict:
     for case in C.all_cases():
         if only and only not in case.name:
             continue
-        times = {}
-        for eng in ENGINES:
-            fn = case.runs.get(eng)
-            if fn is None:
-                continue
-            times[eng] = median_time(fn, repeat=_repeat(case, quick),
-                                     min_time=0.0 if case.group == "graph" else 0.05)
+        fns = {eng: case.runs[eng] for eng in ENGINES if case.runs.get(eng) is not None}
+        times = median_times(fns, repeat=_repeat(case, quick), min_time=0.0 if case.group == "graph" else 0.05)
         row = {"case": case.name, "group": case.group, "median_s": times, "target": case.target,
                "ratios": {f"refengine/{o}": times["refengine"] / times[o] for o in case.ratio_of if o in times},
                "notes": case.meta}
@@ -88,6 +83,7 @@ def run(quick: bool, only: str | None) -> dict:
             "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "blas_threads": list(blas.threads().values()),
             "loadavg_before": load_before[0], "loadavg_after": os.getloadavg()[0], "quick": quick,
+            "clock": CLOCK_NAME,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}
 
 
@@ -97,7 +93,7 @@ def _fmt(t):
 
 def _header():
     print(f"{'case':46s} {'refengine':>10s} {'torch':>10s} {'numpy':>10s} {'micrograd':>10s}  target; ratios "
-          "(medians in ms; ratio = refengine time / other)")
+          f"(medians of {CLOCK_NAME} in ms, engines interleaved; ratio = refengine time / other)")
 
 
 def _print_row(row):

@@ -30,7 +30,9 @@ def render(report: dict) -> str:
             f"{'/'.join(map(str, r['blas_threads'])) or '?'} thread(s), kernels={r['kernels']}"
             f"{', --quick' if r.get('quick') else ''}; memcpy {r['memcpy_GBps']:.1f} GB/s.  "
             f"{sum(x['target_met'] for x in r['results'])} of {len(r['results'])} targets met.")
-    lines = [head, "", "medians in ms; ratio = refengine time / other engine's time", "",
+    clock = f"medians of {r['clock']} in ms, engines interleaved sample by sample" if "clock" in r else \
+        "medians of wall time in ms"
+    lines = [head, "", f"{clock}; ratio = refengine time / other engine's time", "",
              "| case | refengine | torch | numpy | micrograd | ratios | target | |",
              "|---|---:|---:|---:|---:|---|---|---|"]
     for row in r["results"]:
