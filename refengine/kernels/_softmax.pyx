@@ -82,6 +82,9 @@ cdef extern from *:
         /* log_softmax backward: g - exp(y) * s */ \
         RE_SM_CLONES static void re_lsm_b_##sfx(T *__restrict out, const T *g, const T *y, T s, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) out[i] = g[i] - EXP(y[i]) * s; } \
+        /* ... for a row whose y is <= 0 (log_softmax's own output always is): EXPNEG, same bits */ \
+        RE_SM_CLONES static void re_lsm_bneg_##sfx(T *__restrict out, const T *g, const T *y, T s, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) out[i] = g[i] - EXPNEG(y[i]) * s; } \
         /* logsumexp backward: g * exp(x - r) */ \
         RE_SM_CLONES static void re_lse_b_##sfx(T *__restrict out, const T *x, T g, T r, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) out[i] = g * EXP(x[i] - r); }
@@ -105,6 +108,7 @@ cdef extern from *:
     void re_shift_f(float* out, const float* x, float m, float ls, Py_ssize_t n) nogil
     void re_shift_d(double* out, const double* x, double m, double ls, Py_ssize_t n) nogil
     void re_lsm_b_f(float* out, const float* g, const float* y, float s, Py_ssize_t n) nogil
+    void re_lsm_bneg_f(float* out, const float* g, const float* y, float s, Py_ssize_t n) nogil
     void re_lsm_b_d(double* out, const double* g, const double* y, double s, Py_ssize_t n) nogil
     void re_lse_b_f(float* out, const float* x, float g, float r, Py_ssize_t n) nogil
     void re_lse_b_d(double* out, const double* x, double g, double r, Py_ssize_t n) nogil
@@ -219,7 +223,11 @@ cdef void _bwd_c(const floating[:, ::1] g, const floating[:, ::1] y, floating[:,
             yr = &y[r, 0]
             orow = &out[r, 0]
             if floating is float:
-                if take_log:
+                if take_log and re_max_f(yr, n) <= 0:
+                    # log_softmax's own output (<= 0 by construction): the cheaper exp, same
+                    # bits; the max pass over a cache-resident row costs a fraction of the exp
+                    re_lsm_bneg_f(orow, gr, yr, <float>re_sum_f(gr, n), n)
+                elif take_log:
                     re_lsm_b_f(orow, gr, yr, <float>re_sum_f(gr, n), n)
                 else:
                     re_sm_update_f(orow, gr, yr, <float>re_dot_f(gr, yr, n), n)
