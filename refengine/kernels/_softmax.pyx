@@ -90,6 +90,7 @@ cdef extern from *:
             for (Py_ssize_t i = 0; i < n; i++) out[i] = g * EXP(x[i] - r); }
     RE_SM(f, float, re_expf, re_expnegf, re_logf)
     RE_SM(d, double, exp, exp, log)
+    static inline void re_sm_unused_d(void) { (void)re_lsm_bneg_d; }  /* float32 rows only use it */
     """
     double re_dot_f(const float* a, const float* b, Py_ssize_t n) nogil
     double re_dot_d(const double* a, const double* b, Py_ssize_t n) nogil
