@@ -51,3 +51,21 @@ def test_where_a_corpus_replay_came_from_is_not_part_of_the_bug() -> None:
     assert signature_of(f"corpus replay stack.retain_graph_twice.float32.torch.6049.json: {plain}") == signature_of(plain)
     assert signature_of(f"{plain} [corpus replay of stack.retain_graph_twice.float64.torch.a31a.json fails too]") == \
         signature_of(plain)
+
+
+def test_a_finding_shows_a_reproducer_that_checks_before_a_shorter_one_that_only_prints() -> None:
+    """logit with a wrong backward: its jvp cell's reproducer can only print the program's values (the check hands
+    the engine a callable), its grad_vs_numerical cell's trace script exits 1; the finding must show the latter,
+    however long."""
+    from conformance.runner.findings import PROGRAM_ONLY
+
+    prints = f"# property 'jvp_vjp_transpose'\n{PROGRAM_ONLY} this failure)\nprint(1)\n"
+    checks = "# property 'grad_vs_numerical'\n" + "step(...)\n" * 40 + "sys.exit(1)\n"
+    cells = [Result(engine="e", op="logit", property=prop, dtype="float64", status=Status.FAILED,
+                    message="leaf grads: v0: got 1, expected 2", culprit={"op": "logit"},
+                    signature="gradient values wrong", fault="engine", reproducer=script)
+             for prop, script in (("jvp_vjp_transpose", prints), ("grad_vs_numerical", checks))]
+    (f,) = collect(cells)
+    assert f.reproducer == checks
+    (f,) = collect(list(reversed(cells)))
+    assert f.reproducer == checks

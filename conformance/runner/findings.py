@@ -166,7 +166,7 @@ def _merge_engine_wide(results: list[Result], groups: dict[str, Finding], status
             continue
         rule = {"rule": fs[0].property}
         fid = finding_id(rule, sig, fault)
-        first = min(fs, key=lambda f: len(f.reproducer or "") or float("inf"))
+        first = min(fs, key=lambda f: reproducer_rank(f.reproducer))
         merged = groups.setdefault(fid, Finding(id=fid, culprit=rule, property=fs[0].property, signature=sig,
                                                 fault=fault, message=first.message, reproducer=first.reproducer,
                                                 interaction=True))
@@ -184,11 +184,24 @@ def _merge_engine_wide(results: list[Result], groups: dict[str, Finding], status
                     extra["finding"], extra["culprit"] = fid, dict(rule)
 
 
+#: first line of a reproducer that only prints the program's values (no trace script could show the
+#: failure, e.g. a check that hands the engine a Python callable): it cannot exit 1 by itself
+PROGRAM_ONLY = "# This script prints the program's values on the engine; it does not compare them (no trace shows"
+
+
+def reproducer_rank(script: str | None) -> tuple[int, float]:
+    """Order of preference among a finding's reproducers: one that checks (exits 1 while the bug is
+    there) before one that only prints values, then the shortest."""
+    if script is None:
+        return (2, float("inf"))
+    return (int(PROGRAM_ONLY in script), len(script))
+
+
 def _closer(r: Result, f: Finding, failure: dict[str, Any]) -> bool:
-    """Prefer, as the finding's example, a cell of the culprit op itself (its reproducer is smallest)."""
+    """Prefer, as the finding's example, a cell of the culprit op itself (its reproducer checking, and smallest)."""
     own = f.culprit.get("op") == r.op or f.culprit.get("rule") == r.property
     return own and failure["reproducer"] is not None and r.status != Status.BLOCKED_BY and (
-        f.reproducer is None or len(failure["reproducer"]) < len(f.reproducer))
+        reproducer_rank(failure["reproducer"]) < reproducer_rank(f.reproducer))
 
 
 #: a number not glued to a name ('float64', 'v3' and 'log1p' keep their digits)

@@ -24,6 +24,7 @@ from hypothesis.errors import HypothesisException, StopTest
 from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.adapter import Adapter
 from conformance.engines.contract import CheckedAdapter
+from conformance.runner.findings import PROGRAM_ONLY
 from conformance.runner.results import ANY_OP
 from conformance.runner.trace import (
     Call,
@@ -79,7 +80,8 @@ def _program_script(name: str, head: str, program: Any) -> str | None:
     if program is None:
         return None
     torch_version = "\n".join("# " + line for line in program.to_script("torch").splitlines())
-    return head + program.to_script(name) + "\n# The same program on torch:\n" + torch_version + "\n"
+    return (head + PROGRAM_ONLY + " this failure); compare with torch's, below\n" + program.to_script(name)
+            + "\n# The same program on torch:\n" + torch_version + "\n")
 
 
 # -- the trace script ----------------------------------------------------------------------------
