@@ -210,3 +210,29 @@ def test_an_expectation_signature_may_quote_the_engines_own_error_message(tmp_pa
                    message="ValueError: operands could not be broadcast together")
     assert expectations.apply([refusal, other], devs) == []
     assert refusal.status == Status.EXPECTED_FAILURE and other.status == Status.ERROR
+
+
+def test_an_expected_failure_does_not_hide_an_unexpected_bug_of_the_same_example(tmp_path: Path) -> None:
+    """mygrad's div cell failed twice: float32 with int64 gives float64 (numpy's promotion: expected) and
+    float32 with a Python float gives float64 (mygrad's own bug).  The cell stays failed, the expected failure's
+    finding is expected, and the bug's finding counts."""
+    from conformance.runner.findings import collect
+
+    f = tmp_path / "expect.toml"
+    f.write_text('[[deviation]]\nengine = "e"\nop = "*"\nproperty = "promotion"\n'
+                 'signature = "float32 with int64 returned float64"\nreason = "numpy promotion"\n')
+    devs = expectations.load(f)
+    numpy_rule = "div of float32 with int64 returned float64; torch returns float32: div(float32, int64)"
+    own_bug = "div of float32 with python float returned float64; torch returns float32: div(float32, 0.5)"
+
+    def cell(dtype: str, also: list[str]) -> Result:
+        return Result("e", "div", "promotion", dtype, Status.FAILED, message=numpy_rule, culprit={"op": "div"},
+                      also=[{"message": m, "culprit": {"op": "div"}} for m in also])
+    both, alone = cell("float64", [own_bug]), cell("float32", [])
+    assert expectations.apply([both, alone], devs) == []
+    assert alone.status == Status.EXPECTED_FAILURE
+    assert both.status == Status.FAILED and both.expectation_reason == "numpy promotion"
+    assert "expected" not in both.also[0]
+    by_sig = {fd.signature.split(" returned")[0]: fd for fd in collect([both, alone])}
+    assert by_sig["div of float32 with int64"].expected and not by_sig["div of float32 with int64"].counts
+    assert by_sig["div of float32 with python float"].counts

@@ -20,6 +20,7 @@ silently.  Nothing is skipped: an expected cell still runs.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from dataclasses import dataclass
@@ -87,20 +88,43 @@ def load(path: Path) -> list[Deviation]:
 
 
 def apply(results: list[Result], deviations: list[Deviation]) -> list[Deviation]:
-    """Mark matching problem cells as expected failures (in place); return the stale entries."""
+    """Mark the failures that match an entry as expected (in place); return the stale entries.
+
+    A cell can hold more than one failure (its own, and in ``also`` the other bugs its example
+    showed).  Each is matched on its own; the cell reads expected only when every one of them
+    is, so an expected behaviour cannot hide an unexpected bug found in the same example: that
+    cell stays failed, its expected failure's reason recorded (``expectation_reason``), and only
+    the unexpected bug's finding counts."""
     used: set[int] = set()
+
+    def match(r: Result) -> str | None:
+        for k, d in enumerate(deviations):
+            if d.matches(r):
+                used.add(k)
+                return d.reason
+        return None
+
     for r in results:
         if not r.status.is_problem:
             continue
-        for k, d in enumerate(deviations):
-            if d.matches(r):
+        reason = match(r)
+        extras = [match(_as_cell(r, extra)) for extra in r.also]
+        for extra, why in zip(r.also, extras):
+            if why is not None:
+                extra["expected"] = why
+        if reason is not None:
+            r.expectation_reason = reason
+            if all(why is not None for why in extras):
                 r.status = Status.EXPECTED_FAILURE
-                r.expectation_reason = d.reason
-                used.add(k)
-                break
     ran = {(r.engine, r.op, r.property, r.dtype) for r in results}
     return [d for k, d in enumerate(deviations) if k not in used and any(
         all(getattr(d, f) in ("*", v) for f, v in zip(FIELDS, cell)) for cell in ran)]
+
+
+def _as_cell(r: Result, extra: dict[str, Any]) -> Result:
+    """One of a cell's further failures as a cell of its own, for matching."""
+    return dataclasses.replace(r, message=extra.get("message", ""), signature=extra.get("signature"),
+                               program=extra.get("program", r.program), also=[])
 
 
 def load_json_or_toml(path: Path) -> Any:

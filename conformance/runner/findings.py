@@ -68,16 +68,24 @@ def default_culprit(r: Result) -> dict[str, str]:
     return {"rule": r.property} if r.op == ANY_OP else {"op": r.op}
 
 
+def _own_status(r: Result) -> Status:
+    """The status of a cell's own failure: expected where an expectation matched it, even in a cell
+    that stays failed because of another, unexpected failure (deviations.apply)."""
+    return Status.EXPECTED_FAILURE if r.status.is_problem and r.expectation_reason else r.status
+
+
 def _entries(r: Result) -> Iterable[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """(failure, where to stamp its finding id: None for the cell itself) for each failure of a cell."""
+    """(failure, where to stamp its finding id: None for the cell itself) for each failure of a cell,
+    with the failure's own ``status`` (expected or not)."""
     yield ({"culprit": r.culprit or default_culprit(r), "signature": r.signature or signature_of(r.message),
             "fault": r.fault or "engine", "message": r.message, "reproducer": r.reproducer,
-            "interaction": r.interaction}, None)
+            "interaction": r.interaction, "status": _own_status(r)}, None)
     for extra in r.also:
         yield ({"culprit": extra.get("culprit") or default_culprit(r),
                 "signature": extra.get("signature") or signature_of(extra.get("message", "")),
                 "fault": extra.get("fault") or "engine", "message": extra.get("message", ""),
-                "reproducer": extra.get("reproducer"), "interaction": bool(extra.get("interaction"))}, extra)
+                "reproducer": extra.get("reproducer"), "interaction": bool(extra.get("interaction")),
+                "status": Status.EXPECTED_FAILURE if extra.get("expected") else r.status}, extra)
 
 
 def collect(results: list[Result]) -> list[Finding]:
@@ -98,7 +106,7 @@ def collect(results: list[Result]) -> list[Finding]:
                 statuses[fid] = []
             f.cells.append([r.op, r.property, r.dtype])
             f.interaction = f.interaction and failure["interaction"]  # only if no cell shows it alone
-            statuses[fid].append(r.status)
+            statuses[fid].append(failure["status"])
             if _closer(r, f, failure):
                 f.message, f.reproducer = failure["message"], failure["reproducer"]
             if stamp is None:
@@ -135,13 +143,13 @@ def _move_to_raising_op(results: list[Result], groups: dict[str, Finding],
         if r.status != Status.ERROR or f is None or "rule" not in f.culprit or target is None:
             continue
         f.cells.remove([r.op, r.property, r.dtype])
-        statuses[f.id].remove(r.status)
+        statuses[f.id].remove(_own_status(r))
         if not f.cells:
             del groups[f.id]
         r.status, r.blocked_by, r.culprit = Status.BLOCKED_BY, target.culprit["op"], dict(target.culprit)
         r.signature, r.fault, r.finding = target.signature, target.fault, target.id
         target.cells.append([r.op, r.property, r.dtype])
-        statuses[target.id].append(r.status)
+        statuses[target.id].append(_own_status(r))
 
 
 #: a structural interaction seen on this many ops is the engine's behaviour, not each op's bug
