@@ -110,9 +110,12 @@ def make_binary(name: str, node_name: str, forward: Callable, grad_a: Callable |
     def bwd(ctx, g):
         a, b, r = ctx.saved_tensors
         need = ctx.needs_input_grad
+        # torch computes the partials in the result dtype: log(float32 y) for a float64 xlogy is taken
+        # in float64, not in float32 and widened (fit_grad then casts each gradient to its input's dtype)
+        x, y = _in_dtype(a, r), _in_dtype(b, r)
         with np.errstate(all="ignore"):
-            ga = fit_grad(grad_a(g, a, b, r), a) if need[0] and grad_a is not None else None
-            gb = fit_grad(grad_b(g, a, b, r), b) if need[1] and grad_b is not None else None
+            ga = fit_grad(grad_a(g, x, y, r), a) if need[0] and grad_a is not None else None
+            gb = fit_grad(grad_b(g, x, y, r), b) if need[1] and grad_b is not None else None
         return ga, gb
 
     def jvp(ctx, ta, tb):
@@ -126,6 +129,18 @@ def make_binary(name: str, node_name: str, forward: Callable, grad_a: Callable |
     return type(name.capitalize(), (ArrayFunction,), {
         "node_name": node_name, "forward": staticmethod(fwd), "backward": staticmethod(bwd),
         "jvp": staticmethod(jvp), "__doc__": doc or f"Elementwise {name} (torch.{name})."})
+
+
+def _in_dtype(v, r):
+    """An operand saved for backward, in the result's dtype (a Variable through a differentiable cast, so
+    double backward sees the same graph torch builds; Python numbers as they are)."""
+    want = getattr(r, "dtype", None)
+    if want is None or isinstance(v, (int, float)) or v.dtype == want:
+        return v
+    if isinstance(v, np.ndarray):
+        return v.astype(want)
+    from refengine.ops.misc import cast
+    return cast(v, want)
 
 
 def require_tensors(name: str, input, other):

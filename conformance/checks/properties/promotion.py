@@ -242,8 +242,10 @@ def _promotion(A: Any, m: Mixed) -> Evidence:
             return _fail(m, f"{call}: .grad of operand {i} is {g.dtype}; the leaf (and torch's .grad) is {kind}",
                          kind, str(g.dtype))
         # a float64 leaf's gradient that flowed through a float32 result carries float32 rounding (torch
-        # gives a 0-d float64 with a float32 array a float32 result): judged at the coarser of the two
-        coarse = "float32" if "float32" in (kind, want) else "float64"
+        # gives a 0-d float64 with a float32 array a float32 result), and torch's backward formulas use each
+        # saved operand in its own dtype (atan2's d/dother = -self/(self*self + other*other) squares a float32
+        # self in float32): any float32 operand makes every gradient a float32-precision one
+        coarse = "float32" if "float32" in (*m.kinds, want) else "float64"
         c = O.compare({f"grad x{i}": tg.astype(np.float64)}, {f"grad x{i}": g.astype(np.float64)},
                       tolerance(ORACLE, coarse), ORACLE)
         if not c.ok:
