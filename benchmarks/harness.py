@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from typing import Any, Sequence
@@ -43,17 +42,16 @@ def _session_cpu(sid: int, seen: dict[int, float]) -> None:
 def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
     """Run ``cmd`` in a session of its own: (its outcome, wall seconds, CPU seconds of the whole session)."""
     seen: dict[int, float] = {}
-    t0 = time.perf_counter()
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          start_new_session=True) as proc:
-        reader = threading.Thread(target=lambda: seen.setdefault(-1, proc.communicate()), daemon=True)
-        reader.start()
-        while reader.is_alive():
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, start_new_session=True)
+        while proc.poll() is None:
             _session_cpu(proc.pid, seen)
-            reader.join(0.2)
-    wall = time.perf_counter() - t0
-    out, err = seen.pop(-1)
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), wall, sum(seen.values())
+            time.sleep(0.2)
+        wall = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read()), wall, sum(seen.values())
 
 
 def run_once(engine: str, profile: str, ops: Sequence[str] | None = None,
