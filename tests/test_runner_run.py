@@ -236,3 +236,23 @@ def test_an_expected_failure_does_not_hide_an_unexpected_bug_of_the_same_example
     by_sig = {fd.signature.split(" returned")[0]: fd for fd in collect([both, alone])}
     assert by_sig["div of float32 with int64"].expected and not by_sig["div of float32 with int64"].counts
     assert by_sig["div of float32 with python float"].counts
+
+
+def test_an_ops_expectation_covers_that_op_where_a_rule_cell_blamed_it(tmp_path: Path) -> None:
+    """mygrad's sign refuses tensors that require grad, by design (an entry for op sign).  The leaf_rule cell drew
+    sign too: its own failure is expected, and its second failure, diagnosed as sign's refusal, is the same
+    documented behaviour -- the cell reads expected.  Another op's failure in a rule cell is not covered."""
+    f = tmp_path / "expect.toml"
+    f.write_text('[[deviation]]\nengine = "e"\nop = "*"\nproperty = "leaf_rule"\nsignature = "has a .grad"\n'
+                 'reason = "documented rule"\n\n'
+                 '[[deviation]]\nengine = "e"\nop = "sign"\nproperty = "*"\n'
+                 'signature = "cannot involve non-constant"\nreason = "constant-only ufunc"\n')
+    devs = expectations.load(f)
+    refusal = "ValueError: <ufunc 'sign'> cannot involve non-constant mygrad tensors."
+    drew_sign = Result("e", "*", "leaf_rule", "float64", Status.FAILED, message="v2 (add) has a .grad",
+                       also=[{"message": refusal, "culprit": {"op": "sign"}}])
+    drew_floor = Result("e", "*", "leaf_rule", "float32", Status.FAILED, message="v2 (add) has a .grad",
+                        also=[{"message": refusal.replace("sign", "floor"), "culprit": {"op": "floor"}}])
+    expectations.apply([drew_sign, drew_floor], devs)
+    assert drew_sign.status == Status.EXPECTED_FAILURE and drew_sign.also[0]["expected"] == "constant-only ufunc"
+    assert drew_floor.status == Status.FAILED and "expected" not in drew_floor.also[0]

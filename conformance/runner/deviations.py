@@ -44,7 +44,11 @@ class Deviation:
     program_op: str = ""  # an op the failing example's program must contain ("": any program)
 
     def matches(self, r: Result) -> bool:
-        if not all(getattr(self, f) in ("*", getattr(r, f)) for f in FIELDS):
+        # an op's entry describes that op wherever its behaviour shows: in its own cells, and in a rule's
+        # cell whose failure diagnosis blamed it (an op-independent rule drew the op)
+        if self.op not in ("*", r.op) and (r.culprit or {}).get("op") != self.op:
+            return False
+        if not all(getattr(self, f) in ("*", getattr(r, f)) for f in FIELDS if f != "op"):
             return False
         if self.program_op and self.program_op not in program_ops(r.program):
             return False
@@ -124,7 +128,7 @@ def apply(results: list[Result], deviations: list[Deviation]) -> list[Deviation]
 def _as_cell(r: Result, extra: dict[str, Any]) -> Result:
     """One of a cell's further failures as a cell of its own, for matching."""
     return dataclasses.replace(r, message=extra.get("message", ""), signature=extra.get("signature"),
-                               program=extra.get("program", r.program), also=[])
+                               culprit=extra.get("culprit"), program=extra.get("program", r.program), also=[])
 
 
 def load_json_or_toml(path: Path) -> Any:
