@@ -27,7 +27,7 @@ def value(t):
     return t  # adapters hand out numpy arrays already
 
 warnings.filterwarnings('ignore')  # torch warns when .grad of a non-leaf is read
-ATOL, RTOL = 1e-05, 1e-05  # conformance.spec.tolerances: torch-float64 at float32
+ATOL, RTOL = 1e-10, 1e-10  # conformance.spec.tolerances: torch-float64 at float64
 
 
 def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
@@ -96,12 +96,12 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)"):
-    v0 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)
+with step(0, "v0 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)"):
+    v0 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)
 with step(1, "v1 = A.apply('neg', [v0], {})"):
     v1 = A.apply('neg', [v0], {})
-with step(2, "v2 = A.leaf(np.array(-0.75, dtype='float64'), 'float32', False)"):
-    v2 = A.leaf(np.array(-0.75, dtype='float64'), 'float32', False)
+with step(2, "v2 = A.leaf(np.array(-0.75, dtype='float64'), 'float64', False)"):
+    v2 = A.leaf(np.array(-0.75, dtype='float64'), 'float64', False)
 with step(3, "v3 = A.apply('mul', [v0, v2], {})"):
     v3 = A.apply('mul', [v0, v2], {})
 with step(4, "v4 = A.apply('sum', [v3], {'dim': None, 'keepdim': False})"):
@@ -127,19 +127,19 @@ with step(13, 'A.retain_grad(v5)'):
 with step(14, 'A.backward(v5, None, None, False)'):
     A.backward(v5, None, None, False)
 with step(15, 'A.grad_of(v1)'):
-    see('A.grad_of(v1)', A.grad_of(v1), np.array(1.0, dtype='float32'))
+    see('A.grad_of(v1)', A.grad_of(v1), np.array(1.0, dtype='float64'))
 with step(16, 'A.grad_of(v3)'):
-    see('A.grad_of(v3)', A.grad_of(v3), np.array(1.0, dtype='float32'))
+    see('A.grad_of(v3)', A.grad_of(v3), np.array(1.0, dtype='float64'))
 with step(17, 'A.grad_of(v4)'):
-    see('A.grad_of(v4)', A.grad_of(v4), np.array(1.0, dtype='float32'))
+    see('A.grad_of(v4)', A.grad_of(v4), np.array(1.0, dtype='float64'))
 with step(18, 'A.grad_of(v5)'):
-    see('A.grad_of(v5)', A.grad_of(v5), np.array(1.0, dtype='float32'))
-with step(19, "v19 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)"):
-    v19 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)
+    see('A.grad_of(v5)', A.grad_of(v5), np.array(1.0, dtype='float64'))
+with step(19, "v19 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)"):
+    v19 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)
 with step(20, "v20 = A.apply('neg', [v19], {})"):
     v20 = A.apply('neg', [v19], {})
-with step(21, "v21 = A.leaf(np.array(-0.75, dtype='float64'), 'float32', False)"):
-    v21 = A.leaf(np.array(-0.75, dtype='float64'), 'float32', False)
+with step(21, "v21 = A.leaf(np.array(-0.75, dtype='float64'), 'float64', False)"):
+    v21 = A.leaf(np.array(-0.75, dtype='float64'), 'float64', False)
 with step(22, "v22 = A.apply('mul', [v19, v21], {})"):
     v22 = A.apply('mul', [v19, v21], {})
 with step(23, "v23 = A.apply('sum', [v22], {'dim': None, 'keepdim': False})"):
@@ -151,7 +151,7 @@ with step(25, 'A.retain_grad(v20)'):
 with step(26, 'A.backward(v24, None, None, False)'):
     A.backward(v24, None, None, False)
 with step(27, 'A.grad_of(v20)'):
-    see('A.grad_of(v20)', A.grad_of(v20), np.array(1.0, dtype='float32'))
+    see('A.grad_of(v20)', A.grad_of(v20), np.array(1.0, dtype='float64'))
 with step(28, 'A.grad_of(v22)'):
     see('A.grad_of(v22)', A.grad_of(v22), None)
 with step(29, 'A.grad_of(v23)'):
