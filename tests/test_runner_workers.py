@@ -164,8 +164,9 @@ def test_a_worker_inherits_the_environment_path_and_cwd_of_the_run_at_its_start(
     still be the run's at the moment the worker starts."""
     import multiprocessing.forkserver
 
-    from conformance.runner.workers import _context
-    if _context().get_start_method() == "forkserver":
+    from conformance.runner import workers
+    from conformance.runner.processes import start_context
+    if start_context(workers.__name__).get_start_method() == "forkserver":
         multiprocessing.forkserver.ensure_running()  # started before the state below changes
     (tmp_path / "late_engine_mod.py").write_text(LATE_ENGINE)
     (tmp_path / "late_marker.txt").write_text("")

@@ -10,8 +10,9 @@ Protocol (one ``Pipe`` per worker, pickled tuples):
   ``("result", index, Result)`` when the cell is done.
 
 Because every example is announced before it runs, a worker that dies (segfault, abort,
-``os._exit``) or hangs on one example leaves the parent holding the program that did it.  A crash costs once: the op that crashed (the cell's op, or the
-focus op of the program an op-independent cell was running) is remembered, its remaining cells
+``os._exit``) or hangs on one example leaves the parent holding the program that did it.  A crash
+costs once: the op that crashed (the cell's op, or the focus op of the program an op-independent
+cell was running) is remembered, its remaining cells
 read ``blocked-by`` it without running, and op-independent cells stop drawing it.
 "Hangs" counts the worker's CPU time where the OS shows it (``/proc``): an example is a hang
 when it has used ``timeout`` seconds of CPU (a spinning loop), or when ``timeout`` seconds of
@@ -22,17 +23,11 @@ Result with the signal or exit code and that program's reproducer, starts a fres
 worker and goes on.  Results already received are never lost.  Workers ignore SIGINT:
 the parent decides when they stop.
 
-Workers are forked from a ``multiprocessing`` forkserver that has imported torch and the harness
-once (spawn where there is no forkserver): a worker, and a restart after a crash, then costs a fork
-instead of a fresh interpreter importing torch (~2-3 s of CPU each).  What a spawned worker would
-inherit at its start -- environment, ``sys.path``, working directory -- is sent with it, since the
-forkserver's own were taken when it started.
+How a worker process starts (a fork from a forkserver with torch preloaded) is runner/processes.py.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import multiprocessing
 import os
 import pickle
 import signal
@@ -40,17 +35,17 @@ import sys
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from conformance.checks.properties import PROPERTIES
 from conformance.engines import resolve
 from conformance.errors import ConfigError
 from conformance.runner.cells import run_cell, shape_bound
 from conformance.runner.findings import signature_of
+from conformance.runner.processes import Inherited, start_context, thread_limits
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, Status
@@ -99,42 +94,6 @@ def _preload_oracle() -> None:
         import torch  # noqa: F401
     except ImportError:
         pass
-
-
-def _context() -> Any:
-    """The forkserver context with torch and the harness preloaded, else spawn (no fork without exec:
-    the parent may hold torch's thread pools, which a forked child cannot use)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    preload = [__name__]
-    if importlib.util.find_spec("torch") is not None:
-        preload.insert(0, "torch")
-    ctx.set_forkserver_preload(preload)
-    return ctx
-
-
-@dataclass(frozen=True)
-class Inherited:
-    """What a spawned process takes from its parent at start, sent explicitly to a forked worker."""
-
-    environ: dict[str, str]
-    sys_path: list[str]
-    cwd: str
-
-    @staticmethod
-    def now() -> Inherited:
-        return Inherited(dict(os.environ), list(sys.path), os.getcwd())
-
-    def apply(self) -> None:
-        os.environ.clear()
-        os.environ.update(self.environ)
-        sys.path[:] = self.sys_path
-        os.chdir(self.cwd)
-        threads = self.environ.get("OMP_NUM_THREADS")
-        torch = sys.modules.get("torch")
-        if torch is not None and threads and threads.isdigit():  # torch read it when the forkserver imported it
-            torch.set_num_threads(int(threads))
 
 
 def _worker_main(conn: Connection, cfg: WorkerConfig, inherited: Inherited | None = None) -> None:
@@ -220,9 +179,9 @@ class WorkerPool:
     scale_of: Callable[[Cell], float] | None = None  # the share of its examples a cell gets (--budget)
 
     def _spawn(self) -> _Worker:
-        ctx = _context()
+        ctx = start_context(__name__)
         parent, child = ctx.Pipe()
-        with _thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None):
+        with thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None):
             proc = ctx.Process(target=_worker_main, args=(child, self.cfg, Inherited.now()), daemon=True,
                                name="conformance-worker")
             proc.start()
@@ -362,29 +321,6 @@ class WorkerPool:
                 pass
             self._kill(w)
         self.workers = []
-
-
-@contextmanager
-def _thread_limits(threads: int | None) -> Iterator[None]:
-    """Environment for a spawned worker: BLAS/OpenMP/torch threads capped at ``threads`` (None: as is).
-
-    N workers each running cores-many spinning OpenMP threads made cells 3x slower than in process;
-    variables the user set are left alone."""
-    if threads is None:
-        yield
-        return
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    for k in _THREAD_VARS:
-        os.environ.setdefault(k, str(threads))
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _cpu_seconds(pid: int | None, live_children: bool = False) -> float | None:

@@ -25,7 +25,7 @@ while it is active.  The mapping:
 * ``detach`` is ``tf.stop_gradient``.
 
 Ops are ``tf.experimental.numpy`` (numpy semantics, TensorFlow kernels and gradients: the shared
-``_numpylike`` table) and ``tf.nn`` for softmax, log_softmax, relu, sigmoid, logsumexp,
+``numpy_ops`` table) and ``tf.nn`` for softmax, log_softmax, relu, sigmoid, logsumexp,
 cross-entropy, conv2d and pooling (NCHW <-> NHWC is a layout translation: TensorFlow's CPU conv
 and pooling kernels are NHWC only).  ``var`` with ``correction=1`` is not a TensorFlow function
 (``reduce_variance`` has no ddof): such samples are rejected.  No ``view`` (TensorFlow tensors
@@ -54,7 +54,7 @@ import numpy as np
 
 from conformance.engines.adapter import (FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND, RETAIN_GRAD,
                                          RETAIN_GRAPH, Adapter, ConfigError)
-from conformance.engines.peers._numpylike import axis_of, numpy_ops
+from conformance.engines.numpy_ops import axis_of, numpy_ops
 
 HINT = "pip install 'autograd-conformance[tensorflow]'"
 

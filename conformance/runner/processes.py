@@ -1,0 +1,76 @@
+"""How a worker process starts: forked from a forkserver that has imported torch and the harness once.
+
+A worker, and each restart after a crash, then costs a fork instead of a fresh interpreter importing
+torch (2-3 s of CPU each).  A spawned process takes its parent's environment, ``sys.path`` and
+working directory at its start; a forked one has the forkserver's, taken when the forkserver started,
+so what the run has at the worker's start is sent with it (:class:`Inherited`).  BLAS and OpenMP
+thread counts are capped per worker when several share the cores (:func:`thread_limits`).
+"""
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+
+def start_context(preload: str) -> Any:
+    """The forkserver context with torch and module ``preload`` (the worker's own) imported once, else
+    spawn (never a plain fork: the parent may hold torch's thread pools, which a forked child cannot use)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    modules = [preload]
+    if importlib.util.find_spec("torch") is not None:
+        modules.insert(0, "torch")
+    ctx.set_forkserver_preload(modules)
+    return ctx
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """What a spawned process takes from its parent at start, sent explicitly to a forked worker."""
+
+    environ: dict[str, str]
+    sys_path: list[str]
+    cwd: str
+
+    @staticmethod
+    def now() -> Inherited:
+        return Inherited(dict(os.environ), list(sys.path), os.getcwd())
+
+    def apply(self) -> None:
+        os.environ.clear()
+        os.environ.update(self.environ)
+        sys.path[:] = self.sys_path
+        os.chdir(self.cwd)
+        threads = self.environ.get("OMP_NUM_THREADS")
+        torch = sys.modules.get("torch")
+        if torch is not None and threads and threads.isdigit():  # torch read it when the forkserver imported it
+            torch.set_num_threads(int(threads))
+
+
+@contextmanager
+def thread_limits(threads: int | None) -> Iterator[None]:
+    """Environment for a spawned worker: BLAS/OpenMP/torch threads capped at ``threads`` (None: as is).
+
+    N workers each running cores-many spinning OpenMP threads made cells 3x slower than in process;
+    variables the user set are left alone."""
+    if threads is None:
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    for k in _THREAD_VARS:
+        os.environ.setdefault(k, str(threads))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
