@@ -69,3 +69,20 @@ def test_a_finding_shows_a_reproducer_that_checks_before_a_shorter_one_that_only
     assert f.reproducer == checks
     (f,) = collect(list(reversed(cells)))
     assert f.reproducer == checks
+
+
+def test_one_promotion_rule_on_many_ops_is_one_finding_of_the_rule() -> None:
+    """mygrad widens float32 with a Python float to float64 in every op: the messages name the op, the rule is
+    the same, so three ops or more are one finding; the same rule on two ops stays two findings."""
+    def promo(op: str, kind: str) -> Result:
+        msg = f"{op} of float32 with {kind} returned float64; torch returns float32: {op}(float32, 0.5)"
+        return Result(engine="e", op=op, property="promotion", dtype="float64", status=Status.FAILED, message=msg,
+                      culprit={"op": op}, signature=f"promotion: {op} of float32 with {kind} returned float64",
+                      fault="engine", interaction=True)
+    cells = [promo(op, "python float") for op in ("add", "mul", "div")] + [promo(op, "python int")
+                                                                        for op in ("sub", "div")]
+    findings = collect(cells)
+    rules = [f for f in findings if "rule" in f.culprit]
+    assert len(rules) == 1 and len(rules[0].cells) == 3 and "<op> of float32 with python float" in rules[0].signature
+    assert sorted(f.culprit.get("op", "") for f in findings if "op" in f.culprit) == ["div", "sub"]
+    assert [f.id for f in collect(cells)] == [f.id for f in findings]  # collecting the stamped cells again

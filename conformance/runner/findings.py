@@ -155,7 +155,14 @@ def _move_to_raising_op(results: list[Result], groups: dict[str, Finding],
 #: a structural interaction seen on this many ops is the engine's behaviour, not each op's bug
 ENGINE_WIDE_OPS = 3
 #: signatures about bookkeeping, not values: the same words on many ops are one behaviour
-_STRUCTURAL = ("a value where None was expected", "None where a value was expected", "dtype")
+_STRUCTURAL = ("a value where None was expected", "None where a value was expected", "dtype", "returned float",
+               "returned int", "returned bool")
+
+
+def _rule_words(signature: str, op: str) -> str:
+    """A signature without the op's own name ("promotion: mul of float32 with python float returned float64"
+    and the same words about div are one promotion rule)."""
+    return re.sub(rf"(?<![\w.]){re.escape(op)}(?![\w])", "<op>", signature)
 
 
 def _merge_engine_wide(results: list[Result], groups: dict[str, Finding], statuses: dict[str, list[Status]]) -> None:
@@ -168,7 +175,7 @@ def _merge_engine_wide(results: list[Result], groups: dict[str, Finding], status
     alike: dict[tuple[str, str], list[Finding]] = {}
     for f in groups.values():
         if f.interaction and "op" in f.culprit and any(w in f.signature for w in _STRUCTURAL):
-            alike.setdefault((f.signature, f.fault), []).append(f)
+            alike.setdefault((_rule_words(f.signature, f.culprit["op"]), f.fault), []).append(f)
     for (sig, fault), fs in alike.items():
         if len({f.culprit["op"] for f in fs}) < ENGINE_WIDE_OPS:
             continue
@@ -184,12 +191,12 @@ def _merge_engine_wide(results: list[Result], groups: dict[str, Finding], status
             merged_statuses += statuses.pop(f.id)
             del groups[f.id]
         ids = {f.id for f in fs}
-        for r in results:
+        for r in results:  # restamped with the rule's words too, so collecting the cells again gives this finding
             if r.finding in ids:
-                r.finding, r.culprit = fid, dict(rule)
+                r.finding, r.culprit, r.signature = fid, dict(rule), sig
             for extra in r.also:
                 if extra.get("finding") in ids:
-                    extra["finding"], extra["culprit"] = fid, dict(rule)
+                    extra["finding"], extra["culprit"], extra["signature"] = fid, dict(rule), sig
 
 
 #: first line of a reproducer that only prints the program's values (no trace script could show the
