@@ -131,6 +131,11 @@ def _group_norm_kink(xs: list[np.ndarray], p: dict) -> float:
     return _gate(_norm_condition(x.reshape(x.shape[0], p["num_groups"], -1), (2,)) if x.size else 0.0)
 
 
+def _batch_norm_kink(xs: list[np.ndarray], p: dict) -> float:
+    x = xs[0]  # per channel, over the batch and the spatial dims
+    return _gate(_norm_condition(x, (0,) + tuple(range(2, x.ndim))))
+
+
 def _group_norm(draw: Any) -> Sample:
     g, k = _i(draw, 1, 2), _i(draw, 1, 2)
     c = g * k
@@ -351,8 +356,8 @@ SPECS = [
            notes="ill-conditioned groups discarded (COND_MAX)"),
     OpSpec(name="batch_norm", family=FAMILY, arity=3,
            template=f"{F}.batch_norm($x0, None, None, $x1, $x2, training=True)", sample=_batch_norm,
-           reference=_batch_norm_ref, torch_equivalent=TF + "batch_norm",
-           notes="training mode, batch statistics, no running statistics"),
+           reference=_batch_norm_ref, kink=_batch_norm_kink, torch_equivalent=TF + "batch_norm",
+           notes="training mode, batch statistics, no running statistics; ill-conditioned channels discarded (COND_MAX)"),
     OpSpec(name="normalize", family=FAMILY, arity=1, template=f"{F}.normalize($x0, p=$p, dim=$dim)",
            sample=_normalize, reference=_normalize_ref, kink=_normalize_kink, torch_equivalent=TF + "normalize"),
     OpSpec(name="cosine_similarity", family=FAMILY, arity=2, template=f"{F}.cosine_similarity($x0, $x1, dim=$dim)",
