@@ -357,7 +357,7 @@ SPECS = [
     OpSpec(name="batch_norm", family=FAMILY, arity=3,
            template=f"{F}.batch_norm($x0, None, None, $x1, $x2, training=True)", sample=_batch_norm,
            reference=_batch_norm_ref, kink=_batch_norm_kink, torch_equivalent=TF + "batch_norm",
-           notes="training mode, batch statistics, no running statistics; ill-conditioned channels discarded (COND_MAX)"),
+           notes="training mode, batch statistics, no running statistics; ill-conditioned channels discarded"),
     OpSpec(name="normalize", family=FAMILY, arity=1, template=f"{F}.normalize($x0, p=$p, dim=$dim)",
            sample=_normalize, reference=_normalize_ref, kink=_normalize_kink, torch_equivalent=TF + "normalize"),
     OpSpec(name="cosine_similarity", family=FAMILY, arity=2, template=f"{F}.cosine_similarity($x0, $x1, dim=$dim)",
