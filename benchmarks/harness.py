@@ -17,6 +17,8 @@ import time
 from collections import defaultdict
 from typing import Any, Sequence
 
+from conformance.runner.processes import proc_stat
+
 ENGINES = ("refengine", "torch")
 # issue 14's targets: default options, idle machine
 TARGET_WALL_S = {"quick": 10.0, "ci": 60.0}
@@ -30,13 +32,9 @@ def _session_cpu(sid: int, seen: dict[int, float]) -> None:
     second before it exits may be missed."""
     tick = os.sysconf("SC_CLK_TCK")
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid:  # field 6 of stat, counted after the command name
-            seen[int(pid)] = max(seen.get(int(pid), 0.0), (int(fields[11]) + int(fields[12])) / tick)
+        stat = proc_stat(int(pid))
+        if stat is not None and stat[3] == sid:
+            seen[int(pid)] = max(seen.get(int(pid), 0.0), (stat[11] + stat[12]) / tick)
 
 
 def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:

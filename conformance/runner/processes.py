@@ -74,3 +74,14 @@ def thread_limits(threads: int | None) -> Iterator[None]:
 
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def proc_stat(pid: int | None) -> list[int] | None:
+    """/proc/PID/stat from field 3 on (state as 0), as ints -- [1] ppid, [3] session, [11] utime, [12] stime,
+    [13] cutime, [14] cstime, in clock ticks; None when unreadable (no /proc, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # after "pid (comm)"
+        return [0] + [int(x) for x in fields[1:15]]
+    except (OSError, ValueError, IndexError):
+        return None

@@ -45,7 +45,7 @@ from conformance.engines import resolve
 from conformance.errors import ConfigError
 from conformance.runner.cells import run_cell, shape_bound
 from conformance.runner.findings import signature_of
-from conformance.runner.processes import Inherited, start_context, thread_limits
+from conformance.runner.processes import Inherited, proc_stat, start_context, thread_limits
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, Status
@@ -328,7 +328,7 @@ def _cpu_seconds(pid: int | None, live_children: bool = False) -> float | None:
     finished children, and with ``live_children`` its running ones too (a compiling engine runs
     clang).  Finding those scans every process, so it is done only when a worker is late, not at
     each example's start, when an example has no children yet."""
-    own = _stat(pid)
+    own = proc_stat(pid)
     if own is None:
         return None
     total = sum(own[11:15])  # utime, stime, cutime, cstime
@@ -336,22 +336,12 @@ def _cpu_seconds(pid: int | None, live_children: bool = False) -> float | None:
         try:
             for entry in os.scandir("/proc"):
                 if entry.name.isdigit():
-                    child = _stat(int(entry.name))
+                    child = proc_stat(int(entry.name))
                     if child is not None and child[1] == pid:  # ppid
                         total += child[11] + child[12]
         except OSError:
             pass
     return total / os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int | None) -> list[int] | None:
-    """/proc/PID/stat from field 3 on (state as 0), as ints; None when unreadable."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()  # after "pid (comm)"
-        return [0] + [int(x) for x in fields[1:15]]
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _death(proc: Any, late: bool, timeout: float) -> str:
