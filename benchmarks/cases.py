@@ -17,6 +17,7 @@ import refengine.nn.functional as F
 from refengine import kernels as K
 from benchmarks import kernel_cases as KC
 from benchmarks import micrograd_baseline as mg
+from benchmarks import op_cases as OC
 
 CHAIN = 10_000
 
@@ -220,5 +221,13 @@ def mlp_case(lr=0.01):
                 meta={"numpy": "hand-written numpy forward/backward"})
 
 
+def op_cases():
+    """Issue 16's ops forward+backward; the numpy column is the same op on the numpy twin kernels."""
+    return [Case(name, "op", {"refengine": r, "torch": th, "numpy": _with_backend("numpy", r)},
+                 target=OC.TARGET, ratio_of=("torch", "numpy"), limits=dict(OC.LIMITS),
+                 meta={"numpy": "refengine on the numpy twin kernels"})
+            for name, r, th in OC.cases()]
+
+
 def all_cases():
-    return graph_cases() + kernel_cases() + [conv_case()] + pool_cases() + [mlp_case()]
+    return graph_cases() + kernel_cases() + [conv_case()] + pool_cases() + [mlp_case()] + op_cases()
