@@ -259,6 +259,10 @@ class OpSpec:
     reference: Callable[..., np.ndarray]  # forward in float64 numpy, (*inputs, **params) -> output
     domains: tuple[Domain, ...] = ()  # per input, where its values are drawn (missing: ANY)
     kink: Callable[..., float] | None = None  # (inputs, params) -> distance to the nearest non-differentiable point
+    # (inputs, params) -> the magnitude, per unit tangent, of the terms the op's derivative formulas add up where
+    # they cancel to a far smaller Jacobian (normalize: 1/|x|; the norm layers: their condition kappa); None: 1.
+    # Rounding error follows the terms, not the result: jvp_vjp_transpose scales its bound by it
+    formula_scale: Callable[..., float] | None = None
     requires: tuple[str, ...] = ()  # namespace attributes the op needs, e.g. "Tensor.expand"
     tol: Overrides = field(default_factory=dict)  # this op's exceptions to spec.tolerances.TOLERANCES
     torch_equivalent: str = ""  # "torch.sum"; "": torch has no such op and torch oracles skip it

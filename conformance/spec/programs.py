@@ -86,10 +86,11 @@ class Program:
 
     # -- numpy -----------------------------------------------------------------------
     def evaluate(self, values: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
-        """Forward pass in float64 numpy (the registry references); ``values`` overrides leaves."""
+        """Forward pass in float64 numpy (the registry references); ``values`` overrides leaves, or ops' results
+        (the nodes after an overridden op see the given value)."""
         out: list[np.ndarray] = []
         for i, n in enumerate(self.nodes):
-            if n.op is None:
+            if n.op is None or (values is not None and i in values):
                 v = values[i] if values is not None and i in values else n.value
                 out.append(np.asarray(v, dtype=np.float64))
             else:

@@ -26,6 +26,7 @@ import numpy as np
 from conformance.checks import oracles as O
 from conformance.checks.properties.base import Evidence, from_comparison, named, prop, require_smooth
 from conformance.engines import adapter as caps
+from conformance.spec.ops import REGISTRY
 from conformance.spec.programs import NP_DTYPES, Program, programs
 
 #: unit roundoff of each dtype: the size of one rounding, the unit of the transpose rule's tolerance
@@ -94,16 +95,50 @@ def transpose_tolerance(p: Program, v: np.ndarray, ju: np.ndarray, jtv: list[np.
     Euclidean norms) -- unless the op's formula cancels terms much larger than its result
     (layer_norm over two elements, cross(x, x): J is ~0, its terms are not).  So, as every
     comparison of the harness measures errors on a scale of at least 1 (``compare``: max(1,
-    max|expected|)), Jacobian entries are taken at a scale of at least 1: |v| |u| is added.
-    Nothing here is tuned: a wrong forward or backward rule is off by a fraction of the terms
-    themselves, orders of magnitude above this."""
+    max|expected|)), Jacobian entries are taken at a scale of at least 1: |v| |u| is added.  Where
+    an op's formula cancels terms far larger than its Jacobian, their rounding is added too
+    (``cancelled_terms``).  Nothing here is tuned: a wrong forward or backward rule is off by a
+    fraction of the terms themselves, orders of magnitude above this."""
     with np.errstate(all="ignore"):
-        n = sum(int(np.size(val)) for val in p.evaluate())
+        vals = p.evaluate()
+    n = sum(int(np.size(val)) for val in vals)
     norm_jtv = float(np.sqrt(sum(np.sum(g * g) for g in jtv)))
     norm_u = float(np.sqrt(sum(np.sum(w * w) for w in u)))
     norm_v = float(np.linalg.norm(v))
     terms = norm_v * norm_u + norm_v * float(np.linalg.norm(ju)) + norm_jtv * norm_u
-    return n * UNIT_ROUNDOFF[p.dtype] * terms
+    return n * UNIT_ROUNDOFF[p.dtype] * (terms + cancelled_terms(p, vals, dict(zip(sorted(p.grad_leaves), u))))
+
+
+def cancelled_terms(p: Program, vals: list[np.ndarray], u: dict[int, np.ndarray]) -> float:
+    """The size, at the output, of the terms that ops with an ``OpSpec.formula_scale`` add and cancel.
+
+    Such an op (normalize, the norm layers) forms its tangent from terms of size s |t| (t: its
+    inputs' tangent, s: the hook's scale) that cancel to a far smaller J t -- over one element,
+    normalize's Jacobian is 0, its terms u / |x| and x (x . u) / |x|^3 are not.  Their rounding
+    reaches <v, J u> through the op's cotangent w = d<v, output>/d(op's result), so they count
+    |w| s |t|; t and w are measured by central differences on the float64 references (the
+    order of magnitude is all a rounding bound needs).
+    """
+    hooked = [k for k, node in enumerate(p.nodes)
+              if node.op is not None and REGISTRY[node.op].formula_scale is not None]
+    if not hooked or p.cotangent is None:
+        return 0.0
+    h = 1e-6
+    with np.errstate(all="ignore"):
+        plus = p.evaluate({i: vals[i] + h * w for i, w in u.items()})
+        minus = p.evaluate({i: vals[i] - h * w for i, w in u.items()})
+        total = 0.0
+        for k in hooked:
+            node = p.nodes[k]
+            scale = REGISTRY[node.op].formula_scale([vals[j] for j in node.inputs], node.params)
+            t = float(np.sqrt(sum(np.sum(((plus[j] - minus[j]) / (2 * h)) ** 2) for j in node.inputs)))
+            w = np.zeros(vals[k].shape)
+            for e in np.ndindex(*vals[k].shape):
+                bump = np.zeros(vals[k].shape)
+                bump[e] = h
+                w[e] = (p.objective({k: vals[k] + bump}) - p.objective({k: vals[k] - bump})) / (2 * h)
+            total += float(np.linalg.norm(w)) * scale * t
+    return total if np.isfinite(total) else 0.0
 
 
 @prop("jvp_vjp_transpose", family="forward", capabilities={caps.FORWARD_AD}, methods={"jvp"}, oracles={"rule"},

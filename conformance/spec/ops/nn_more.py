@@ -121,19 +121,39 @@ def _gate(kappa: float) -> float:
     return float("inf") if kappa == 0.0 else KINK_MARGIN * COND_MAX / kappa
 
 
-def _layer_norm_kink(xs: list[np.ndarray], p: dict) -> float:
+def _layer_norm_condition(xs: list[np.ndarray], p: dict) -> float:
     x = xs[0]
-    return _gate(_norm_condition(x, tuple(range(x.ndim - len(p["normalized_shape"]), x.ndim))))
+    return _norm_condition(x, tuple(range(x.ndim - len(p["normalized_shape"]), x.ndim)))
+
+
+def _group_norm_condition(xs: list[np.ndarray], p: dict) -> float:
+    x = xs[0]
+    return _norm_condition(x.reshape(x.shape[0], p["num_groups"], -1), (2,)) if x.size else 0.0
+
+
+def _batch_norm_condition(xs: list[np.ndarray], p: dict) -> float:
+    x = xs[0]  # per channel, over the batch and the spatial dims
+    return _norm_condition(x, (0,) + tuple(range(2, x.ndim)))
+
+
+def _weighted(condition: Any) -> Any:
+    """A norm layer's formula_scale: its tangent's terms are ~ |weight| r |t| (kappa counts r (1 + |m| r))."""
+    def scale(xs: list[np.ndarray], p: dict) -> float:
+        w = float(np.max(np.abs(xs[1]))) if xs[1].size else 0.0
+        return condition(xs, p) * max(1.0, w)
+    return scale
+
+
+def _layer_norm_kink(xs: list[np.ndarray], p: dict) -> float:
+    return _gate(_layer_norm_condition(xs, p))
 
 
 def _group_norm_kink(xs: list[np.ndarray], p: dict) -> float:
-    x = xs[0]
-    return _gate(_norm_condition(x.reshape(x.shape[0], p["num_groups"], -1), (2,)) if x.size else 0.0)
+    return _gate(_group_norm_condition(xs, p))
 
 
 def _batch_norm_kink(xs: list[np.ndarray], p: dict) -> float:
-    x = xs[0]  # per channel, over the batch and the spatial dims
-    return _gate(_norm_condition(x, (0,) + tuple(range(2, x.ndim))))
+    return _gate(_batch_norm_condition(xs, p))
 
 
 def _group_norm(draw: Any) -> Sample:
@@ -184,6 +204,16 @@ def _normalize_kink(xs: list[np.ndarray], p: dict) -> float:
     x = xs[0]
     d = float(np.min(_pnorm(x, 2.0, p["dim"])))
     return min(d, float(np.min(np.abs(x)))) if p["p"] == 1.0 else d
+
+
+def _inverse_norm(xs: list[np.ndarray], p: dict) -> float:
+    """1 / the smallest 2-norm along ``dim``: the scale of the terms x / |x| differentiates into.
+
+    d(x / |x|) = u / |x| - x (x . u) / |x|^3: two terms of size |u| / |x| that cancel to 0 along x
+    (over one element, exactly: the Jacobian is 0, its formula's terms are not).
+    """
+    d = min((float(np.min(_pnorm(x, 2.0, p["dim"]))) for x in xs if x.size), default=float("inf"))
+    return 0.0 if d == float("inf") else 1.0 / max(d, 1e-12)
 
 
 def _cosine(draw: Any) -> Sample:
@@ -350,18 +380,23 @@ SPECS = [
     OpSpec(name="layer_norm", family=FAMILY, arity=3,
            template=f"{F}.layer_norm($x0, $normalized_shape, $x1, $x2)", sample=_layer_norm,
            reference=_layer_norm_ref, kink=_layer_norm_kink, torch_equivalent=TF + "layer_norm",
+           formula_scale=_weighted(_layer_norm_condition),
            notes="eps 1e-5; weight and bias; ill-conditioned slices discarded (COND_MAX)"),
     OpSpec(name="group_norm", family=FAMILY, arity=3, template=f"{F}.group_norm($x0, $num_groups, $x1, $x2)",
            sample=_group_norm, reference=_group_norm_ref, kink=_group_norm_kink, torch_equivalent=TF + "group_norm",
+           formula_scale=_weighted(_group_norm_condition),
            notes="ill-conditioned groups discarded (COND_MAX)"),
     OpSpec(name="batch_norm", family=FAMILY, arity=3,
            template=f"{F}.batch_norm($x0, None, None, $x1, $x2, training=True)", sample=_batch_norm,
            reference=_batch_norm_ref, kink=_batch_norm_kink, torch_equivalent=TF + "batch_norm",
+           formula_scale=_weighted(_batch_norm_condition),
            notes="training mode, batch statistics, no running statistics; ill-conditioned channels discarded"),
     OpSpec(name="normalize", family=FAMILY, arity=1, template=f"{F}.normalize($x0, p=$p, dim=$dim)",
-           sample=_normalize, reference=_normalize_ref, kink=_normalize_kink, torch_equivalent=TF + "normalize"),
+           sample=_normalize, reference=_normalize_ref, kink=_normalize_kink, torch_equivalent=TF + "normalize",
+           formula_scale=_inverse_norm),
     OpSpec(name="cosine_similarity", family=FAMILY, arity=2, template=f"{F}.cosine_similarity($x0, $x1, dim=$dim)",
-           sample=_cosine, reference=_cosine_ref, kink=_cosine_kink, torch_equivalent=TF + "cosine_similarity"),
+           sample=_cosine, reference=_cosine_ref, kink=_cosine_kink, torch_equivalent=TF + "cosine_similarity",
+           formula_scale=_inverse_norm),
     OpSpec(name="pad", family=FAMILY, arity=1, template=_pad_tpl, sample=_pad, reference=_pad_ref,
            torch_equivalent=TF + "pad", notes="constant (any dims), reflect and replicate (last 1 or 2 dims)"),
     OpSpec(name="conv1d", family=FAMILY, arity=3, template=f"{F}.conv1d($x0, $x1, $x2, stride=$stride, padding=$padding)",
