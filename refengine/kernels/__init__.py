@@ -25,6 +25,7 @@ FAMILIES = {
                 "logsumexp_forward", "logsumexp_backward"),
     "scatter": ("scatter_add",),
     "conv": ("im2col", "col2im", "max_pool2d"),
+    "scan": ("cumsum", "cumprod"),
 }
 _current = "numpy"
 

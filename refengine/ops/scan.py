@@ -5,7 +5,9 @@ cumsum's backward is the reversed cumsum of the gradient (a ``Cumsum`` with
 ``reversed_cumsum(g * out) / x`` when no input is zero, otherwise the exact sum over
 prefixes of products of the other elements (O(n^2) along the dim, only then).
 cummax/cummin send each output's gradient to the index it took its value from
-(ties take the later index, and a NaN sticks, as in torch).
+(ties take the later index, and a NaN sticks, as in torch).  Float scans in the input's
+dtype run on the scan kernels (accumulated in double, as torch's are); integer inputs and
+an explicit other ``dtype`` on numpy's.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from refengine import kernels as K
 from refengine.function import ArrayFunction
 from refengine.ops.arith import where
 from refengine.ops.common import data_of, is_var, method, shape_of
@@ -43,6 +46,8 @@ class Cumsum(ArrayFunction):
         dt = _scan_dtype(a, dtype)
         if a.ndim == 0:
             return a.astype(dt, copy=True)
+        if a.dtype.kind == "f" and dt == a.dtype:
+            return K.cumsum(a, dim, reverse)
         if reverse:
             return np.flip(np.cumsum(np.flip(a, dim), axis=dim, dtype=dt), dim).copy()
         return np.cumsum(a, axis=dim, dtype=dt)
@@ -102,7 +107,12 @@ class Cumprod(ArrayFunction):
     def forward(ctx, a, dim=0, dtype=None):
         ctx.dim = dim
         dt = _scan_dtype(a, dtype)
-        r = a.astype(dt, copy=True) if a.ndim == 0 else np.cumprod(a, axis=dim, dtype=dt)
+        if a.ndim == 0:
+            r = a.astype(dt, copy=True)
+        elif a.dtype.kind == "f" and dt == a.dtype:
+            r = K.cumprod(a, dim)
+        else:
+            r = np.cumprod(a, axis=dim, dtype=dt)
         ctx.save_for_backward(a, r)
         return r
 
