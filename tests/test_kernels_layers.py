@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from ops_helpers import FAST
-from test_kernels import views
+from test_kernels import tol, views
 
 from refengine import kernels
 
@@ -46,8 +47,36 @@ def test_scans_accumulate_in_double_like_torch():
     (lambda K: K["scan"].cumsum([1.0, 2.0], 0), TypeError, "numpy.ndarray"),
     (lambda K: K["scan"].cumprod(np.ones((2, 3)), 2), IndexError, "Dimension out of range"),
     (lambda K: K["scan"].cumsum(np.ones(3), -2), IndexError, "Dimension out of range"),
+    (lambda K: K["norm"].norm_forward(np.ones((2, 3)), 1e-5), ValueError, "must be 3-D"),
+    (lambda K: K["norm"].norm_forward(np.ones((2, 3, 1), np.float16), 1e-5), TypeError, "float32 or float64"),
+    (lambda K: K["norm"].norm_backward(np.ones((2, 3, 1)), np.ones((2, 3, 2)), np.ones(3), np.ones(3)),
+     ValueError, "expected equal shapes"),
+    (lambda K: K["norm"].norm_backward(np.ones((2, 3, 1)), np.ones((2, 3, 1)), np.ones(2), np.ones(3)),
+     ValueError, "mean must be float64 of shape"),
+    (lambda K: K["norm"].norm_backward(np.ones((2, 3, 1)), np.ones((2, 3, 1)), np.ones(3), np.ones(3, np.float32)),
+     ValueError, "rstd must be float64"),
 ])
 @pytest.mark.parametrize("impl", ["cython", "numpy"])
 def test_bad_input_is_rejected_before_the_loop(call, err, msg, impl):
     with pytest.raises(err, match=msg):
         call(C if impl == "cython" else N)
+
+
+@given(data=st.data(), eps=st.sampled_from([1e-5, 0.1, 0.0]))
+@FAST
+def test_norm(data, eps):
+    shape = data.draw(hnp.array_shapes(min_dims=3, max_dims=3, min_side=0, max_side=5))
+    x = data.draw(views(shape))
+    g = data.draw(views(shape, dtype=x.dtype))
+    got, want = C["norm"].norm_forward(x, eps), N["norm"].norm_forward(x, eps)
+    assert got[0].dtype == x.dtype and got[0].shape == x.shape and got[1].dtype == got[2].dtype == np.float64
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, **tol(x.dtype))
+    _, mean, rstd = got
+    gx = C["norm"].norm_backward(g, x, mean, rstd)
+    assert gx.dtype == x.dtype and gx.shape == x.shape
+    # gx = rstd (g - mean(g) - xhat mean(g xhat)) cancels terms of size rstd |g|; FMA contraction
+    # in the kernel's loop rounds differently from numpy's separate multiply and subtract
+    scale = (1 + np.nanmax(rstd, initial=0)) * (1 + np.max(np.abs(g), initial=0))
+    t = tol(x.dtype)
+    np.testing.assert_allclose(gx, N["norm"].norm_backward(g, x, mean, rstd), rtol=t["rtol"], atol=t["atol"] * scale)

@@ -6,7 +6,8 @@ subnormal values; the public ops forward and backward against torch; and the raw
 points on bad strides and arguments in a subprocess, so a crash fails one test.
 
 Exactness: the scans add (multiply) in the same sequential order in double in kernel and
-twin and are compared bit for bit.
+twin and are compared bit for bit; the normalisation kernels sum in another order (8 partial
+sums against numpy's pairwise) and are compared with a tolerance scaled to what was summed.
 """
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_refengine_fuzz import both, fuzz, hostile, plain, run_both, same
+from hypothesis.extra import numpy as hnp
+from test_refengine_fuzz import both, finite_scale, fuzz, hostile, plain, run_both, same
 
 import refengine as re
+import refengine.nn.functional as F
 
 torch = pytest.importorskip("torch")
 
@@ -60,11 +63,49 @@ def test_op_scans(name, data):
     run_both(re_fn(d), t_fn(d), [x], [True], "reduce")
 
 
+@given(data=st.data(), eps=st.sampled_from([1e-5, 0.0]))
+@fuzz()
+def test_kernel_norm(data, eps):
+    x = data.draw(hostile(data.draw(hnp.array_shapes(min_dims=3, max_dims=3, min_side=0, max_side=4))))
+    g = data.draw(hostile(x.shape, x.dtype.newbyteorder("=").type))
+    kind, rc, rn = both(lambda K: K["norm"].norm_forward(x, eps))
+    assert kind == "ok"
+    # a sum's rounding is its terms' magnitude times eps, and xhat divides by the spread
+    scale = finite_scale(x) * float(np.nanmax(np.where(np.isfinite(rc[2]), rc[2], 0), initial=0))
+    for a, b, what in zip(rc, rn, ("xhat", "mean", "rstd")):
+        same(a, b, exact=False, scale=scale if what == "xhat" else finite_scale(x), what=what, via=x.dtype)
+    kind, rc2, rn2 = both(lambda K: K["norm"].norm_backward(g, x, rc[1], rc[2]))
+    assert kind == "ok"
+    rmax = float(np.nanmax(np.where(np.isfinite(rc[2]), rc[2], 0), initial=0))
+    same(rc2, rn2, exact=False, scale=(1 + rmax) ** 2 * (finite_scale(g) + 1) * (finite_scale(x) + 1),
+         what="norm backward")
+
+
+NORM_OPS = {
+    "layer_norm": (lambda x: F.layer_norm(x, x.shape[-1:]), lambda x: torch.nn.functional.layer_norm(x, x.shape[-1:])),
+    "group_norm": (lambda x: F.group_norm(x, 2), lambda x: torch.nn.functional.group_norm(x, 2)),
+    "batch_norm": (lambda x: F.batch_norm(x, None, None, training=True),
+                   lambda x: torch.nn.functional.batch_norm(x, None, None, training=True)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NORM_OPS))
+@given(data=st.data())
+@fuzz(30)
+def test_op_norms(name, data):
+    # finite values, at least 4 per statistic: a group of 2 or 3 close values is ill-conditioned
+    # (the harness discards those, COND_MAX), and any two correct engines differ there
+    shape = (data.draw(st.integers(2, 3)), 2 * data.draw(st.integers(1, 2)), data.draw(st.integers(4, 6)))
+    x = data.draw(hostile(shape, special=0.0, huge=False))
+    re_fn, t_fn = NORM_OPS[name]
+    run_both(re_fn, t_fn, [x], [True], "reduce")
+
+
 RISKY_SCRIPT = textwrap.dedent(r"""
     # Bad strides, dims and sizes straight into the issue-16 Cython entry points; run in a
     # subprocess by test_entry_points_survive_hostile_calls so a crash is a failure.
     import numpy as np
-    from refengine.kernels import _scan as S
+    from refengine.kernels import _scan as S, _norm as M
     CLEAR = (TypeError, ValueError, RuntimeError, IndexError)
     rng = np.random.default_rng(0)
 
@@ -101,6 +142,15 @@ RISKY_SCRIPT = textwrap.dedent(r"""
                     run(S.cumsum, v, d, False)
                     run(S.cumsum, v, d, True)
                     run(S.cumprod, v, d)
+                if len(shape) == 3:
+                    for eps in (1e-5, 0.0, -1.0, float("nan")):
+                        run(M.norm_forward, v, eps)
+                    stats = (np.zeros(shape[1]), np.ones(shape[1]))
+                    for w in views(shape, dt)[::2]:
+                        run(M.norm_backward, v, w, *stats)
+                        run(M.norm_backward, v, w, np.zeros(shape[1] + 1), stats[1])
+                        run(M.norm_backward, v, w, stats[0][::-1], stats[1])
+                run(M.norm_forward, v, 1e-5)
     print("survived", calls, "calls")
 """)
 

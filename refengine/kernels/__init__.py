@@ -26,6 +26,7 @@ FAMILIES = {
     "scatter": ("scatter_add",),
     "conv": ("im2col", "col2im", "max_pool2d"),
     "scan": ("cumsum", "cumprod"),
+    "norm": ("norm_forward", "norm_backward"),
 }
 _current = "numpy"
 

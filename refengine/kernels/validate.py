@@ -47,6 +47,28 @@ def same_layout(a: np.ndarray, b: np.ndarray, names=("grad", "saved")) -> tuple:
     return a, b
 
 
+def norm_input(x, name: str) -> np.ndarray:
+    """A 3-D float array ``(A, C, B)``: the normalisation kernels' view of their input."""
+    x = float_array(x, name)
+    if x.ndim != 3:
+        raise ValueError(f"{name} must be 3-D (A, C, B), got shape {x.shape}")
+    return x
+
+
+def norm_operands(g, x, mean, rstd) -> tuple:
+    """The normalisation backward's operands: ``g`` and ``x`` of one 3-D shape and dtype, the
+    statistics float64 vectors of length C (returned as arrays)."""
+    g, x = same_layout(g, x, ("grad", "input"))
+    x = norm_input(x, "input")
+    stats = []
+    for name, s in (("mean", mean), ("rstd", rstd)):
+        s = np.asarray(s)
+        if s.dtype != np.float64 or s.shape != (x.shape[1],):
+            raise ValueError(f"{name} must be float64 of shape ({x.shape[1]},), got {s.dtype} {s.shape}")
+        stats.append(np.ascontiguousarray(s))
+    return (g, x, *stats)
+
+
 def bounds(lo, hi) -> tuple[float, float]:
     """clamp bounds as floats (None = unbounded)."""
     lo = -np.inf if lo is None else float(lo)

@@ -8,11 +8,17 @@ statistics from the saved input with helpers that take arrays or Variables, so u
 create_graph it is built from differentiable ops and the layers differentiate again.
 batch_norm in training mode updates ``running_mean`` / ``running_var`` in place
 (momentum, unbiased variance), as torch.
+
+The forward and a plain backward of the normalising layers run on the norm kernels, which
+see each layer as an ``(A, C, B)`` array normalised per ``c`` (``ctx.kview``); the forward
+keeps their statistics, so the backward recomputes nothing.  A create_graph backward
+(Variables) takes the differentiable route above.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from refengine import kernels as K
 from refengine.function import ArrayFunction
 from refengine.ops.common import data_of, is_var, shape_of
 
@@ -59,12 +65,24 @@ def _norm_backward(gxhat, xhat, rstd, axes):
     return rstd * (gxhat - _mean(gxhat, axes) - xhat * _mean(gxhat * xhat, axes))
 
 
+def _kernel_forward(ctx, x, view, eps):
+    """xhat of ``x`` normalised as the ``(A, C, B)`` array ``view`` on the norm kernel; its
+    statistics (and xhat, for the weight's gradient) stay on ctx for the backward."""
+    xhat, mean, rstd = K.norm_forward(x.reshape(view), eps)
+    xhat = xhat.reshape(x.shape)
+    ctx.kview, ctx.kstats, ctx.xhat = view, (mean, rstd), xhat
+    return xhat
+
+
 class _Affine(ArrayFunction):
     """Shared backward: y = xhat * w + b with xhat from ``self.normalized`` of the saved input."""
 
     @classmethod
     def backward(cls, ctx, g):
         x, w, b = ctx.saved_tensors
+        if getattr(ctx, "kview", None) is not None and not is_var(g) and g.dtype == x.dtype \
+                and (w is None or w.dtype == x.dtype):
+            return _kernel_backward(ctx, g, x, w, b)
         xhat, rstd, stat_axes, view = cls.normalized(ctx, x)
         wv = None if w is None else _reshape(w, ctx.param_view)
         gxhat = g if w is None else g * wv
@@ -77,6 +95,19 @@ class _Affine(ArrayFunction):
         gw = _sum(g * xh, ctx.param_axes, shape_of(w)) if len(need) > 1 and need[1] and w is not None else None
         gb = _sum(g, ctx.param_axes, shape_of(b)) if len(need) > 2 and need[2] and b is not None else None
         return gx, gw, gb
+
+
+def _kernel_backward(ctx, g, x, w, b):
+    need = ctx.needs_input_grad
+    gx = gw = gb = None
+    if need[0]:
+        gxhat = g if w is None else g * w.reshape(ctx.param_view)
+        gx = K.norm_backward(gxhat.reshape(ctx.kview), x.reshape(ctx.kview), *ctx.kstats).reshape(x.shape)
+    if len(need) > 1 and need[1] and w is not None:
+        gw = np.sum(g * ctx.xhat, axis=ctx.param_axes).reshape(w.shape)
+    if len(need) > 2 and need[2] and b is not None:
+        gb = np.sum(g, axis=ctx.param_axes).reshape(b.shape)
+    return gx, gw, gb
 
 
 def _apply(cls, x, w, b, **kw):
@@ -97,8 +128,8 @@ class LayerNorm(_Affine):
         ctx.stat_axes, ctx.eps = tuple(range(nd - k, nd)), eps
         ctx.param_axes, ctx.param_view = tuple(range(nd - k)), x.shape[nd - k:]
         ctx.save_for_backward(x, w, b)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            xhat, _ = _stats(x, ctx.stat_axes, eps)
+        rows = int(np.prod(x.shape[:nd - k], dtype=np.int64))
+        xhat = _kernel_forward(ctx, x, (1, rows, -1 if rows else 0), eps)
         y = xhat if w is None else xhat * w
         return (y if b is None else y + b).astype(x.dtype, copy=False)
 
@@ -135,8 +166,7 @@ class BatchNorm(_Affine):
         ctx.save_for_backward(x, w, b)
         rm, rv = running
         if training:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                xhat, _ = _stats(x, ctx.param_axes, eps)
+            xhat = _kernel_forward(ctx, x, (x.shape[0], x.shape[1], -1 if x.size else 0), eps)
             n = x.size // x.shape[1]
             if rm is not None:  # torch: running stats move by momentum; the variance unbiased
                 mean = np.mean(x, axis=ctx.param_axes)
@@ -188,8 +218,8 @@ class GroupNorm(_Affine):
         ctx.param_axes = (0,) + tuple(range(2, nd))
         ctx.param_view = (1, x.shape[1]) + (1,) * (nd - 2)
         ctx.save_for_backward(x, w, b)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            xhat = _stats(x.reshape(ctx.group_view), (2,), eps)[0].reshape(x.shape)
+        n, rest = ctx.group_view[0], ctx.group_view[2]
+        xhat = _kernel_forward(ctx, x, (1, n * groups, rest), eps)
         y = xhat if w is None else xhat * w.reshape(ctx.param_view)
         return (y if b is None else y + b.reshape(ctx.param_view)).astype(x.dtype, copy=False)
 
