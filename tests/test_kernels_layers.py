@@ -42,6 +42,34 @@ def test_scans_accumulate_in_double_like_torch():
     np.testing.assert_array_equal(C["scan"].cumprod(p, -1), torch.cumprod(torch.from_numpy(p), -1).numpy())
 
 
+@st.composite
+def pad_case(draw):
+    """An input of 1-5 dims, 1-3 of them padded, and pads each mode accepts (reflect: < the size)."""
+    mode = draw(st.sampled_from(["reflect", "replicate"]))
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=5, min_side=0, max_side=4))
+    k = draw(st.integers(1, min(3, len(shape))))
+    widths = []
+    for n in shape[-k:]:
+        top = 0 if n == 0 else (n - 1 if mode == "reflect" else 5)
+        widths.append((draw(st.integers(0, top)), draw(st.integers(0, top))))
+    return draw(views(shape)), tuple(widths), mode
+
+
+@given(case=pad_case(), seed=st.integers(0, 2**32 - 1))
+@FAST
+def test_pad(case, seed):
+    """A gather (bit for bit, and numpy's own np.pad) and its scatter-add adjoint."""
+    x, widths, mode = case
+    y = C["pad"].pad_forward(x, widths, mode)
+    full = [(0, 0)] * (x.ndim - len(widths)) + list(widths)
+    np.testing.assert_array_equal(y, np.pad(x, full, mode="reflect" if mode == "reflect" else "edge"))
+    np.testing.assert_array_equal(y, N["pad"].pad_forward(x, widths, mode))
+    g = np.random.default_rng(seed).standard_normal(y.shape).astype(x.dtype)
+    got = C["pad"].pad_backward(g, x.shape, widths, mode)
+    assert got.dtype == x.dtype and got.shape == x.shape
+    np.testing.assert_allclose(got, N["pad"].pad_backward(g, x.shape, widths, mode), **tol(x.dtype))
+
+
 @pytest.mark.parametrize("call, err, msg", [
     (lambda K: K["scan"].cumsum(np.arange(3), 0), TypeError, "float32 or float64"),
     (lambda K: K["scan"].cumsum([1.0, 2.0], 0), TypeError, "numpy.ndarray"),
@@ -55,6 +83,14 @@ def test_scans_accumulate_in_double_like_torch():
      ValueError, "mean must be float64 of shape"),
     (lambda K: K["norm"].norm_backward(np.ones((2, 3, 1)), np.ones((2, 3, 1)), np.ones(3), np.ones(3, np.float32)),
      ValueError, "rstd must be float64"),
+    (lambda K: K["pad"].pad_forward(np.ones((2, 3)), ((3, 0),), "reflect"), ValueError, "larger than each pad"),
+    (lambda K: K["pad"].pad_forward(np.ones((2, 0)), ((1, 0),), "replicate"), ValueError, "non-empty dim"),
+    (lambda K: K["pad"].pad_forward(np.ones((2, 3)), ((-1, 0),), "replicate"), ValueError, "non-negative pads"),
+    (lambda K: K["pad"].pad_forward(np.ones(3), ((1, 1), (1, 1)), "replicate"), ValueError, "last 2 dims"),
+    (lambda K: K["pad"].pad_forward(np.ones(3), ((1, 1),), "circular"), ValueError, "mode must be"),
+    (lambda K: K["pad"].pad_forward(np.ones(3), ((2**31, 1),), "replicate"), ValueError, r"below 2\*\*31"),
+    (lambda K: K["pad"].pad_backward(np.ones(4), (3,), ((1, 1),), "replicate"), ValueError, "expected equal shapes"),
+    (lambda K: K["pad"].pad_backward(np.ones(5), (3,), "ab", "replicate"), TypeError, "pairs of ints"),
 ])
 @pytest.mark.parametrize("impl", ["cython", "numpy"])
 def test_bad_input_is_rejected_before_the_loop(call, err, msg, impl):

@@ -6,7 +6,7 @@ subnormal values; the public ops forward and backward against torch; and the raw
 points on bad strides and arguments in a subprocess, so a crash fails one test.
 
 Exactness: the scans add (multiply) in the same sequential order in double in kernel and
-twin and are compared bit for bit; the normalisation kernels sum in another order (8 partial
+twin and are compared bit for bit, the pads' forward too (a gather); the normalisation kernels sum in another order (8 partial
 sums against numpy's pairwise) and are compared with a tolerance scaled to what was summed.
 """
 from __future__ import annotations
@@ -101,11 +101,44 @@ def test_op_norms(name, data):
     run_both(re_fn, t_fn, [x], [True], "reduce")
 
 
+@given(data=st.data(), mode=st.sampled_from(["reflect", "replicate"]), seed=st.integers(0, 2**32 - 1))
+@fuzz()
+def test_kernel_pad(data, mode, seed):
+    x = data.draw(hostile(data.draw(hnp.array_shapes(min_dims=1, max_dims=5, min_side=0, max_side=4))))
+    k = data.draw(st.integers(1, min(3, x.ndim)))
+    widths = tuple((data.draw(st.integers(0, 4)), data.draw(st.integers(0, 4))) for _ in range(k))
+    kind, rc, rn = both(lambda K: K["pad"].pad_forward(x, widths, mode))
+    if kind == "err":                      # a reflect pad as large as its dim, or a pad of an empty one
+        assert isinstance(rc, ValueError)
+        return
+    same(rc, rn, what="pad forward")
+    g = np.random.default_rng(seed).standard_normal(rc.shape).astype(rc.dtype)
+    kind, gc, gn = both(lambda K: K["pad"].pad_backward(g, x.shape, widths, mode))
+    same(gc, gn, exact=False, scale=finite_scale(g), what="pad backward")
+
+
+PAD_OPS = {
+    (mode, k): (lambda x, m=mode, k=k: F.pad(x, (1, 2, 2, 1, 0, 1)[:2 * k], mode=m),
+                lambda x, m=mode, k=k: torch.nn.functional.pad(x, (1, 2, 2, 1, 0, 1)[:2 * k], mode=m))
+    for mode in ("reflect", "replicate") for k in (1, 2, 3)
+}
+
+
+@pytest.mark.parametrize("key", sorted(PAD_OPS))
+@given(data=st.data())
+@fuzz(30)
+def test_op_pads(key, data):
+    mode, k = key
+    shape = tuple(data.draw(st.integers(3, 4)) for _ in range(k + data.draw(st.integers(1, 2))))
+    re_fn, t_fn = PAD_OPS[key]
+    run_both(re_fn, t_fn, [data.draw(hostile(shape))], [True], "reduce")
+
+
 RISKY_SCRIPT = textwrap.dedent(r"""
     # Bad strides, dims and sizes straight into the issue-16 Cython entry points; run in a
     # subprocess by test_entry_points_survive_hostile_calls so a crash is a failure.
     import numpy as np
-    from refengine.kernels import _scan as S, _norm as M
+    from refengine.kernels import _scan as S, _norm as M, _pad as P
     CLEAR = (TypeError, ValueError, RuntimeError, IndexError)
     rng = np.random.default_rng(0)
 
@@ -151,6 +184,12 @@ RISKY_SCRIPT = textwrap.dedent(r"""
                         run(M.norm_backward, v, w, np.zeros(shape[1] + 1), stats[1])
                         run(M.norm_backward, v, w, stats[0][::-1], stats[1])
                 run(M.norm_forward, v, 1e-5)
+                for mode in ("reflect", "replicate", "edge"):
+                    for widths in [((1, 1),), ((0, 2), (3, 0)), ((1, 0), (0, 1), (2, 2)), ((9, 9),), ((-1, 2),),
+                                   ((1, 1),) * 4, ((2**40, 0),)]:
+                        run(P.pad_forward, v, widths, mode)
+                        run(P.pad_backward, v, shape, widths, mode)
+                        run(P.pad_backward, v, shape[:-1] + (shape[-1] + 1,) if shape else (1,), widths, mode)
     print("survived", calls, "calls")
 """)
 

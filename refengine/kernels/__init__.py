@@ -27,6 +27,7 @@ FAMILIES = {
     "conv": ("im2col", "col2im", "max_pool2d"),
     "scan": ("cumsum", "cumprod"),
     "norm": ("norm_forward", "norm_backward"),
+    "pad": ("pad_forward", "pad_backward"),
 }
 _current = "numpy"
 

@@ -69,6 +69,43 @@ def norm_operands(g, x, mean, rstd) -> tuple:
     return (g, x, *stats)
 
 
+def pad_maps(shape, widths, mode) -> tuple:
+    """Checked reflect/replicate padding of the last ``len(widths)`` (1-3) dims of ``shape``:
+    ``(in4, out4, maps, out_shape)``, the input and output viewed as ``(P, D1, D2, D3)`` and the
+    three int64 maps (output position -> input position, every value in range)."""
+    if mode not in ("reflect", "replicate"):
+        raise ValueError(f"mode must be 'reflect' or 'replicate', got {mode!r}")
+    try:
+        shape = tuple(int(s) for s in shape)
+        widths = tuple((int(lo), int(hi)) for lo, hi in widths)
+    except (TypeError, ValueError):
+        raise TypeError(f"shape must be ints and widths (lo, hi) pairs of ints, got {shape!r}, {widths!r}") from None
+    k = len(widths)
+    if not 1 <= k <= min(3, len(shape)) or len(shape) > MAX_NDIM or min(shape) < 0:
+        raise ValueError(f"cannot pad the last {k} dims of shape {shape}: expected 1 to 3 padded dims of a "
+                         f"non-negative shape with at most {MAX_NDIM} dims")
+    maps = [np.zeros(1, np.int64)] * (3 - k)
+    for n, (lo, hi) in zip(shape[-k:], widths):
+        if lo < 0 or hi < 0 or n + lo + hi >= 2**31:
+            raise ValueError(f"{mode} pad ({lo}, {hi}) of a dim of size {n}: expected non-negative pads "
+                             "and a padded size below 2**31")
+        if (lo or hi) and (n == 0 or mode == "reflect" and max(lo, hi) >= n):
+            raise ValueError(f"{mode} pad ({lo}, {hi}) of a dim of size {n}: expected a non-empty dim"
+                             + (" larger than each pad" if mode == "reflect" else ""))
+        o = np.arange(-lo, n + hi, dtype=np.int64)
+        if mode == "reflect":   # the edge is not repeated (torch's and numpy's "reflect")
+            o = np.abs(o)
+            o = np.where(o >= n, 2 * (n - 1) - o, o)
+        else:
+            o = np.clip(o, 0, max(n - 1, 0))
+        maps.append(o)
+    lead = shape[:-k]
+    P = int(np.prod(lead, dtype=np.int64))
+    in4 = (P,) + (1,) * (3 - k) + shape[-k:]
+    out4 = (P,) + tuple(len(m) for m in maps)
+    return in4, out4, tuple(maps), lead + out4[4 - k:]
+
+
 def bounds(lo, hi) -> tuple[float, float]:
     """clamp bounds as floats (None = unbounded)."""
     lo = -np.inf if lo is None else float(lo)

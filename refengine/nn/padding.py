@@ -2,18 +2,21 @@
 
 Constant padding by ``pad`` and by ``-pad`` (value 0) are each other's adjoint, so the
 backward is a constant pad of the gradient with the pads negated.  Reflect and
-replicate copy input elements: the output is a flat gather of the input at positions
-found by padding an index grid with numpy's ``reflect`` / ``edge`` modes (torch's
-reflection excludes the edge, as numpy's ``reflect``), and the backward scatter-adds
-(``selection.Selected``), so elements copied several times accumulate their gradients.
+replicate copy input elements: a float input is padded by the pad kernels (a gather by
+per-dim index maps) and a plain backward scatter-adds with them, so elements copied
+several times accumulate their gradients.  A create_graph backward, and an integer input,
+take the flat route: positions found by padding an index grid with numpy's ``reflect`` /
+``edge`` modes (torch's reflection excludes the edge, as numpy's ``reflect``), gathered
+and scatter-added (``ops.index``'s Take / ScatterAdd pair, each the other's adjoint).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from refengine import kernels as K
 from refengine.function import ArrayFunction
 from refengine.ops.common import is_var, shape_of
-from refengine.ops.selection import Selected
+from refengine.ops.index import scatter_add as flat_scatter_add
 
 
 def _pairs(pad, ndim):
@@ -51,10 +54,33 @@ class _Ctx:
     """A throwaway ctx for calling a forward on arrays."""
 
 
+def _grid(shape, widths, mode):
+    """Flat input position of every output element (the route without the kernels)."""
+    grid = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    return np.pad(grid, widths, mode="reflect" if mode == "reflect" else "edge")
+
+
+class CopyPad(ArrayFunction):
+    """reflect / replicate padding: ``widths`` are per-dim pairs, ``k`` the padded trailing dims."""
+
+    @staticmethod
+    def forward(ctx, a, widths=(), k=1, mode="reflect"):
+        ctx.shape, ctx.widths, ctx.k, ctx.mode = a.shape, widths, k, mode
+        if a.dtype.kind == "f":
+            return K.pad_forward(a, widths[-k:], mode)
+        return a.reshape(-1)[_grid(a.shape, widths, mode)]
+
+    @staticmethod
+    def backward(ctx, g):
+        if not is_var(g):
+            return K.pad_backward(g, ctx.shape, ctx.widths[-ctx.k:], ctx.mode)
+        return flat_scatter_add(g, _grid(ctx.shape, ctx.widths, ctx.mode), ctx.shape)
+
+
 _NODES = {("reflect", 1): "ReflectionPad1DBackward0", ("reflect", 2): "ReflectionPad2DBackward0",
           ("reflect", 3): "ReflectionPad3DBackward0", ("replicate", 1): "ReplicationPad1DBackward0",
           ("replicate", 2): "ReplicationPad2DBackward0", ("replicate", 3): "ReplicationPad3DBackward0"}
-_CLASSES = {key: type(name[:-len("Backward0")], (Selected,), {"node_name": name}) for key, name in _NODES.items()}
+_CLASSES = {key: type(name[:-len("Backward0")], (CopyPad,), {"node_name": name}) for key, name in _NODES.items()}
 
 
 def pad(input, pad, mode="constant", value=None):
@@ -96,6 +122,4 @@ def pad(input, pad, mode="constant", value=None):
         if lo < 0 or hi < 0:
             # torch accepts negative reflect/replicate pads (a crop); keep to the documented use
             raise NotImplementedError(f"pad: negative padding in mode {mode!r} is not implemented in refengine")
-    grid = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
-    lin = np.pad(grid, widths, mode="reflect" if mode == "reflect" else "edge")
-    return _CLASSES[(mode, k)].apply(input, lin=lin)
+    return _CLASSES[(mode, k)].apply(input, widths=tuple(widths), k=k, mode=mode)
