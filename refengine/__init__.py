@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 
 Tensor = Variable
 
+float16 = np.dtype(np.float16)  # through the numpy twins: the Cython kernels are float32/float64 only
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int64 = np.dtype(np.int64)

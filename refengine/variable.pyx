@@ -48,7 +48,7 @@ cdef object _ops = None
 #: name -> function(self, ...) usable as a method (x.sum(), x.exp(), ...), filled by ops modules.
 TENSOR_METHODS = {}
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 
 _NONLEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
@@ -87,7 +87,7 @@ cdef class VersionCounter:
 
 
 cdef bint _is_float(object dtype):
-    return dtype == _FLOAT_DTYPES[0] or dtype == _FLOAT_DTYPES[1]
+    return dtype == _FLOAT_DTYPES[0] or dtype == _FLOAT_DTYPES[1] or dtype == _FLOAT_DTYPES[2]
 
 
 def as_array(object data, object dtype=None, bint copy=False):
@@ -103,7 +103,7 @@ def as_array(object data, object dtype=None, bint copy=False):
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if kind == "f":
         if not _is_float(arr.dtype):
-            raise TypeError(f"unsupported floating dtype {arr.dtype}; refengine supports float32 and float64")
+            raise TypeError(f"unsupported floating dtype {arr.dtype}; refengine supports float16, float32 and float64")
     elif kind not in "biu":
         raise TypeError(
             f"unsupported dtype {arr.dtype} (from {type(data).__name__}); expected float32, float64, "

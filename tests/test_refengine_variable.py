@@ -51,7 +51,7 @@ def test_integer_or_bool_data_cannot_require_grad(data):
 
 
 @pytest.mark.parametrize("data", [np.array(["a"]), np.array([1 + 2j]), np.array([None], dtype=object),
-                                  np.ones(2, np.float16)])
+                                  np.ones(2, np.longdouble)])
 def test_unsupported_dtypes_raise_type_error_naming_the_dtype(data):
     with pytest.raises(TypeError, match=str(data.dtype)):
         Variable(data)

@@ -13,6 +13,8 @@ import importlib
 import os
 import warnings
 
+import numpy as np
+
 _BACKENDS = ("cython", "numpy")
 #: kernel family -> the functions it provides (identical in both implementations)
 FAMILIES = {
@@ -43,8 +45,33 @@ def _bind(backend: str) -> None:
     mods = {fam: implementation(fam, backend) for fam in FAMILIES}
     for fam, names in FAMILIES.items():
         for name in names:
-            globals()[name] = getattr(mods[fam], name)
+            globals()[name] = _half(getattr(mods[fam], name))
     _current = backend
+
+
+def _is_half(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype == np.float16
+
+
+def _half(fn):
+    """``fn`` taking float16 arrays too: the kernels and twins are float32/float64 only (validate.float_array
+    raises TypeError first, before any work), so float16 operands are computed in float32 and the float32
+    results rounded back to float16 once -- as torch computes half ops, and accumulating in float32."""
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TypeError:
+            if not any(_is_half(a) for a in (*args, *kwargs.values())):
+                raise
+        out = fn(*(a.astype(np.float32) if _is_half(a) else a for a in args),
+                 **{k: v.astype(np.float32) if _is_half(v) else v for k, v in kwargs.items()})
+
+        def down(r):
+            return r.astype(np.float16) if isinstance(r, np.ndarray) and r.dtype == np.float32 else r
+        return tuple(down(r) for r in out) if isinstance(out, tuple) else down(out)
+    call.__name__, call.__qualname__, call.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    call.__wrapped__ = fn
+    return call
 
 
 def use(backend: str) -> None:

@@ -17,6 +17,12 @@ from refengine.variable import TENSOR_METHODS, Variable
 __all__ = ["Variable", "is_var", "dual", "sum_to_shape", "method", "shape_of", "data_of"]
 
 
+def accumulator(a: Any) -> Any:
+    """The dtype a reduction of ``a`` accumulates in: float32 for float16 (as torch does: a float16
+    accumulator loses a unit in the last place every few additions), else None (numpy's own)."""
+    return np.float32 if a.dtype == np.float16 else None
+
+
 def is_var(x: Any) -> bool:
     return isinstance(x, Variable)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from refengine.function import ArrayFunction
 from refengine.ops.arith import where
-from refengine.ops.common import data_of, dual, method
+from refengine.ops.common import accumulator, data_of, dual, method
 from refengine.ops.reduce import expand_back, normalize_dims
 
 _abs = dual(np.abs, "abs")
@@ -40,7 +40,7 @@ class VectorNorm(ArrayFunction):
     def forward(ctx, a, ord=2.0, dim=None, keepdim=False):
         dims = normalize_dims(dim, a.ndim)
         ax = dims if a.ndim else None
-        x = np.abs(a)
+        x = np.abs(a).astype(accumulator(a) or a.dtype, copy=False)  # float16: sums in float32, as torch
         if any(a.shape[d] == 0 for d in dims) and (ord < 0 or math.isinf(ord)):
             raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor because "
                                "the operation does not have an identity")

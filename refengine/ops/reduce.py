@@ -15,7 +15,7 @@ import numpy as np
 
 from refengine import kernels as K
 from refengine.function import ArrayFunction
-from refengine.ops.common import data_of, dual, is_var, method
+from refengine.ops.common import accumulator, data_of, dual, is_var, method
 
 _exp = dual(np.exp, "exp")
 
@@ -63,7 +63,7 @@ class Sum(ArrayFunction):
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims(_all_if_empty(dim), a.ndim), keepdim
-        return np.sum(a, axis=_axes(a, ctx.dims), keepdims=keepdim)
+        return np.sum(a, axis=_axes(a, ctx.dims), keepdims=keepdim, dtype=accumulator(a)).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -86,7 +86,8 @@ class Mean(ArrayFunction):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims(_all_if_empty(dim), a.ndim), keepdim
         ctx.count = int(np.prod([a.shape[d] for d in ctx.dims])) if a.ndim else 1
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.mean(a, axis=_axes(a, ctx.dims), keepdims=keepdim)
+            return np.mean(a, axis=_axes(a, ctx.dims), keepdims=keepdim, dtype=accumulator(a)).astype(a.dtype,
+                                                                                                  copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -206,7 +207,7 @@ class Logsumexp(ArrayFunction):
         m = np.max(a, axis=ax, keepdims=True) if a.size else np.zeros((1,) * a.ndim, a.dtype)
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):
-            r = (np.log(np.sum(np.exp(a - m), axis=ax, keepdims=True)) + m).astype(a.dtype)
+            r = (np.log(np.sum(np.exp(a - m), axis=ax, keepdims=True, dtype=accumulator(a))) + m).astype(a.dtype)
         out = r if keepdim else r.reshape([s for i, s in enumerate(a.shape) if i not in dims])
         ctx.save_for_backward(a, out)
         return out
@@ -238,7 +239,8 @@ class Var(ArrayFunction):
         ctx.shape, ctx.dims, ctx.keepdim, ctx.denom = a.shape, dims, keepdim, builtins.max(n - correction, 0)
         ctx.save_for_backward(a)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(np.var(a, axis=_axes(a, dims), ddof=correction, keepdims=keepdim), a.dtype)
+            return np.asarray(np.var(a, axis=_axes(a, dims), ddof=correction, keepdims=keepdim,
+                                     dtype=accumulator(a)), a.dtype)
 
     @staticmethod
     def backward(ctx, g):

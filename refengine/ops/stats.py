@@ -12,7 +12,7 @@ import numpy as np
 
 from refengine.function import ArrayFunction
 from refengine.ops.arith import where
-from refengine.ops.common import data_of, is_var, method
+from refengine.ops.common import accumulator, data_of, is_var, method
 from refengine.ops.reduce import _all_if_empty, expand_back, normalize_dims
 
 
@@ -26,7 +26,8 @@ class Std(ArrayFunction):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, dims, keepdim
         ctx.denom = builtins.max(n - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.asarray(np.std(a, axis=dims if a.ndim else None, ddof=correction, keepdims=keepdim), a.dtype)
+            r = np.asarray(np.std(a, axis=dims if a.ndim else None, ddof=correction, keepdims=keepdim,
+                                  dtype=accumulator(a)), a.dtype)
         ctx.save_for_backward(a, r)
         return r
 
