@@ -119,7 +119,7 @@ def _undocumented(A: Any, p: Any) -> Evidence:
     (dict(oracles=()), "no oracles declared"),
     (dict(helper_ops={"sinn"}), "unknown helper op 'sinn' (did you mean 'sin'?)"),
     (dict(profiles={"nightly"}), "unknown profile 'nightly'"),
-    (dict(dtypes=("float16",)), "unknown dtype 'float16'"),
+    (dict(dtypes=("float8",)), "unknown dtype 'float8'"),
     (dict(cost=0), "cost 0: expected a positive number"),
 ])
 def test_a_bad_declaration_fails_at_registration_naming_it(scratch_properties: None, kwargs: dict, why: str) -> None:
@@ -139,11 +139,16 @@ def test_no_docstring_or_a_taken_name_fails_at_registration(scratch_properties: 
 
 
 def test_profiles_come_from_declarations() -> None:
-    """mpmath_extreme declares the thorough profile only; every other property runs everywhere."""
+    """mpmath_extreme declares the thorough profile only, the half-precision properties ci and thorough; every
+    other property runs everywhere."""
     assert PROPERTIES["mpmath_extreme"].profiles == {"thorough"}
+    half = {"half_forward", "half_grad", "half_accumulation"}
+    assert all(PROPERTIES[h].profiles == {"ci", "thorough"} for h in half)
     quick = {c[0].name for c in plan(PROFILES["quick"])}
+    ci = {c[0].name for c in plan(PROFILES["ci"])}
     thorough = {c[0].name for c in plan(PROFILES["thorough"])}
-    assert thorough - quick == {"mpmath_extreme"}
+    assert thorough - quick == {"mpmath_extreme"} | half
+    assert ci - quick == half
     assert {c[1] for c in plan(PROFILES["thorough"], properties=["mpmath_extreme"])} == {
         name for name, spec in REGISTRY.items() if spec.extreme is not None}
 

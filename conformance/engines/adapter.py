@@ -24,6 +24,8 @@ from conformance.errors import ConfigError  # re-exported: an adapter raises it 
 # Capability names (strings, so user adapters need not import anything to declare them).
 FLOAT64 = "float64"
 FLOAT32 = "float32"
+FLOAT16 = "float16"  # IEEE half: the half-precision properties' float16 cells (half_forward, half_grad...)
+BFLOAT16 = "bfloat16"  # 8 exponent bits, 8 significand bits: those properties' bfloat16 cells
 ND = "nd"  # n-d arrays; an engine without it handles 0-d scalars only
 HIGHER_ORDER = "higher_order"  # create_graph + functional grad of grads
 FUNCTIONAL_GRAD = "functional_grad"  # autograd.grad(outputs, inputs, ...)
@@ -37,7 +39,7 @@ COMPILES = "compiles"  # compiles per input shape: runs draw shapes from a small
 FORWARD_AD = "forward_ad"  # forward-mode derivatives (Jacobian-vector products): the jvp method
 SCALAR_OPERANDS = "scalar_operands"  # apply takes a Python float/int where a binary op takes a tensor (x * 2.0)
 
-ALL_CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, HIGHER_ORDER, FUNCTIONAL_GRAD, HOOKS, INPLACE, RETAIN_GRAD,
+ALL_CAPABILITIES = frozenset({FLOAT64, FLOAT32, FLOAT16, BFLOAT16, ND, HIGHER_ORDER, FUNCTIONAL_GRAD, HOOKS, INPLACE, RETAIN_GRAD,
                               NO_GRAD, GRAD_MODE_DECORATOR, RETAIN_GRAPH, COMPILES, FORWARD_AD,
                               SCALAR_OPERANDS})
 
@@ -83,7 +85,8 @@ class Adapter(abc.ABC):
     # -- building --------------------------------------------------------------------
     @abc.abstractmethod
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
-        """A new leaf holding a copy of ``value`` converted to ``dtype`` ("float64"/"float32")."""
+        """A new leaf holding a copy of ``value`` converted to ``dtype``: "float64", "float32", and "float16" /
+        "bfloat16" where the adapter declares them (``value`` is float64, exactly representable in ``dtype``)."""
 
     def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Tensor:
         """A new leaf holding ``value`` as integer or bool dtype ``dtype`` (one of INTEGER_DTYPES).
@@ -140,7 +143,7 @@ class Adapter(abc.ABC):
     # -- reading ---------------------------------------------------------------------
     @abc.abstractmethod
     def to_numpy(self, t: Tensor) -> np.ndarray:
-        """A fresh numpy copy of the tensor's values (in its own dtype)."""
+        """A fresh numpy copy of the tensor's values (in its own dtype; bfloat16 as ``ml_dtypes.bfloat16``)."""
 
     @abc.abstractmethod
     def grad_of(self, t: Tensor) -> np.ndarray | None:
@@ -152,7 +155,7 @@ class Adapter(abc.ABC):
 
     @abc.abstractmethod
     def dtype_of(self, t: Tensor) -> str:
-        """"float64" / "float32" (numpy's name for any other dtype: "int64", "bool", "float16"...)."""
+        """"float64" / "float32" / "float16" / "bfloat16" (numpy's name for any other dtype: "int64", "bool"...)."""
 
     @abc.abstractmethod
     def is_leaf(self, t: Tensor) -> bool: ...

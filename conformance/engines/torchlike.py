@@ -21,10 +21,12 @@ from hypothesis import reject
 
 from conformance.engines import adapter as base
 from conformance.engines.adapter import Adapter, Tensor
+from conformance.spec.dtypes import NP_DTYPES
 from conformance.spec.ops import REGISTRY
 
 _NAMES = re.compile(r"\bM\.([\w.]+)")
-_NP = {"float64": np.float64, "float32": np.float32}
+_NP = {"float64": np.float64, "float32": np.float32, "float16": np.float16,
+       "bfloat16": np.float32}  # numpy has no bfloat16: the values (bfloat16-exact) travel as float32
 #: the dtypes ``dtype_of`` names (torch.float16 -> "float16"); floats first, as the common case
 _DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
@@ -47,8 +49,8 @@ class TorchLikeAdapter(Adapter):
         M, t = self.M, self._probe
         # torch-like modules take Python numbers as operands (torch.mul(x, 2.0)): SCALAR_OPERANDS always
         caps = {base.FLOAT64, base.ND, base.RETAIN_GRAPH, base.SCALAR_OPERANDS}
-        if hasattr(M, "float32"):
-            caps.add(base.FLOAT32)
+        # a dtype the module names is a dtype it computes in (torch: all four; refengine: no bfloat16)
+        caps |= {dt for dt in (base.FLOAT32, base.FLOAT16, base.BFLOAT16) if hasattr(M, dt)}
         if hasattr(getattr(M, "autograd", None), "grad"):
             caps |= {base.FUNCTIONAL_GRAD, base.HIGHER_ORDER}
         if all(hasattr(M, n) for n in ("no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled")):
@@ -138,7 +140,9 @@ class TorchLikeAdapter(Adapter):
     def to_numpy(self, t: Tensor) -> np.ndarray:
         t = t.detach()
         if getattr(t, "_is_zerotensor", lambda: False)():  # torch's lazy zeros (e.g. abs'' ) refuse .numpy()
-            return np.zeros(tuple(t.shape), dtype=self.dtype_of(t))
+            return np.zeros(tuple(t.shape), dtype=NP_DTYPES.get(self.dtype_of(t), self.dtype_of(t)))
+        if self.dtype_of(t) == "bfloat16":  # torch's .numpy() refuses bfloat16; float32 holds it exactly
+            return t.float().numpy().astype(NP_DTYPES["bfloat16"])
         return np.array(t.numpy(), copy=True)
 
     def grad_tensor(self, t: Tensor) -> Tensor | None:

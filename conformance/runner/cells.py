@@ -179,6 +179,8 @@ def not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> str
     lacking = sorted(o for o in prop.helper_ops if not adapter.has_op(o))
     if lacking:
         return f"the check needs op(s) {', '.join(lacking)}, which the engine lacks"
+    if prop.refuses is not None and op != ANY_OP:
+        return prop.refuses(op, dtype)  # the oracle cannot judge this op in this dtype (torch refuses it)
     return None
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
+from conformance.spec.dtypes import NP_DTYPES
 from conformance.spec.tolerances import TOLERANCES, Tol, tolerance
 
 
@@ -64,7 +65,7 @@ class Domain:
 
     def arrays(self, shape: tuple[int, ...], dtype: str = "float64", salt: int = 0) -> st.SearchStrategy[np.ndarray]:
         """A hypothesis strategy for a float64 array of ``shape`` with values of this domain,
-        each exactly representable in ``dtype`` (float32: rounded inside the domain).
+        each exactly representable in ``dtype`` (float32, float16, bfloat16: rounded inside the domain).
 
         Each element is a mix, every branch inside [lo, hi] and ``margin`` from ``avoid``:
         ~15% simple numbers (small integers, halves, quarters, eighths, powers of two,
@@ -85,13 +86,18 @@ class Domain:
         key = (self, dtype, shape, salt)
         strategy = _ARRAYS.get(key)  # built once: a new strategy per draw is validated anew by hypothesis
         if strategy is None:
-            dec = _DECODERS.get((self, dtype))
-            if dec is None:
-                dec = _DECODERS[(self, dtype)] = _Decoder(self, dtype)
             n = int(np.prod(shape, dtype=np.int64))
             strategy = _ARRAYS[key] = st.binary(min_size=ELEMENT_BYTES * n, max_size=ELEMENT_BYTES * n).map(
-                lambda b: dec.decode(b, salt).reshape(shape))
+                lambda b: self.decode(b, shape, dtype, salt))
         return strategy
+
+    def decode(self, raw: bytes, shape: tuple[int, ...], dtype: str = "float64", salt: int = 0) -> np.ndarray:
+        """The array ``arrays`` makes of ``raw`` (``ELEMENT_BYTES`` an element): for inputs too large to
+        draw through hypothesis (its buffer is 8 KiB), decode bytes from a seeded numpy generator."""
+        dec = _DECODERS.get((self, dtype))
+        if dec is None:
+            dec = _DECODERS[(self, dtype)] = _Decoder(self, dtype)
+        return dec.decode(raw, salt).reshape(shape)
 
 
 #: bytes per drawn element: a branch selector, then 24 bits of value
@@ -110,19 +116,19 @@ _SIMPLE_CANDIDATES: tuple[float, ...] = tuple(sorted(
     key=lambda v: (v == 0, Fraction(v).denominator, abs(v), v < 0)))
 
 
-def _round(v: float, width: int) -> float:
-    return float(np.float32(v)) if width == 32 else float(v)
+def _round(v: float, np_type: type) -> float:
+    return float(np_type(v))
 
 
-def _inward(lo: float, hi: float, width: int) -> tuple[float, float]:
-    """[lo, hi] shrunk to its nearest ``width``-bit floats, so rounding a value inside stays inside."""
-    if width == 64:
+def _inward(lo: float, hi: float, np_type: type) -> tuple[float, float]:
+    """[lo, hi] shrunk to its nearest floats of ``np_type``, so rounding a value inside stays inside."""
+    if np_type is np.float64:
         return lo, hi
-    a, b = np.float32(lo), np.float32(hi)
+    a, b = np_type(lo), np_type(hi)
     if float(a) < lo:
-        a = np.nextafter(a, np.float32(np.inf))
+        a = np.nextafter(a, np_type(np.inf))
     if float(b) > hi:
-        b = np.nextafter(b, np.float32(-np.inf))
+        b = np.nextafter(b, np_type(-np.inf))
     return float(a), float(b)
 
 
@@ -130,11 +136,10 @@ class _Decoder:
     """Bytes -> values of one Domain at one dtype (see ``Domain.arrays``); tables built once."""
 
     def __init__(self, d: Domain, dtype: str) -> None:
-        self.width = width = 32 if dtype == "float32" else 64
-        self.np = np.float32 if width == 32 else np.float64
+        self.np = np_type = NP_DTYPES[dtype]
 
         def ok(v: float) -> bool:
-            return d.allows(v) and _round(v, width) == v
+            return d.allows(v) and _round(v, np_type) == v
 
         # the simple numbers inside the domain, and its integer ends (990, 1000 for large logits)
         extra = (float(math.ceil(d.lo)), float(math.floor(d.hi)), float(round((d.lo + d.hi) / 2)))
@@ -148,7 +153,7 @@ class _Decoder:
             start = max(start, b)
         if start <= d.hi:
             intervals.append((start, d.hi))
-        iv = [_inward(a, b, width) for a, b in intervals]
+        iv = [_inward(a, b, np_type) for a, b in intervals]
         iv = [(a, b) for a, b in iv if a <= b]
         if not iv:
             raise ValueError(f"{d}: no value of {dtype} lies in this domain")

@@ -26,10 +26,10 @@ import numpy as np
 from hypothesis import strategies as st
 
 from conformance.spec import shape_pool
+from conformance.spec.dtypes import NP_DTYPES
 from conformance.spec.ops import REGISTRY
 from conformance.spec.opspec import Domain, literal
 
-NP_DTYPES = {"float64": np.float64, "float32": np.float32}
 #: samples whose op inputs lie closer than this to a kink are discarded (finite differences reach ~1e-4)
 KINK_MARGIN = 1e-3
 
@@ -175,9 +175,10 @@ class Program:
             lines += ["import os, sys", "sys.path.insert(0, os.getcwd())  # run from where the adapter imports",
                       f"from {modname} import {cls}", f"A = {cls}()"]
         names = [f"v{i}" for i in range(len(self.nodes))]
+        npdt = "float32" if dt == "bfloat16" else dt  # numpy has no bfloat16: its values are exact float32s
         for i, n in enumerate(self.nodes):
             if n.op is None:
-                arr = f"np.array({n.value.tolist()!r}, dtype=np.{dt})"
+                arr = f"np.array({n.value.tolist()!r}, dtype=np.{npdt})"
                 if native:
                     lines.append(f"{names[i]} = M.tensor({arr}, dtype=M.{dt}, requires_grad={n.requires_grad})")
                 else:
@@ -188,7 +189,7 @@ class Program:
                 args = ", ".join(names[j] for j in n.inputs)
                 lines.append(f"{names[i]} = A.apply({n.op!r}, [{args}], {_np_literal(n.params)})")
         out = names[self.output]
-        cot = "None" if self.cotangent is None else f"np.array({self.cotangent.tolist()!r}, dtype=np.{dt})"
+        cot = "None" if self.cotangent is None else f"np.array({self.cotangent.tolist()!r}, dtype=np.{npdt})"
         leaves = ", ".join(f"{names[i]!r}: {names[i]}" for i in self.leaves)
         if native:
             lines += [f"cot = {cot}",

@@ -31,6 +31,9 @@ ORACLES: dict[str, str] = {
     "analytic": "a closed-form gradient written out in the check",
     "mpmath": "closed-form derivatives in 50-digit arithmetic (OpSpec.extreme)",
     "torch-promoted": "PyTorch on the same operands (mixed, integer or bool dtypes): its result dtype (torch.result_type) and values",
+    "torch-same-dtype": "PyTorch in the cell's own (half) dtype on the same inputs: its error against float64 is the bar",
+    "rounding-bound": "float64 values at the dtype-rounded inputs, within a bound derived from the dtype's unit "
+                      "roundoff and the op's conditioning there (conformance/checks/rounding.py)",
     "rule": "a semantic rule of autograd stated in the check (no numbers compared)",
     "rule-repeat": "the engine's own gradients of one backward pass, doubled (two identical passes)",
     "rule-frozen": "the engine's own gradients of the same program with every leaf requiring grad",
@@ -38,7 +41,7 @@ ORACLES: dict[str, str] = {
 }
 
 #: oracles whose values come from PyTorch: a property using one cannot judge an op without a torch equivalent
-TORCH_ORACLES = frozenset({"torch-float64", "torch-float64-lockstep", "torch-promoted"})
+TORCH_ORACLES = frozenset({"torch-float64", "torch-float64-lockstep", "torch-promoted", "torch-same-dtype"})
 
 EPS64 = float(np.finfo(np.float64).eps)
 
@@ -73,6 +76,14 @@ TOLERANCES: dict[tuple[str, str], Tol] = {
 
 #: the mpmath check's bar is PyTorch's own accuracy: an engine as good as torch passes
 MPMATH_TORCH_FACTOR = 2.0
+
+# Half precision (float16, bfloat16) has no row above: its bounds are derived per example from the dtype's unit
+# roundoff u and the op's conditioning at the drawn inputs (conformance/checks/rounding.py), in units of:
+#: roundings an op may make in its own dtype: the output's, and a few of a short formula evaluated in the dtype
+#: (torch computes most half ops in float32 and rounds once; a composite rounds each step)
+HALF_ROUNDINGS = 4.0
+#: a reduction of a long half input may lose at most this many times torch's own error (torch accumulates in float32)
+ACCUMULATION_TORCH_FACTOR = 4.0
 
 
 def tolerance(oracle: str, dtype: str) -> Tol:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from .engines import _Broken
@@ -37,3 +38,34 @@ class SumKeepsInt32(_Broken):
         if op == "sum" and isinstance(inputs[0], torch.Tensor) and inputs[0].dtype in (torch.int32, torch.bool):
             return out.to(torch.int32)
         return out
+
+
+class SumAccumulatesInHalf(_Broken):
+    """sum of a float16 tensor adds its elements one after another into a float16 accumulator (numpy's
+    ``add.accumulate`` in float16, as a naive half kernel does), where torch accumulates in float32 and rounds
+    once: a sum of thousands of elements is off by many units in the last place.  The gradient is sum's;
+    every other op, and sum in other dtypes, is torch's."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = super().apply(op, inputs, params)
+        x = inputs[0] if inputs else None
+        if op != "sum" or not isinstance(x, torch.Tensor) or x.dtype != torch.float16 or x.ndim == 0:
+            return out
+        dim, keepdim = params.get("dim"), bool(params.get("keepdim", False))
+        given = dim if isinstance(dim, tuple) else (dim,)
+        dims = tuple(range(x.ndim)) if dim is None else tuple(d % x.ndim for d in given)
+        kept = [d for d in range(x.ndim) if d not in dims]
+        a = x.detach().numpy().transpose(kept + list(dims)).reshape([x.shape[d] for d in kept] + [-1])
+        acc = np.add.accumulate(a, axis=-1, dtype=np.float16)[..., -1] if a.shape[-1] else np.zeros(a.shape[:-1])
+        naive = torch.from_numpy(np.ascontiguousarray(acc, dtype=np.float16)).reshape(out.shape)
+        return out + (naive - out).detach()  # the naive value, with sum's gradient
+
+
+class TanhHalfUpcasts(_Broken):
+    """tanh of a float16 tensor is computed and returned in float32 (a kernel without a half version, its
+    result never cast back); bfloat16 and every other op are torch's."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        if op == "tanh" and inputs[0].dtype == torch.float16:
+            return torch.tanh(inputs[0].float())
+        return super().apply(op, inputs, params)

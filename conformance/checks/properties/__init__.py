@@ -18,6 +18,7 @@ from conformance.checks.properties import structural  # noqa: F401
 from conformance.checks.properties import stability  # noqa: F401
 from conformance.checks.properties import promotion  # noqa: F401
 from conformance.checks.properties import integers  # noqa: F401
+from conformance.checks.properties import half  # noqa: F401
 # isort: on
 from conformance.checks.properties.base import PROPERTIES, DeclarationError, Evidence, Property, prop
 

@@ -35,13 +35,16 @@ from hypothesis.errors import HypothesisDeprecationWarning
 from conformance.checks.oracles import Comparison
 from conformance.engines.adapter import ALL_CAPABILITIES, OPTIONAL_METHODS, Adapter
 from conformance.errors import closest
+from conformance.spec.dtypes import HALF_DTYPES
 from conformance.spec.ops import REGISTRY
 from conformance.spec.programs import KINK_MARGIN, Program, any_program, programs
 from conformance.spec.tolerances import ORACLES, TORCH_ORACLES
 
 #: the profiles a property may name; conformance.runner.profiles defines one Profile for each
 PROFILE_NAMES = ("quick", "ci", "thorough")
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32")  # a property's cells unless it names its own (``dtypes=``)
+#: every dtype a property may name: float16 and bfloat16 cells belong to the half-precision properties alone
+ALL_DTYPES = DTYPES + HALF_DTYPES
 
 Strategy = Callable[[Sequence[str], str, "frozenset[str] | None"], st.SearchStrategy[Any]]
 
@@ -75,6 +78,9 @@ class Property:
     dtypes: tuple[str, ...] = DTYPES  # one cell per dtype
     strategy: Strategy | None = None  # (ops, dtype, engine ops) -> examples; None: programs around the op
     applies: Callable[[str], bool] = lambda op: True  # per-op properties: which ops get a cell
+    # (op, dtype) -> why the cell cannot be asked whatever the engine (torch has no float16 kernel for the op,
+    # so nothing tells what a float16 engine should give), or None; asked once per cell, outside hypothesis
+    refuses: Callable[[str, str], str | None] | None = None
     cost: float = 1.0  # relative cost per example; the runner scales example counts by 1/cost
 
     @property
@@ -110,7 +116,8 @@ class DeclarationError(Exception):
 def prop(name: str, *, family: str, per_op: bool = True, capabilities: Collection[str] = (),
          methods: Collection[str] = (), oracles: Collection[str] = (), helper_ops: Collection[str] = (),
          profiles: Collection[str] = PROFILE_NAMES, dtypes: Sequence[str] = DTYPES, strategy: Strategy | None = None,
-         applies: Callable[[str], bool] | None = None, cost: float = 1.0) -> Callable[[Callable], Callable]:
+         applies: Callable[[str], bool] | None = None, cost: float = 1.0,
+         refuses: Callable[[str, str], str | None] | None = None) -> Callable[[Callable], Callable]:
     """Register the decorated check as property ``name``; returns the check unchanged.
 
     Raises DeclarationError naming the property and the bad value (with the valid ones)
@@ -134,7 +141,7 @@ def prop(name: str, *, family: str, per_op: bool = True, capabilities: Collectio
         _known(bad, "oracle", oracles, ORACLES, hint="add new oracles to conformance.spec.tolerances")
         _known(bad, "helper op", helper_ops, REGISTRY)
         _known(bad, "profile", profiles, PROFILE_NAMES)
-        _known(bad, "dtype", dtypes, DTYPES)
+        _known(bad, "dtype", dtypes, ALL_DTYPES)
         if not oracles:
             raise bad("no oracles declared; name where the expected values come from (e.g. 'rule')")
         if not (isinstance(cost, (int, float)) and cost > 0):
@@ -143,7 +150,7 @@ def prop(name: str, *, family: str, per_op: bool = True, capabilities: Collectio
             name=name, family=family, doc=doc, check=check, per_op=per_op, capabilities=frozenset(capabilities),
             methods=frozenset(methods), oracles=frozenset(oracles), helper_ops=frozenset(helper_ops),
             profiles=frozenset(profiles), dtypes=tuple(dtypes), strategy=strategy,
-            applies=applies or (lambda op: True), cost=float(cost))
+            applies=applies or (lambda op: True), cost=float(cost), refuses=refuses)
         return check
     return register
 
