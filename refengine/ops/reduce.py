@@ -63,7 +63,9 @@ class Sum(ArrayFunction):
     @staticmethod
     def forward(ctx, a, dim=None, keepdim=False):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims(_all_if_empty(dim), a.ndim), keepdim
-        return np.sum(a, axis=_axes(a, ctx.dims), keepdims=keepdim, dtype=accumulator(a)).astype(a.dtype, copy=False)
+        acc = accumulator(a)  # float16 sums in float32; integers keep numpy's (int32 and bool sum into int64)
+        r = np.sum(a, axis=_axes(a, ctx.dims), keepdims=keepdim, dtype=acc)
+        return r if acc is None else r.astype(a.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -86,8 +88,9 @@ class Mean(ArrayFunction):
         ctx.shape, ctx.dims, ctx.keepdim = a.shape, normalize_dims(_all_if_empty(dim), a.ndim), keepdim
         ctx.count = int(np.prod([a.shape[d] for d in ctx.dims])) if a.ndim else 1
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.mean(a, axis=_axes(a, ctx.dims), keepdims=keepdim, dtype=accumulator(a)).astype(a.dtype,
-                                                                                                  copy=False)
+            acc = accumulator(a)
+            r = np.mean(a, axis=_axes(a, ctx.dims), keepdims=keepdim, dtype=acc)
+            return r if acc is None else r.astype(a.dtype)
 
     @staticmethod
     def backward(ctx, g):
