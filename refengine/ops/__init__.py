@@ -4,7 +4,7 @@ from refengine.ops.arith import add, div, maximum, minimum, mul, neg, pow, sub, 
 from refengine.ops.index import index
 from refengine.ops.inplace import add_, div_, fill_, mul_, sub_, zero_
 from refengine.ops.linalg import bmm, matmul, mm
-from refengine.ops.misc import cast, clone, compare, to
+from refengine.ops.misc import cast, clone, compare, eq, ge, gt, le, lt, ne, to
 from refengine.ops.reduce import amax, amin, logsumexp, max, mean, min, prod, sum, var
 from refengine.ops.shape import (cat, expand, flatten, permute, reshape, split, squeeze, stack, t_all,
                                  transpose, unsqueeze, view)

@@ -64,5 +64,40 @@ _CMP = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_e
 
 
 def compare(a, b, op: str) -> Variable:
-    """Elementwise comparison as a bool Variable."""
-    return Variable(_CMP[op](data_of(a), data_of(b)))
+    """Elementwise comparison as a bool Variable.
+
+    A new leaf that does not require grad, whatever its operands do: a step function has no
+    useful derivative, and torch records no graph for it (``(x < y).requires_grad`` is False),
+    so a mask made from a tensor that requires grad can drive ``where`` or ``masked_fill``."""
+    return Variable(np.asarray(_CMP[op](data_of(a), data_of(b))))
+
+
+# torch's module functions and methods (torch.lt(x, y), x.lt(y)); the operators above call compare too
+@method()
+def eq(input, other):
+    return compare(input, other, "eq")
+
+
+@method()
+def ne(input, other):
+    return compare(input, other, "ne")
+
+
+@method()
+def lt(input, other):
+    return compare(input, other, "lt")
+
+
+@method()
+def le(input, other):
+    return compare(input, other, "le")
+
+
+@method()
+def gt(input, other):
+    return compare(input, other, "gt")
+
+
+@method()
+def ge(input, other):
+    return compare(input, other, "ge")
