@@ -27,7 +27,7 @@ import numpy as np
 from hypothesis.errors import UnsatisfiedAssumption
 
 from conformance.checks import oracles as O
-from conformance.checks.properties.base import outside_hypothesis
+from conformance.checks.properties.base import differentiable, outside_hypothesis
 from conformance.engines.contract import AdapterContractError, WrongResultError
 from conformance.spec.dtypes import HALF_DTYPES
 from conformance.spec.ops import REGISTRY
@@ -123,7 +123,8 @@ def node_program(p: Program, i: int, values: list[np.ndarray], needs: list[bool]
 def _requires_grad(p: Program) -> list[bool]:
     out: list[bool] = []
     for n in p.nodes:
-        out.append(n.requires_grad if n.op is None else any(out[j] for j in n.inputs))
+        out.append(n.requires_grad if n.op is None
+                   else differentiable(n.op) and any(out[j] for j in n.inputs))
     return out
 
 
@@ -149,8 +150,8 @@ def _check_node(adapter: Any, p: Program, i: int, values: list[np.ndarray], need
     bad = _forward(q, out, ref)
     if bad:
         return wrong(*bad)
-    if not any(q.nodes[k].requires_grad for k in q.leaves):
-        return None
+    if not any(q.nodes[k].requires_grad for k in q.leaves) or not differentiable(op):
+        return None  # nothing to differentiate (a comparison's bool result carries no gradient)
     try:
         adapter.backward(ts[-1], q.cotangent_tensor(adapter))
         grads = {k: adapter.grad_of(ts[k]) for k in q.grad_leaves}
@@ -169,8 +170,13 @@ def _forward(q: Program, out: Any, ref: np.ndarray) -> tuple[str, ...] | None:
     if out.shape != ref.shape:
         return ("output has the wrong shape",
                 f"output shape {out.shape}, expected {ref.shape} (numpy reference)")
-    if str(out.dtype) != q.dtype:
-        return (f"{q.dtype} inputs give a {out.dtype} output", f"output dtype {out.dtype}, expected {q.dtype}")
+    want = getattr(REGISTRY.get(q.focus), "result_dtype", None) or q.dtype  # a comparison's result is bool whatever its inputs
+    if str(out.dtype) != want:
+        kind = f"{q.dtype} inputs give a {out.dtype} output" + ("" if want == q.dtype else f", not {want}")
+        return (kind, f"output dtype {out.dtype}, expected {want}")
+    if want == "bool":  # exact: a mask is right or wrong
+        same = np.array_equal(out, ref.astype(bool))
+        return None if same else ("forward values wrong", f"got {out.tolist()!r}, expected {ref.astype(bool).tolist()!r}")
     c = O.compare({"output": ref}, {"output": out}, O.tolerance_for(q, "numpy"), "numpy")
     return None if c.ok else ("forward values wrong", c.message)
 

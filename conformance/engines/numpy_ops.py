@@ -195,6 +195,8 @@ def _more_entries(xp: Any) -> list[tuple[str, str, Op]]:
         *((op, op, unary(op)) for op in same),
         ("rsqrt", "reciprocal sqrt", lambda i, p: xp.reciprocal(xp.sqrt(i[0]))),
         ("atan2", "arctan2", binary("arctan2")),
+        # comparisons: bool results, never differentiated (autograd.numpy and jax.numpy give no gradient through them)
+        ("eq", "equal", binary("equal")), ("lt", "less", binary("less")), ("gt", "greater", binary("greater")),
         *((op, op, binary(op)) for op in ("hypot", "fmod", "remainder", "logaddexp")),  # numpy's remainder: torch's
         ("dot", "dot", binary("dot")), ("vdot", "vdot", binary("vdot")), ("mv", "matmul", binary("matmul")),
         ("outer", "outer", binary("outer")), ("ger", "outer", binary("outer")),

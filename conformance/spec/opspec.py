@@ -278,6 +278,10 @@ class OpSpec:
     # sigmoid at -500, pow with large exponents): regions, each one Domain per input (missing: the op's
     # own domains), drawn by the `stability` property (conformance/checks/properties/stability.py)
     stable: tuple[tuple[Domain, ...], ...] = ()
+    # the result's dtype whatever the inputs' ("bool": the comparisons), or None: the inputs' floating dtype.  A
+    # non-floating result carries no gradient, so no program can differentiate through it: only the properties
+    # declared ``nondifferentiable=True`` (checks/properties/comparisons.py) get such an op's cells
+    result_dtype: str | None = None
     notes: str = ""  # what a reader of the registry should know; shown nowhere else
 
     def __post_init__(self) -> None:
@@ -290,6 +294,11 @@ class OpSpec:
         """The tolerance for comparing this op's ``dtype`` results with ``oracle``: the op's own, else the table's."""
         own = self.tol.get((oracle, dtype))
         return Tol(*own) if own is not None else tolerance(oracle, dtype)
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether the op's result is floating and so carries gradients (False: a comparison's bool)."""
+        return self.result_dtype is None
 
     def domain(self, i: int) -> Domain:
         return self.domains[i] if i < len(self.domains) else ANY

@@ -303,6 +303,8 @@ def programs(draw: Any, op: str, dtype: str, scalar_output: bool | None = None,
         first = inputs[0] if nodes[inputs[0]].op is None else nodes[inputs[0]].inputs[0]
         nodes[first].requires_grad = True
     focus = add(Node(op, tuple(inputs), dict(sample.params)))
+    if not spec.differentiable:  # a bool result: nothing after it differentiates; no property backwards here
+        return Program(nodes, focus, dtype, None, op)
 
     post = draw(_POSTS[has("mul"), has("tanh")])
     r = focus

@@ -19,6 +19,7 @@ from conformance.checks.properties import stability  # noqa: F401
 from conformance.checks.properties import promotion  # noqa: F401
 from conformance.checks.properties import integers  # noqa: F401
 from conformance.checks.properties import half  # noqa: F401
+from conformance.checks.properties import comparisons  # noqa: F401
 # isort: on
 from conformance.checks.properties.base import PROPERTIES, DeclarationError, Evidence, Property, prop
 

@@ -82,6 +82,9 @@ class Property:
     # so nothing tells what a float16 engine should give), or None; asked once per cell, outside hypothesis
     refuses: Callable[[str, str], str | None] | None = None
     cost: float = 1.0  # relative cost per example; the runner scales example counts by 1/cost
+    # whether the property asks ops with a non-floating result (comparisons: bool; OpSpec.result_dtype); without
+    # it such ops get no cell and any-op cells never draw them: a program differentiates through every op it holds
+    nondifferentiable: bool = False
 
     @property
     def uses_torch(self) -> bool:
@@ -100,10 +103,19 @@ class Property:
         return drawn.filter(_smooth)
 
     def drawable(self, ops: Sequence[str]) -> list[str]:
-        """The ops an any-op cell may draw: with torch as an oracle, only ops torch has."""
+        """The ops an any-op cell may draw: with torch as an oracle, only ops torch has; only ops with a
+        floating result unless the property declares ``nondifferentiable``."""
+        if not self.nondifferentiable:
+            ops = [o for o in ops if differentiable(o)]
         if not self.uses_torch:
             return list(ops)
         return [o for o in ops if o in REGISTRY and REGISTRY[o].torch_equivalent]
+
+
+def differentiable(op: str) -> bool:
+    """Whether ``op``'s result is floating (an op the registry does not know is taken to be)."""
+    spec = REGISTRY.get(op)
+    return spec is None or spec.differentiable
 
 
 PROPERTIES: dict[str, Property] = {}
@@ -117,8 +129,12 @@ def prop(name: str, *, family: str, per_op: bool = True, capabilities: Collectio
          methods: Collection[str] = (), oracles: Collection[str] = (), helper_ops: Collection[str] = (),
          profiles: Collection[str] = PROFILE_NAMES, dtypes: Sequence[str] = DTYPES, strategy: Strategy | None = None,
          applies: Callable[[str], bool] | None = None, cost: float = 1.0,
-         refuses: Callable[[str, str], str | None] | None = None) -> Callable[[Callable], Callable]:
+         refuses: Callable[[str, str], str | None] | None = None,
+         nondifferentiable: bool = False) -> Callable[[Callable], Callable]:
     """Register the decorated check as property ``name``; returns the check unchanged.
+
+    ``applies`` picks the ops a per-op property has cells for; an op with a non-floating result (a
+    comparison) is left out unless ``nondifferentiable`` says the check asks such ops.
 
     Raises DeclarationError naming the property and the bad value (with the valid ones)
     when a declaration is wrong: a duplicate name, no docstring, an unknown capability,
@@ -146,11 +162,13 @@ def prop(name: str, *, family: str, per_op: bool = True, capabilities: Collectio
             raise bad("no oracles declared; name where the expected values come from (e.g. 'rule')")
         if not (isinstance(cost, (int, float)) and cost > 0):
             raise bad(f"cost {cost!r}: expected a positive number")
+        own = applies or (lambda op: True)
         PROPERTIES[name] = Property(
             name=name, family=family, doc=doc, check=check, per_op=per_op, capabilities=frozenset(capabilities),
             methods=frozenset(methods), oracles=frozenset(oracles), helper_ops=frozenset(helper_ops),
             profiles=frozenset(profiles), dtypes=tuple(dtypes), strategy=strategy,
-            applies=applies or (lambda op: True), cost=float(cost), refuses=refuses)
+            applies=lambda op: (nondifferentiable or differentiable(op)) and own(op), cost=float(cost),
+            refuses=refuses, nondifferentiable=nondifferentiable)
         return check
     return register
 

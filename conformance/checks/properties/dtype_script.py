@@ -30,14 +30,16 @@ def params_source(params: dict[str, Any]) -> str:
     return "{" + ", ".join(items) + "}"
 
 
-def script(engine: str, title: str, operands: Sequence[str], op: str | None, params: dict[str, Any]) -> str:
+def script(engine: str, title: str, operands: Sequence[str], op: str | None, params: dict[str, Any],
+           answer: str = "A.dtype_of(y)") -> str:
     """The reproducer: ``operands`` (sources from ``operand``), then ``op`` applied to them (None: the
-    operands alone are the question, e.g. an integer leaf requiring grad)."""
+    operands alone are the question, e.g. an integer leaf requiring grad); ``answer``: what is compared
+    with torch's, an expression of the result ``y`` (a comparison: its dtype and requires_grad)."""
     body = [f"    xs = [{', '.join(operands)}]"]
     if op is None:
         body.append("    return 'made: requires_grad ' + str(A.requires_grad(xs[0]))")
     else:
-        body += [f"    y = A.apply({op!r}, xs, {params_source(params)})", "    return A.dtype_of(y)"]
+        body += [f"    y = A.apply({op!r}, xs, {params_source(params)})", f"    return {answer}"]
     return "\n".join([
         f"# conformance reproducer: {title} on {engine}; exits 1 while its answer differs from torch's",
         "import os, sys",
