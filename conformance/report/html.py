@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from html import escape
 
+from conformance.report import dtypes as _dtypes
 from conformance.report import plots as _plots
 from conformance.report.assets import CSS, JS
 from conformance.report.diff import Change, RunDiff
@@ -204,6 +205,27 @@ def meta_html(run: RunResults) -> str:
     return f'<table class="meta">{"".join(rows)}</table>'
 
 
+def dtype_table_html(rows: list[tuple[str, list[Result]]], table_id: str = "dtypes") -> str:
+    """Rows (a label and its cells: one run, or one engine of the merged page) x the dtype columns: passed / run,
+    ✘ failed + error, coloured by the column's worst status; "n/a" and "–" as in ``report.dtypes``."""
+    head = "".join(f'<th scope="col">{e(c)}</th>' for c in _dtypes.COLUMNS)
+    body = []
+    for label, results in rows:
+        cols = _dtypes.by_dtype(results)
+        cells = []
+        for c in _dtypes.COLUMNS:
+            d = cols[c]
+            if not d.run:
+                cells.append(f'<td class="cell empty" title="{e(label)} · {e(c)}: {e(d.text())}">{e(d.text())}</td>')
+                continue
+            tip = ", ".join(f"{s.value}: {d.statuses.count(s)}" for s in Status if d.statuses.count(s))
+            text = d.text() + (f" ✘{d.bad}" if d.bad else "")
+            cells.append(f'<td class="cell st-{d.worst.value}" title="{e(label)} · {e(c)}: {e(tip)}">{e(text)}</td>')
+        body.append(f'<tr><th class="op" scope="row">{label}</th>{"".join(cells)}</tr>')
+    return (f'<p class="small">{e(_dtypes.LEGEND)}.</p><div class="scroll"><table class="matrix" id="{e(table_id)}">'
+            f'<thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
 def _all_cells_table(run: RunResults) -> str:
     rows = "".join(
         f'<tr class="cellrow" data-status="{r.status.value}" data-op="{e(r.op)}" data-prop="{e(r.property)}">'
@@ -267,6 +289,7 @@ def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = Tru
     if diff is not None:
         body.append(_diff_html(diff))
     body.append(findings_html(run, ids))
+    body += ["<h2>By dtype</h2>", dtype_table_html([(e(info.engine), run.results)])]
     body += [
         "<h2>Matrix</h2>",
         filter_bar(counts(run)),

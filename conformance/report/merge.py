@@ -13,8 +13,9 @@ import os
 import pathlib
 from dataclasses import dataclass, field
 
+from conformance.report import dtypes
 from conformance.report.formatting import md_code, md_escape, worst
-from conformance.report.html import e, filter_bar, matrix_html, page, rules_html
+from conformance.report.html import dtype_table_html, e, filter_bar, matrix_html, page, rules_html
 from conformance.report.summary import headline
 from conformance.runner.results import RunResults, Status
 
@@ -68,11 +69,12 @@ def render_merged(merged: MergedRuns) -> str:
     """The multi-engine index.html text."""
     props = merged.properties
     head = "".join(f'<th scope="col">{e(p)}</th>' for p in props)
-    rows = []
+    rows, names = [], []
     for label, run in zip(merged.labels, merged.runs):
         name = e(label)
         if label in merged.links:
             name = f'<a href="{e(merged.links[label])}">{name}</a>'
+        names.append((name, run.results))
         cells = "".join(_cell(run, p, label) for p in props)
         rows.append(f'<tr><th class="op" scope="row">{name}</th>{cells}</tr>')
     verdicts = "".join(
@@ -101,6 +103,8 @@ def render_merged(merged: MergedRuns) -> str:
         "coloured by the worst status.</p>",
         f'<div class="scroll"><table class="matrix" id="engines"><thead><tr><th></th>{head}</tr></thead>'
         f'<tbody>{"".join(rows)}</tbody></table></div>',
+        "<h2>Engines × dtypes</h2>",
+        dtype_table_html(names, table_id="engine-dtypes"),
         "<h2>Per engine: ops × properties</h2>",
         *drill,
     ]
@@ -109,15 +113,17 @@ def render_merged(merged: MergedRuns) -> str:
 
 def render_merged_summary(merged: MergedRuns) -> str:
     """summary.md of the merged page: one line per engine."""
-    lines = ["## Autograd conformance by engine", "", "| engine | verdict | ops run | complete |", "|---|---|---:|---|"]
+    lines = ["## Autograd conformance by engine", "",
+             "| engine | verdict | ops run | " + " | ".join(dtypes.COLUMNS) + " | complete |",
+             "|---|---|---:|" + "---:|" * len(dtypes.COLUMNS) + "---|"]
     for label, run in zip(merged.labels, merged.runs):
         cov = run.coverage()
         mark = "✅" if run.conformant else "❌"
         lines.append(
             f"| {md_code(label)} | {mark} {md_escape(headline(run))} | {cov['ops_run']}/{cov['ops_in_registry']} | "
-            f"{'yes' if run.info.complete else '**no**'} |"
+            + " | ".join(dtypes.texts(run)) + f" | {'yes' if run.info.complete else '**no**'} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", dtypes.LEGEND + "."]) + "\n"
 
 
 def relative_link(target: pathlib.Path, out_dir: pathlib.Path) -> str | None:

@@ -7,6 +7,7 @@ live in index.html / junit.xml.
 """
 from __future__ import annotations
 
+from conformance.report import dtypes
 from conformance.report.diff import RunDiff
 from conformance.report.formatting import (counts, finding_title, finding_where, md_code, md_escape, one_line,
                                            problems)
@@ -62,6 +63,7 @@ def render_summary(run: RunResults, diff: RunDiff | None = None, max_lines: int 
         "|" + "---:|" * len(Status),
         "| " + " | ".join(str(c[s]) for s in Status) + " |",
         "",
+        *dtypes.markdown(run),
     ]
     if diff is not None:
         lines += [diff.to_markdown(limit=20), ""]
