@@ -26,6 +26,8 @@ table.matrix th,table.matrix td{border:1px solid #e1e4e8;padding:2px 3px}
 table.matrix thead th{position:sticky;top:0;background:#f6f8fa;writing-mode:vertical-rl;transform:rotate(180deg);
  text-align:left;max-height:160px;white-space:nowrap;font-weight:500}
 table.matrix th.op{text-align:left;white-space:nowrap;font-weight:500;position:sticky;left:0;background:#fff}
+table.dtypes{border-collapse:collapse;font-size:12px}
+table.dtypes th,table.dtypes td{border:1px solid #e1e4e8;padding:2px 6px;text-align:right}
 td.cell{background:color-mix(in srgb,var(--c,#fff) 22%,white);min-width:34px;white-space:nowrap}
 td.cell.empty{background:#fafbfc}
 .mark{display:inline-block;min-width:22px;margin:1px;padding:0 2px;border-radius:3px;color:#fff;font-size:10px;

@@ -222,7 +222,8 @@ def dtype_table_html(rows: list[tuple[str, list[Result]]], table_id: str = "dtyp
             text = d.text() + (f" ✘{d.bad}" if d.bad else "")
             cells.append(f'<td class="cell st-{d.worst.value}" title="{e(label)} · {e(c)}: {e(tip)}">{e(text)}</td>')
         body.append(f'<tr><th class="op" scope="row">{label}</th>{"".join(cells)}</tr>')
-    return (f'<p class="small">{e(_dtypes.LEGEND)}.</p><div class="scroll"><table class="matrix" id="{e(table_id)}">'
+    # not class "matrix": the status / text filter hides a matrix row whose marks are all hidden, and these have none
+    return (f'<p class="small">{e(_dtypes.LEGEND)}.</p><div class="scroll"><table class="dtypes" id="{e(table_id)}">'
             f'<thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
@@ -289,7 +290,6 @@ def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = Tru
     if diff is not None:
         body.append(_diff_html(diff))
     body.append(findings_html(run, ids))
-    body += ["<h2>By dtype</h2>", dtype_table_html([(e(info.engine), run.results)])]
     body += [
         "<h2>Matrix</h2>",
         filter_bar(counts(run)),
@@ -299,6 +299,7 @@ def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = Tru
     rules = rules_html(run.results, detail_ids=ids)
     if rules:
         body += ["<h2>Engine-wide rules</h2>", rules]
+    body += ["<h2>By dtype</h2>", dtype_table_html([(e(info.engine), run.results)])]  # after: the matrix stays on screen
     body.append(f"<h2>Details ({len(detailed)})</h2>")
     body += [detail_html(r) for r in detailed] or ['<p class="small">Nothing failed.</p>']
     if plots:
