@@ -47,6 +47,14 @@ def test_summary_and_the_run_page_show_the_dtype_columns() -> None:
     assert 'class="cell st-failed" title="toy · float64: passed: 1, expected-failure: 1, failed: 1">1/3 ✘1' in html
 
 
+def test_labels_are_escaped_once_and_linked_on_the_merged_page() -> None:
+    html = render_index(_run("x<y> & z"), plots=False)
+    assert '<th class="op" scope="row">x&lt;y&gt; &amp; z</th>' in html and 'title="x&lt;y&gt; &amp; z · int: ' in html
+    merged = merge([_run("a"), _run("b")], links=["a/index.html", None])
+    html = render_merged(merged).split('id="engine-dtypes"')[1]
+    assert '<th class="op" scope="row"><a href="a/index.html">a</a></th>' in html and 'title="a · float64: ' in html
+
+
 def test_the_merged_page_and_its_summary_have_a_row_per_engine() -> None:
     merged = merge([_run("a"), _run("b")])
     html = render_merged(merged)

@@ -205,12 +205,14 @@ def meta_html(run: RunResults) -> str:
     return f'<table class="meta">{"".join(rows)}</table>'
 
 
-def dtype_table_html(rows: list[tuple[str, list[Result]]], table_id: str = "dtypes") -> str:
-    """Rows (a label and its cells: one run, or one engine of the merged page) x the dtype columns: passed / run,
-    ✘ failed + error, coloured by the column's worst status; "n/a" and "–" as in ``report.dtypes``."""
+def dtype_table_html(rows: list[tuple[str, list[Result], str | None]], table_id: str = "dtypes") -> str:
+    """Rows (a plain-text label, its cells -- one run, or one engine of the merged page -- and a link or None) x
+    the dtype columns: passed / run, ✘ failed + error, coloured by the column's worst status; "n/a" and "–" as
+    in ``report.dtypes``."""
     head = "".join(f'<th scope="col">{e(c)}</th>' for c in _dtypes.COLUMNS)
     body = []
-    for label, results in rows:
+    for label, results, href in rows:
+        name = f'<a href="{e(href)}">{e(label)}</a>' if href else e(label)
         cols = _dtypes.by_dtype(results)
         cells = []
         for c in _dtypes.COLUMNS:
@@ -221,7 +223,7 @@ def dtype_table_html(rows: list[tuple[str, list[Result]]], table_id: str = "dtyp
             tip = ", ".join(f"{s.value}: {d.statuses.count(s)}" for s in Status if d.statuses.count(s))
             text = d.text() + (f" ✘{d.bad}" if d.bad else "")
             cells.append(f'<td class="cell st-{d.worst.value}" title="{e(label)} · {e(c)}: {e(tip)}">{e(text)}</td>')
-        body.append(f'<tr><th class="op" scope="row">{label}</th>{"".join(cells)}</tr>')
+        body.append(f'<tr><th class="op" scope="row">{name}</th>{"".join(cells)}</tr>')
     # not class "matrix": the status / text filter hides a matrix row whose marks are all hidden, and these have none
     return (f'<p class="small">{e(_dtypes.LEGEND)}.</p><div class="scroll"><table class="dtypes" id="{e(table_id)}">'
             f'<thead><tr><th></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
@@ -299,7 +301,7 @@ def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = Tru
     rules = rules_html(run.results, detail_ids=ids)
     if rules:
         body += ["<h2>Engine-wide rules</h2>", rules]
-    body += ["<h2>By dtype</h2>", dtype_table_html([(e(info.engine), run.results)])]  # after: the matrix stays on screen
+    body += ["<h2>By dtype</h2>", dtype_table_html([(info.engine, run.results, None)])]  # after: the matrix stays on screen
     body.append(f"<h2>Details ({len(detailed)})</h2>")
     body += [detail_html(r) for r in detailed] or ['<p class="small">Nothing failed.</p>']
     if plots:

@@ -74,7 +74,7 @@ def render_merged(merged: MergedRuns) -> str:
         name = e(label)
         if label in merged.links:
             name = f'<a href="{e(merged.links[label])}">{name}</a>'
-        names.append((name, run.results))
+        names.append((label, run.results, merged.links.get(label)))
         cells = "".join(_cell(run, p, label) for p in props)
         rows.append(f'<tr><th class="op" scope="row">{name}</th>{cells}</tr>')
     verdicts = "".join(
