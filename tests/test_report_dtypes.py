@@ -43,7 +43,8 @@ def test_summary_and_the_run_page_show_the_dtype_columns() -> None:
     html = render_index(_run(), plots=False)
     # after the op matrix (which must stay in the first screenful), and no "matrix" table: the filter script hides
     # a matrix row whose status marks are all hidden, and a dtype row has none
-    assert html.index("<h2>Matrix</h2>") < html.index("<h2>By dtype</h2>") and '<table class="dtypes" id="dtypes">' in html
+    assert html.index("<h2>Matrix</h2>") < html.index("<h2>By dtype</h2>")
+    assert '<table class="dtypes" id="dtypes">' in html
     assert 'class="cell st-failed" title="toy · float64: passed: 1, expected-failure: 1, failed: 1">1/3 ✘1' in html
 
 

@@ -176,7 +176,8 @@ def _forward(q: Program, out: Any, ref: np.ndarray) -> tuple[str, ...] | None:
         return (kind, f"output dtype {out.dtype}, expected {want}")
     if want == "bool":  # exact: a mask is right or wrong
         same = np.array_equal(out, ref.astype(bool))
-        return None if same else ("forward values wrong", f"got {out.tolist()!r}, expected {ref.astype(bool).tolist()!r}")
+        want_mask = ref.astype(bool).tolist()
+        return None if same else ("forward values wrong", f"got {out.tolist()!r}, expected {want_mask!r}")
     c = O.compare({"output": ref}, {"output": out}, O.tolerance_for(q, "numpy"), "numpy")
     return None if c.ok else ("forward values wrong", c.message)
 

@@ -301,7 +301,8 @@ def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = Tru
     rules = rules_html(run.results, detail_ids=ids)
     if rules:
         body += ["<h2>Engine-wide rules</h2>", rules]
-    body += ["<h2>By dtype</h2>", dtype_table_html([(info.engine, run.results, None)])]  # after: the matrix stays on screen
+    # after the matrix, which stays in the first screenful
+    body += ["<h2>By dtype</h2>", dtype_table_html([(info.engine, run.results, None)])]
     body.append(f"<h2>Details ({len(detailed)})</h2>")
     body += [detail_html(r) for r in detailed] or ['<p class="small">Nothing failed.</p>']
     if plots:

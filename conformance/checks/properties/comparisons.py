@@ -70,7 +70,7 @@ class CompareCall:
         return out
 
     def to_script(self, engine: str, dtype: str | None = None) -> str:
-        """A script comparing on ``engine`` and on torch; it exits 1 while the result's dtype or requires_grad differ."""
+        """A script comparing on ``engine`` and on torch; exits 1 while the result's dtype or requires_grad differ."""
         ops = [dtype_script.operand(v, self.dtype if k == "float" else k, rg)
                for k, v, rg in zip(self.kinds, (self.a, self.b), self.requires_grad)]
         if self.same:
