@@ -2,11 +2,9 @@
 
 ``pip install 'autograd-conformance[paddle]'`` (the CPU wheel, ~870 MB installed).
 
-Ops are Paddle's own functions with Paddle's argument names (``axis``, ``keepdim``,
-``unbiased``, ``num_or_sections``, ``start_axis``); only torch conventions are translated
-(``correction`` -> ``unbiased``, ``split`` by chunk size -> a list of sections, dim 0 of a 0-d
-tensor -> ``axis=None``, ``transpose(d0, d1)`` -> a permutation), never re-implemented.  A leaf is
-``paddle.to_tensor(value, dtype, stop_gradient=not requires_grad)``.
+Ops are Paddle's own functions with Paddle's argument names, a data table in ``paddle_ops``
+(which says what is translated from torch's conventions and which registry ops Paddle has no
+function for).  A leaf is ``paddle.to_tensor(value, dtype, stop_gradient=not requires_grad)``.
 
 Paddle's names for the autograd API, handled here (not in the properties):
 
@@ -31,84 +29,30 @@ Process-wide state: ``paddle.set_device("cpu")``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from conformance.engines.adapter import (FLOAT32, FLOAT64, FUNCTIONAL_GRAD, GRAD_MODE_DECORATOR, HIGHER_ORDER, HOOKS,
-                                         INPLACE, ND, NO_GRAD, RETAIN_GRAD, RETAIN_GRAPH, Adapter, ConfigError)
+from conformance.engines.adapter import (
+    FLOAT32,
+    FLOAT64,
+    FUNCTIONAL_GRAD,
+    GRAD_MODE_DECORATOR,
+    HIGHER_ORDER,
+    HOOKS,
+    INPLACE,
+    ND,
+    NO_GRAD,
+    RETAIN_GRAD,
+    RETAIN_GRAPH,
+    Adapter,
+    ConfigError,
+)
+from conformance.engines.peers import paddle_ops
 
 HINT = "pip install 'autograd-conformance[paddle]'"
-
-
-def _axis(x: Any, dim: Any) -> Any:
-    """torch's dim for a reduction: None, an int or a tuple; dim 0/-1 of a 0-d tensor is the whole tensor."""
-    if dim is None or len(x.shape) == 0:
-        return None
-    return list(dim) if isinstance(dim, tuple) else dim
-
-
-def _perm_swap(n: int, d0: int, d1: int) -> list[int]:
-    perm = list(range(n))
-    perm[d0 % n], perm[d1 % n] = perm[d1 % n], perm[d0 % n]
-    return perm
-
-
-def _sections(n: int, size: int) -> list[int]:
-    """torch.split(x, size): chunks of ``size``, the last one smaller; Paddle takes the list of sizes."""
-    return [size] * (n // size) + ([n % size] if n % size else [])
-
-
-def _ops(paddle: Any) -> dict[str, Callable[[list[Any], dict[str, Any]], Any]]:
-    F = paddle.nn.functional
-
-    def red(fn: Any) -> Any:
-        return lambda i, p: fn(i[0], axis=_axis(i[0], p["dim"]), keepdim=p["keepdim"])
-
-    def squeeze(x: Any, dim: Any) -> Any:
-        if dim is None:
-            return paddle.squeeze(x)
-        return paddle.squeeze(x, axis=dim)
-
-    return {
-        "add": lambda i, p: paddle.add(i[0], i[1]), "sub": lambda i, p: paddle.subtract(i[0], i[1]),
-        "mul": lambda i, p: paddle.multiply(i[0], i[1]), "div": lambda i, p: paddle.divide(i[0], i[1]),
-        "pow": lambda i, p: paddle.pow(i[0], i[1]),
-        "maximum": lambda i, p: paddle.maximum(i[0], i[1]), "minimum": lambda i, p: paddle.minimum(i[0], i[1]),
-        "where": lambda i, p: paddle.where(p["cond"], i[0], i[1]),
-        "clamp": lambda i, p: paddle.clip(i[0], p["lo"], p["hi"]),
-        **{n: (lambda f: lambda i, p: f(i[0]))(getattr(paddle, n))
-           for n in ("neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs")},
-        "sigmoid": lambda i, p: F.sigmoid(i[0]), "relu": lambda i, p: F.relu(i[0]),
-        "sum": red(paddle.sum), "mean": red(paddle.mean), "max": red(paddle.max), "min": red(paddle.min),
-        "amax": red(paddle.amax), "amin": red(paddle.amin), "logsumexp": red(paddle.logsumexp),
-        "prod": red(paddle.prod),
-        "var": lambda i, p: paddle.var(i[0], axis=_axis(i[0], p["dim"]), unbiased=bool(p["correction"]),
-                                       keepdim=p["keepdim"]),
-        "matmul": lambda i, p: paddle.matmul(i[0], i[1]), "mm": lambda i, p: paddle.mm(i[0], i[1]),
-        "bmm": lambda i, p: paddle.bmm(i[0], i[1]),
-        "transpose": lambda i, p: paddle.transpose(i[0], _perm_swap(len(i[0].shape), p["dim0"], p["dim1"])),
-        "permute": lambda i, p: paddle.transpose(i[0], list(p["dims"])),
-        "reshape": lambda i, p: paddle.reshape(i[0], list(p["shape"])),
-        "view": lambda i, p: i[0].view(list(p["shape"])),
-        "expand": lambda i, p: paddle.expand(i[0], list(p["shape"])),
-        "squeeze": lambda i, p: squeeze(i[0], p["dim"]),
-        "unsqueeze": lambda i, p: paddle.unsqueeze(i[0], axis=p["dim"]),
-        "flatten": lambda i, p: paddle.flatten(i[0], start_axis=p["start_dim"], stop_axis=p["end_dim"]),
-        "cat": lambda i, p: paddle.concat([i[0], i[1]], axis=p["dim"]),
-        "stack": lambda i, p: paddle.stack([i[0], i[1]], axis=p["dim"]),
-        "split": lambda i, p: paddle.split(i[0], _sections(i[0].shape[p["dim"]], p["size"]), axis=p["dim"])[p["k"]],
-        "index": lambda i, p: i[0][p["index"]],
-        "softmax": lambda i, p: F.softmax(i[0], axis=p["dim"]),
-        "log_softmax": lambda i, p: F.log_softmax(i[0], axis=p["dim"]),
-        "cross_entropy": lambda i, p: F.cross_entropy(i[0], p["target"], reduction=p["reduction"]),
-        "nll_loss": lambda i, p: F.nll_loss(i[0], p["target"], reduction=p["reduction"]),
-        "mse_loss": lambda i, p: F.mse_loss(i[0], i[1], reduction=p["reduction"]),
-        "conv2d": lambda i, p: F.conv2d(i[0], i[1], i[2], stride=p["stride"], padding=p["padding"]),
-        "max_pool2d": lambda i, p: F.max_pool2d(i[0], p["kernel_size"], p["stride"]),
-        "avg_pool2d": lambda i, p: F.avg_pool2d(i[0], p["kernel_size"], p["stride"]),
-    }
 
 
 class PaddleAdapter(Adapter):
@@ -123,7 +67,7 @@ class PaddleAdapter(Adapter):
             raise ConfigError(f"--engine paddle needs the 'paddlepaddle' package ({HINT}): {e}") from None
         self.paddle = paddle
         paddle.set_device("cpu")
-        self.ops = _ops(paddle)
+        self.ops = paddle_ops.ops(paddle)
 
     def version(self) -> str | None:
         return str(self.paddle.__version__)
