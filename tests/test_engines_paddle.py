@@ -98,6 +98,73 @@ def test_bilinear_interpolate_weights_are_float32_in_float64():
     exact = x[0, 0, 0, 0] * (1 - src) + x[0, 0, 0, 1] * src  # output row 0 reads input row 0 only
     assert abs(got[0, 0, 0, 1] - exact) > 1e-8
 
+
+# -- found by mapping the further ops (issue 15 item 1): pinned so that a fix upstream shows here -------------
+def _t(v, rg=False):
+    return paddle.to_tensor(np.array(v, dtype="float64"), stop_gradient=not rg)
+
+
+def test_layer_norm_x_gradient_ignores_a_frozen_weight():
+    xv, wv, g = np.array([[1.0, -1.0, 2.0]]), np.array([-0.5, 1.5, -1.5]), np.array([[1.625, -1.625, 1.875]])
+    r = 1 / np.sqrt(xv.var() + 1e-5)
+    xh = (xv - xv.mean()) * r
+
+    def dx(gw):
+        return r * (gw - gw.mean() - xh * (gw * xh).mean())
+    x = _t(xv, rg=True)
+    (paddle.nn.functional.layer_norm(x, [3], _t(wv), _t([0.75, -0.75, 1.25])) * _t(g)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), dx(g), rtol=1e-9)  # as if the weight were ones; right: dx(g * wv)
+
+
+def test_batch_norm_bias_gets_no_gradient_when_the_weight_is_frozen():
+    b = _t([0.75], rg=True)
+    y = paddle.nn.functional.batch_norm(_t([[1.0], [-1.0]], rg=True), paddle.zeros([1], "float64"),
+                                        paddle.ones([1], "float64"), _t([-0.5]), b, training=True)
+    (y * _t([[1.625], [-1.625]])).sum().backward()
+    assert b.grad is None  # torch: [0.] (the sum of the cotangent)
+
+
+def test_narrow_of_a_transposed_tensor_sends_the_gradient_to_the_wrong_elements():
+    x = _t([[1.0, 2.0], [-1.0, -2.0]], rg=True)
+    paddle.narrow(paddle.transpose(x, [1, 0]), 0, 0, 1).sum().backward()
+    assert x.grad.numpy().tolist() == [[1.0, 1.0], [0.0, 0.0]]  # right: [[1, 0], [1, 0]] (column 0 of x)
+
+
+def test_bilinear_interpolate_to_one_pixel_reads_the_first_pixel():
+    y = paddle.nn.functional.interpolate(_t([[[[1.0, -1.0]]]]), size=[1, 1], mode="bilinear", align_corners=False)
+    assert float(y.numpy().ravel()[0]) == 1.0  # half-pixel (Paddle's align_mode=0 formula, torch): 0.0
+
+
+def test_adaptive_avg_pool2d_gradient_scale_is_float32_in_float64():
+    x = _t([[[[1.0, -1.0, 2.0]]]], rg=True)
+    paddle.nn.functional.adaptive_avg_pool2d(x, [1, 1]).sum().backward()
+    assert x.grad.numpy().ravel()[0] == float(np.float32(1 / 3)) != 1 / 3
+
+
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"])
+def test_loss_labels_get_no_gradient(loss):
+    x, t = _t([0.3] if loss != "kl_div" else [-1.2], rg=True), _t([0.8] if loss != "kl_div" else [0.4], rg=True)
+    getattr(paddle.nn.functional, loss)(x, t, reduction="sum").backward()
+    assert x.grad is not None and t.grad is None  # torch differentiates the target too
+
+
+def test_hypot_squares_a_float32_operand_before_promoting():
+    r = paddle.hypot(_t(0.1), paddle.to_tensor(np.array(3.1), dtype="float32"))
+    assert r.dtype == paddle.float64
+    assert float(r.numpy()) == float(np.sqrt(0.01 + float(np.float32(3.1) * np.float32(3.1))))
+
+
+def test_cross_backward_with_one_operand_requiring_grad_segfaults():
+    import signal
+    import subprocess
+    import sys
+    code = ("import numpy as np, paddle\n"
+            "a = paddle.to_tensor(np.array([1.0, 2.0, -1.0]), stop_gradient=False)\n"
+            "b = paddle.to_tensor(np.array([0.5, -1.5, 2.0]))\n"
+            "paddle.cross(a, b, axis=0).sum().backward()\n")
+    rc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, check=False).returncode
+    assert rc == -signal.SIGSEGV  # with both operands requiring grad it runs
+
 # -- the op table: every mapped op gives the OpSpec's own float64 reference -------------------------------
 def _values(spec, s, rng):
     return [(s.domains[k] if s.domains else spec.domain(k)).sample(rng, shp) for k, shp in enumerate(s.shapes)]
