@@ -46,11 +46,12 @@ ALL_CAPABILITIES = frozenset({FLOAT64, FLOAT32, FLOAT16, BFLOAT16, ND, HIGHER_OR
 Tensor = Any
 
 #: methods an adapter may leave out: Adapter's own versions raise NotImplementedError (version_counter
-#: returns None), and a property that declares it calls one is not-applicable for an adapter without it
+#: returns None, shape_of reads to_numpy), and a property that declares it calls one is not-applicable for an
+#: adapter without it
 OPTIONAL_METHODS = frozenset({
     "apply_inplace", "grad", "grad_tensor", "set_requires_grad", "zero_grad", "retain_grad", "detach",
     "register_hook", "version_counter", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "no_grad_decorator", "jvp", "integer_leaf"})
+    "no_grad_decorator", "jvp", "integer_leaf", "shape_of"})
 
 #: the non-floating dtypes ``integer_leaf`` is asked for (numpy's names, as ``dtype_of`` answers them)
 INTEGER_DTYPES = ("int64", "int32", "bool")
@@ -144,6 +145,15 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def to_numpy(self, t: Tensor) -> np.ndarray:
         """A fresh numpy copy of the tensor's values (in its own dtype; bfloat16 as ``ml_dtypes.bfloat16``)."""
+
+    def shape_of(self, t: Tensor) -> tuple[int, ...]:
+        """``t``'s shape, without computing its values if the engine has not yet (a tracing or compiling engine).
+
+        Optional: the adapter contract check asks it of every op's result and input, and without it reads
+        ``to_numpy(t).shape``, which makes a lazy engine compute each op as it is applied.  The shape
+        it answers is held to: reading the tensor's values later with another shape is an error.
+        """
+        return tuple(np.shape(self.to_numpy(t)))
 
     @abc.abstractmethod
     def grad_of(self, t: Tensor) -> np.ndarray | None:

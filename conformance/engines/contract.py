@@ -13,10 +13,19 @@ is the engine's: an op returning a proper tensor of the wrong shape raises
 Tensors are passed through untouched (identity checks in properties still hold).
 Gradient shapes and dtypes are *not* checked here: those are engine semantics,
 checked (and reported as failures) by the ``grad_dtype_shape`` property.
+
+Shapes of op results come from ``shape_of`` where the adapter implements it (a lazy engine
+answers without computing: reading values would make it compute every op as it is applied),
+else from ``to_numpy``.  An answer of ``shape_of`` is a claim held to when the tensor's values
+are read: values of another shape are the op's wrong result if they are not the reference's
+shape, else ``shape_of``'s lie.  The reference shape (the registry's numpy reference, cached by
+op, input shapes and params) is then computed on stand-ins drawn from the op's domains, and on
+the inputs' values only where the reference refuses those.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import weakref
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -50,6 +59,9 @@ class CheckedAdapter(Adapter):
 
     def __init__(self, inner: Adapter) -> None:
         object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_lazy", inner.implements("shape_of"))
+        # id(tensor) -> (weakref to it, the shape shape_of answered, the op and its reference shape or None)
+        object.__setattr__(self, "_claims", {})
 
     # identity attributes and any extra adapter API go straight to the wrapped adapter
     def __getattr__(self, name: str) -> Any:
@@ -96,20 +108,59 @@ class CheckedAdapter(Adapter):
         out = self._inner.apply(op, inputs, params)
         if out is None:
             raise self._lie("apply", repr(op), out, "a tensor")
-        # a Python number operand (SCALAR_OPERANDS) is read as a 0-d array
-        arrays = [np.asarray(t) if isinstance(t, (int, float)) else self._inner.to_numpy(t) for t in inputs]
-        want = _reference_shape(op, arrays, params)
-        got = self._inner.to_numpy(out)
-        if want is not None and isinstance(got, np.ndarray) and got.shape != want:
-            shapes = ", ".join(str(np.shape(a)) for a in arrays)
-            raise WrongResultError(f"{op} returned shape {got.shape} for inputs of shape {shapes} "
-                                   f"and params {params!r}; expected {want} (numpy reference of {op})", op)
+        shapes = [self._shape(t) for t in inputs]
+        # values only when the reference shape of these input shapes and params is not known yet; a lazy
+        # engine's inputs are not read unless the reference refuses stand-ins drawn from the op's domains
+        reads = [lambda: [self._value(t) for t in inputs]]
+        if self._lazy and all(s is not None for s in shapes):
+            reads.insert(0, lambda: _stand_ins(op, inputs, shapes))
+        want = _reference_shape(op, shapes, params, reads)
+        got = self._shape(out, (op, want, shapes, params))
+        if want is not None and got is not None and got != want:
+            if self._lazy:  # the values decide: to_numpy raises if they do not have the shape shape_of said
+                self.to_numpy(out)
+            raise _wrong(op, got, shapes, params, want)
         return out
+
+    def _value(self, t: Any) -> Any:
+        # a Python number operand (SCALAR_OPERANDS) is read as a 0-d array
+        return np.asarray(t) if isinstance(t, (int, float)) else self._inner.to_numpy(t)
+
+    def _shape(self, t: Any, op: tuple[str, Any, list[Any], dict[str, Any]] | None = None) -> tuple[int, ...] | None:
+        """``t``'s shape (None: to_numpy gave no array, which the read reports), from shape_of if implemented.
+
+        ``op``: (op, reference shape, input shapes, params) of the op whose result ``t`` is, for a later read."""
+        if isinstance(t, (int, float)) or not self._lazy:
+            arr = self._value(t)
+            return arr.shape if isinstance(arr, np.ndarray) else None
+        s = self._inner.shape_of(t)
+        if not isinstance(s, tuple) or not all(isinstance(d, (int, np.integer)) and d >= 0 for d in s):
+            raise self._lie("shape_of", "tensor", s, "a tuple of non-negative ints")
+        s = tuple(int(d) for d in s)
+        claims, key = self._claims, id(t)
+        try:  # the claim lives as long as the tensor: dropped when it dies, before its id can be reused
+            ref = weakref.ref(t, lambda r: claims.pop(key) if claims.get(key, (None,))[0] is r else None)
+        except TypeError:  # not weakly referenceable: nothing to hold the claim to later, so read it now
+            arr = self._value(t)
+            return arr.shape if isinstance(arr, np.ndarray) else None
+        if op is not None or key not in claims:
+            claims[key] = (ref, s, op)
+        return s
+
+    def shape_of(self, t: Any) -> tuple[int, ...]:
+        s = self._shape(t)
+        return self.to_numpy(t).shape if s is None else s
 
     def to_numpy(self, t: Any) -> np.ndarray:
         arr = self._inner.to_numpy(t)
         if not isinstance(arr, np.ndarray):
             raise self._lie("to_numpy", "tensor", arr, "a numpy.ndarray")
+        claim = self._claims.get(id(t))
+        if claim is not None and claim[0]() is t and arr.shape != claim[1]:
+            if claim[2] is not None and claim[2][1] is not None and arr.shape != claim[2][1]:
+                op, want, shapes, params = claim[2]
+                raise _wrong(op, arr.shape, shapes, params, want)  # the op's wrong result, whatever shape_of said
+            raise self._lie("shape_of", "tensor", claim[1], f"{arr.shape}, the shape to_numpy reads")
         return arr
 
     def grad_of(self, t: Any) -> np.ndarray | None:
@@ -167,25 +218,46 @@ class CheckedAdapter(Adapter):
     def is_autograd_error(self, exc: BaseException) -> bool: return self._inner.is_autograd_error(exc)
 
 
+def _wrong(op: str, got: tuple[int, ...], shapes: list[Any], params: dict[str, Any],
+           want: tuple[int, ...]) -> WrongResultError:
+    return WrongResultError(f"{op} returned shape {got} for inputs of shape {', '.join(map(str, shapes))} "
+                            f"and params {params!r}; expected {want} (numpy reference of {op})", op)
+
+
 _SHAPES: dict[str, tuple[int, ...] | None] = {}  # (op, input shapes, params) -> reference output shape
 
 
-def _reference_shape(op: str, values: list[Any], params: dict[str, Any]) -> tuple[int, ...] | None:
+def _stand_ins(op: str, inputs: Sequence[Any], shapes: list[Any]) -> list[np.ndarray]:
+    """Values of the inputs' shapes drawn (seeded) from the op's domains; Python numbers as they are."""
+    spec, rng = REGISTRY[op], np.random.default_rng(0)
+    return [np.asarray(t if isinstance(t, (int, float)) else spec.domain(i).sample(rng, s))  # 0-d: a numpy scalar
+            for i, (t, s) in enumerate(zip(inputs, shapes))]
+
+
+def _reference_shape(op: str, shapes: list[tuple[int, ...] | None], params: dict[str, Any],
+                     reads: Sequence[Callable[[], list[Any]]]) -> tuple[int, ...] | None:
     """Shape of the registry's numpy reference on the inputs' values (None: no reference to trust).
 
-    Cached by op, input shapes and params, unless the params' repr is abbreviated (large arrays)."""
+    Cached by op, input shapes and params, unless the params' repr is abbreviated (large arrays): the
+    shape is taken to depend on nothing else (no registry op's does), so on a miss the values come
+    from the first of ``reads`` whose values the reference accepts."""
     spec = REGISTRY.get(op)
-    if spec is None or not all(isinstance(v, np.ndarray) for v in values):
+    if spec is None or any(s is None for s in shapes):
         return None
-    key = repr((op, [v.shape for v in values], sorted(params.items())))
+    key = repr((op, list(shapes), sorted(params.items())))
     if key in _SHAPES:
         return _SHAPES[key]
-    try:
-        with np.errstate(all="ignore"):
-            shape: tuple[int, ...] | None = tuple(np.shape(spec.reference(*(v.astype(np.float64) for v in values),
-                                                                          **params)))
-    except Exception:  # noqa: BLE001 - the reference refusing these inputs is the engine's business
-        shape = None
+    shape: tuple[int, ...] | None = None
+    for read in reads:
+        values = read()
+        if not all(isinstance(v, np.ndarray) for v in values):
+            return None
+        try:
+            with np.errstate(all="ignore"):
+                shape = tuple(np.shape(spec.reference(*(v.astype(np.float64) for v in values), **params)))
+            break
+        except Exception:  # noqa: BLE001 - the reference refusing these inputs is the engine's business
+            continue
     if "..." not in key and len(_SHAPES) < 100_000:
         _SHAPES[key] = shape
     return shape

@@ -40,3 +40,30 @@ class AdapterReadsAList(_Broken):
     def to_numpy(self, t: Any) -> Any:
         arr = super().to_numpy(t)
         return arr.tolist() if arr.dtype == np.float32 and arr.ndim else arr
+
+
+class UnsqueezeAtFrontBehindShapeOf(UnsqueezeAtFront):
+    """The same bug behind a ``shape_of`` that answers unsqueeze's right shape (a lazy engine's shape rule
+    that is not what it computes): the values, read later, still show the op's wrong shape."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = super().apply(op, inputs, params)
+        if op == "unsqueeze":
+            out.said_shape = tuple(torch.unsqueeze(inputs[0], params["dim"]).shape)
+        return out
+
+    def shape_of(self, t: Any) -> tuple[int, ...]:
+        return getattr(t, "said_shape", tuple(t.shape))
+
+
+class ShapeOfLies(_Broken):
+    """``shape_of`` answers a leading extra dim for sin's results, whose values are right: the adapter's lie."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = super().apply(op, inputs, params)
+        if op == "sin":
+            out.said_shape = (1, *out.shape)
+        return out
+
+    def shape_of(self, t: Any) -> tuple[int, ...]:
+        return getattr(t, "said_shape", tuple(t.shape))
