@@ -11,6 +11,7 @@ import pytest
 
 import conformance
 from conformance.engines import PEERS, resolve
+from conformance.engines.contract import checked
 from conformance.runner.results import Status
 
 torch = pytest.importorskip("torch", reason="torch not installed (pip install torch==2.13.0)")
@@ -131,3 +132,41 @@ def test_conformance_on_a_few_cells(A):
     rr = conformance.run(A, profile="quick", ops=["sin", "matmul"], properties=["grad_vs_torch", "forward"],
                          dtypes=["float64"], corpus=False)
     assert [r.status for r in rr.results] == [Status.PASSED] * 4, [r.message for r in rr.results]
+
+
+def test_the_contract_check_compiles_a_program_once_not_once_per_op(A):
+    """The contract check asks each op's shape as it is applied: shape_of answers from meta tensors, so the
+    program is compiled once, when its value is read (it was compiled once per prefix: harness note H8)."""
+    C = checked(A)
+    n = A.compiles
+    v, out = _program(C, np.linspace(0.1, 1.3, 7))  # a size no other test compiles
+    assert A.compiles == n
+    np.testing.assert_allclose(C.to_numpy(out), 0.5 * np.sum(np.sin(np.linspace(0.1, 1.3, 7))), rtol=1e-12)
+    assert A.compiles == n + 1
+    C.backward(out)
+    assert A.compiles == n + 1 and A.grad_fn_name(out) == "CompiledFunctionBackward"
+
+
+def test_shape_of_is_the_compiled_result_s_shape_and_a_value_dependent_one_is_computed(A):
+    x = A.leaf(np.array([0.5]), "float32", True)
+    m = A.apply("matmul", [x, A.leaf(np.array([[-0.9]]), "float32", False)], {})  # (1,) @ (1, 1): a view of (1,)
+    s = A.apply("sum", [A.apply("softmax", [m], {"dim": 0})], {"dim": 0, "keepdim": True})
+    n = A.compiles
+    assert (A.shape_of(m), A.shape_of(s)) == ((1,), (1,)) and A.compiles == n
+    assert A.to_numpy(m).shape == (1,) and A.to_numpy(s).shape == (1,) and A.to_numpy(s).dtype == np.float32
+    mask = np.array([[True, False, True], [False, False, True]])  # boolean-mask indexing: no meta kernel
+    y = A.apply("index", [A.apply("sin", [A.leaf(np.ones((2, 3)), "float64", True)], {})], {"index": (mask,)})
+    n = A.compiles
+    assert A.shape_of(y) == (3,) and A.compiles == n + 1
+
+
+def test_a_region_whose_ops_all_died_unread_is_not_compiled(A):
+    """A program built under no_grad and dropped (grad_mode_exception) leaves a region of dead ops; closing
+    it (the grad mode changes) compiles nothing -- an empty program is one dynamo runs eagerly."""
+    n = A.compiles
+    with A.no_grad():
+        A.apply("sin", [A.leaf(np.array(1.0), "float64", True)], {})
+    v, out = _program(A, np.array([0.5, 0.25]))  # grad mode on again: the no_grad region is closed
+    A.backward(out)
+    np.testing.assert_allclose(A.grad_of(v), 0.5 * np.cos([0.5, 0.25]), rtol=1e-12)
+    assert A.compiles <= n + 1

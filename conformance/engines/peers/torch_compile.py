@@ -28,12 +28,14 @@ the inputs' dtypes, shapes, strides, requires_grad and leaf-ness, and the grad m
 2000 programs) -- so a program seen before costs one guarded call.  Shapes are static
 (``dynamic=False``): with automatic dynamic shapes and a size-free cache key, a quick run of
 two ops took ~5x longer (symbolic tracing and recompiles cost more than the hits saved).
-aot_eager: ~0.2-0.4 s per new program on this machine; inductor: seconds.  Because the harness
-reads every op's value as it is applied (the adapter contract check), a region is compiled
-again as it grows: a new program of n ops costs up to n compiles, the shorter ones mostly
-cache hits.
+aot_eager: ~0.2-0.4 s per new program on this machine; inductor: seconds.  The adapter contract
+check asks every op's shape as it is applied: ``shape_of`` answers from meta tensors
+(peers/_torch_compile_region.py), so a new program is compiled once, when it is first read
+(it was compiled once per prefix before: harness note H8); a region read and then grown (a
+property reading an intermediate value) is compiled again.
 
-Capabilities: float64, float32, nd, functional_grad, retain_graph (AOTAutograd saves
+Capabilities: float64, float32, nd, compiles (static shapes: runs draw shapes from a small pool,
+``--shapes``), functional_grad, retain_graph (AOTAutograd saves
 tensors with ``save_for_backward``: a second backward raises, ``retain_graph=True`` keeps
 them), hooks (on leaves: ordinary tensors), no_grad + decorator (the grad mode is recorded
 per op and the region is compiled under it: dynamo guards on it), inplace (recorded in the
@@ -51,7 +53,6 @@ Run it in its own ``conformance run`` process (the default: a non-built-in engin
 from __future__ import annotations
 
 import collections
-import itertools
 import os
 import re
 import warnings
@@ -61,9 +62,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from conformance.engines.adapter import (FLOAT32, FLOAT64, FUNCTIONAL_GRAD, GRAD_MODE_DECORATOR, HOOKS, INPLACE, ND,
-                                         NO_GRAD, RETAIN_GRAPH, Adapter)
+from conformance.engines.adapter import (COMPILES, FLOAT32, FLOAT64, FUNCTIONAL_GRAD, GRAD_MODE_DECORATOR, HOOKS,
+                                         INPLACE, ND, NO_GRAD, RETAIN_GRAPH, Adapter)
 from conformance.engines.peers import require
+from conformance.engines.peers._torch_compile_region import Node, Region, meta_of
 from conformance.spec.ops import REGISTRY
 from conformance.spec.opspec import literal
 
@@ -83,35 +85,14 @@ class CompiledCallError(Exception):
     """The call of a compiled program raised a RuntimeError that is not dynamo's (kept out of the autograd category)."""
 
 
-class Node:
-    """An op recorded in a region; ``t`` is its tensor once the region has been compiled and run."""
-
-    __slots__ = ("kind", "op", "inputs", "params", "seq", "region", "t", "error", "__weakref__")
-    _counter = itertools.count()
-
-    def __init__(self, kind: str, op: str, inputs: Sequence[Any], params: dict[str, Any], region: "Region") -> None:
-        self.kind, self.op, self.inputs, self.params = kind, op, tuple(inputs), params
-        self.seq, self.region, self.t, self.error = next(Node._counter), region, None, None
-
-
-class Region:
-    """Ops recorded since the last backward/grad under one grad mode: compiled as one function."""
-
-    def __init__(self, grad_mode: bool) -> None:
-        self.grad_mode = grad_mode
-        self.nodes: list[weakref.ref[Node]] = []
-        self.keep: list[Node] = []  # in-place ops: side effects, kept even when nobody holds them
-        self.dirty = False
-        self.closed = False
-
-
 class TorchCompileAdapter(Adapter):
     name = "torch-compile"
     backend_name = "aot_eager"
     dynamic = os.environ.get("CONFORMANCE_TORCH_COMPILE_DYNAMIC", "0") == "1"
     fullgraph = True  # graph breaks and the recompile limit raise; False is dynamo's default (silent eager parts)
+    # compiles: static shapes compile once per shape, so runs draw shapes from a small pool (--shapes)
     capabilities = frozenset({FLOAT64, FLOAT32, ND, FUNCTIONAL_GRAD, RETAIN_GRAPH, HOOKS, NO_GRAD,
-                              GRAD_MODE_DECORATOR, INPLACE})
+                              GRAD_MODE_DECORATOR, INPLACE, COMPILES})
 
     def __init__(self) -> None:
         torch = self.torch = require("torch", self.name)
@@ -204,6 +185,9 @@ class TorchCompileAdapter(Adapter):
     def _flush(self, region: Region) -> None:
         nodes = self._members(region)
         region.nodes = [weakref.ref(n) for n in nodes]
+        if not nodes:  # every op of it died unread (a program built and dropped): nothing to compile or run
+            region.dirty = False
+            return
         try:
             args: list[Any] = []
             arg_names: dict[int, str] = {}
@@ -348,6 +332,14 @@ class TorchCompileAdapter(Adapter):
     def grad_of(self, t: Any) -> np.ndarray | None:
         g = self.grad_tensor(t)
         return None if g is None else self.to_numpy(g)
+
+    def shape_of(self, t: Any) -> tuple[int, ...]:
+        """From meta tensors, so that the contract check's shape query of each op compiles nothing; an op
+        meta cannot answer (no meta kernel, a boolean mask's data-dependent shape) is computed."""
+        try:
+            return tuple(meta_of(self.torch, t).shape)
+        except Exception:  # noqa: BLE001 - any refusal of the meta run: the compiled values answer instead
+            return tuple(self._t(t).shape)
 
     def dtype_of(self, t: Any) -> str:
         return str(self._t(t).dtype).replace("torch.", "")
