@@ -80,3 +80,43 @@ def test_ops_conform_on_a_small_run(A):
     rr = conformance.run(A, profile="quick", ops=["sin", "matmul", "conv2d"], properties=["grad_vs_torch", "forward"],
                          dtypes=["float64"], corpus=False)
     assert all(r.status == Status.PASSED for r in rr.results), [(r.op, r.message) for r in rr.results]
+
+
+def test_flip_of_several_dims_is_tf_reverse(A):
+    # tnp.flip takes one int axis: a tuple of dims raised TypeError in the shared numpy table's mapping
+    x = _x(A, np.arange(6.0).reshape(2, 3))
+    y = A.apply("flip", [x], {"dims": (0, -1)})
+    np.testing.assert_array_equal(A.to_numpy(y), np.arange(6.0).reshape(2, 3)[::-1, ::-1])
+    A.backward(_sum(A, A.apply("mul", [y, _x(A, np.arange(6.0).reshape(2, 3), rg=False)], {})))
+    np.testing.assert_array_equal(A.grad_of(x), np.arange(6.0).reshape(2, 3)[::-1, ::-1])
+
+
+def test_std_is_reduce_std(A):
+    # tnp.std has no ddof: the shared table's std(..., ddof=0) raised TypeError
+    x = _x(A, [[1.0, 2.0, 4.0], [0.0, 3.0, 3.0]])
+    y = A.apply("std", [x], {"dim": 1, "correction": 0, "keepdim": False})
+    np.testing.assert_allclose(A.to_numpy(y), np.std(A.to_numpy(x), axis=1))
+
+
+@pytest.mark.parametrize("op, v, params", [
+    ("moveaxis", [1.0, 2.0], {"source": 0, "destination": 0}),  # tnp.moveaxis(x, d, d) returns x itself
+    ("cumsum", 1.5, {"dim": 0}), ("sort", 1.5, {"dim": -1, "descending": False}),  # 0-d: the table returns x
+    ("squeeze", [1.0, 2.0], {"dim": 0}),  # squeezing a non-1 dim: the table returns x
+])
+def test_an_op_that_returns_its_input_tensor_is_a_new_node(A, op, v, params):
+    x = _x(A, v)
+    y = A.apply(op, [x], params)
+    assert y is not x and not A.is_leaf(y) and A.grad_fn_name(y) == op
+    A.backward(y, _x(A, np.full(np.shape(v), 2.0), rg=False))  # the adapter's Misuse: backward of a leaf
+    np.testing.assert_array_equal(A.grad_of(x), np.full(np.shape(v), 2.0))
+
+
+def test_retain_grad_of_a_no_op_squeeze_is_its_own_gradient(A):
+    # F3: the gradient with respect to the squeezed tensor is the gradient through it, not the input's whole one
+    x = _x(A, [1.0, 2.0])
+    y = A.apply("squeeze", [x], {"dim": 0})
+    A.retain_grad(y)
+    z = A.apply("add", [_sum(A, A.apply("mul", [y, y], {})), _sum(A, x)], {})
+    A.backward(z)
+    np.testing.assert_allclose(A.grad_of(y), [2.0, 4.0])
+    np.testing.assert_allclose(A.grad_of(x), [3.0, 5.0])

@@ -27,8 +27,11 @@ while it is active.  The mapping:
 Ops are ``tf.experimental.numpy`` (numpy semantics, TensorFlow kernels and gradients: the shared
 ``numpy_ops`` table) and ``tf.nn`` for softmax, log_softmax, relu, sigmoid, logsumexp,
 cross-entropy, conv2d and pooling (NCHW <-> NHWC is a layout translation: TensorFlow's CPU conv
-and pooling kernels are NHWC only).  ``var`` with ``correction=1`` is not a TensorFlow function
-(``reduce_variance`` has no ddof): such samples are rejected.  No ``view`` (TensorFlow tensors
+and pooling kernels are NHWC only).  ``var`` and ``std`` with ``correction=1`` are not TensorFlow functions
+(``reduce_variance``, ``reduce_std`` and ``tnp.std`` have no ddof): such samples are rejected.  ``flip``
+is ``tf.reverse`` (``tnp.flip`` takes a single int axis).  An op that returns its input tensor itself
+(``tnp.moveaxis(x, d, d)``, the shared table's no-op squeeze and 0-d scans) is wrapped in
+``tf.identity``: torch gives each of these a new node.  No ``view`` (TensorFlow tensors
 have no views).
 
 What is the adapter's, not TensorFlow's (TensorFlow has no such notion): ``.grad`` storage and
@@ -139,6 +142,8 @@ class TensorFlowAdapter(Adapter):
             "log_softmax": lambda i, p: nn.log_softmax(i[0], axis=p["dim"]),
             "logsumexp": lambda i, p: tf.reduce_logsumexp(i[0], axis=axis_of(i[0], p["dim"]), keepdims=p["keepdim"]),
             "var": lambda i, p: self._var(i[0], p),
+            "std": lambda i, p: self._var(i[0], p, std=True),  # tnp.std has no ddof ("Unsupported arguments: ... ddof")
+            "flip": lambda i, p: tf.reverse(i[0], axis=list(p["dims"])),  # tnp.flip takes one int axis only
             "cross_entropy": lambda i, p: reduce(nn.sparse_softmax_cross_entropy_with_logits(
                 labels=p["target"], logits=i[0]), p["reduction"]),
             "conv2d": conv,
@@ -146,11 +151,12 @@ class TensorFlowAdapter(Adapter):
             "avg_pool2d": lambda i, p: nchw(nn.avg_pool2d(nhwc(i[0]), p["kernel_size"], p["stride"], "VALID")),
         })
 
-    def _var(self, x: Any, p: dict[str, Any]) -> Any:
+    def _var(self, x: Any, p: dict[str, Any], std: bool = False) -> Any:
         if p["correction"]:
             from hypothesis import reject
-            reject()  # reduce_variance has no ddof: unbiased variance is no TensorFlow function
-        return self.tf.math.reduce_variance(x, axis=axis_of(x, p["dim"]), keepdims=p["keepdim"])
+            reject()  # reduce_variance/reduce_std have no ddof: the unbiased ones are no TensorFlow function
+        reduce = self.tf.math.reduce_std if std else self.tf.math.reduce_variance
+        return reduce(x, axis=axis_of(x, p["dim"]), keepdims=p["keepdim"])
 
     def version(self) -> str | None:
         return str(self.tf.__version__)
@@ -178,9 +184,11 @@ class TensorFlowAdapter(Adapter):
     def apply(self, op: str, inputs: Sequence[TFT], params: dict[str, Any]) -> TFT:
         pair = self._active()
         value = self.ops[op]([t.value for t in inputs], params)
-        for t in inputs:  # a no-op (squeeze of a non-1 dim) returned its input tensor itself: so do we,
-            if value is t.value:  # as torch.flatten(x, d, d) returns x (the harness treats such a node as its input)
-                return t
+        if any(value is t.value for t in inputs):
+            # a no-op (squeeze of a non-1 dim, moveaxis(x, d, d), a scan or sort of a 0-d tensor) returned its
+            # input tensor itself; torch returns a new node for each of these ops, and so does tf.identity (a
+            # recorded op: the gradient with respect to it is the gradient through it alone, not the input's whole)
+            value = self.tf.identity(value)
         rg = any(t.requires_grad for t in inputs)
         return TFT(value, rg, not rg, op if rg else None, pair)
 
