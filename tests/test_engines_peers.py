@@ -137,6 +137,16 @@ def test_gradients_conform_and_a_wrong_gradient_is_caught(engine, op):
     assert bad.status is Status.FAILED, (bad.status, bad.message)
 
 
+@pytest.mark.parametrize("name", ["mygrad", "autograd", "jax"])
+def test_comparisons_give_an_unrecorded_mask_that_selects_gradients(name):
+    """eq/lt/gt results never require grad (the adapters' records used to say they did), and the mask, handed
+    back as where's cond, is the engine's value (a record object there was truthy: where picked x everywhere)."""
+    A = _adapter(name)
+    for op in ("lt", "eq"):
+        r = _cell(A, "comparison", op)
+        assert r.status is Status.PASSED, (op, r.status, r.message)
+
+
 def test_variable_state_properties_are_not_applicable_for_functional_engines():
     for name in ("jax", "autograd"):
         try:

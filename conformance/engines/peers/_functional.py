@@ -27,6 +27,12 @@ from conformance.engines.numpy_style import NumpyStyleAdapter
 CAPABILITIES = frozenset({FLOAT64, FLOAT32, ND, FUNCTIONAL_GRAD, HIGHER_ORDER, SCALAR_OPERANDS})
 
 
+def _differentiable(value: Any) -> bool:
+    """Whether an op's result can carry a gradient: not a bool or integer array."""
+    dtype = getattr(value, "dtype", None)
+    return dtype is None or np.dtype(dtype).kind not in "biu"
+
+
 class Misuse(RuntimeError):
     """Raised by the adapter itself for a misuse the engine cannot see (backward of a constant)."""
 
@@ -102,12 +108,17 @@ class FunctionalAdapter(NumpyStyleAdapter):
     def apply(self, op: str, inputs: Sequence[Rec | float | int], params: dict[str, Any]) -> Rec:
         fn = self.ops[op]
         recs = [r for r in inputs if isinstance(r, Rec)]
+        # a param may be the engine's own tensor (comparison's mask for where / masked_fill): a constant here
+        params = {k: v.value if isinstance(v, Rec) else v for k, v in params.items()}
 
         def f(*xs: Any) -> Any:
             # a Python number operand (SCALAR_OPERANDS) is a constant of the function, not a recorded input
             it = iter(xs)
             return fn([next(it) if isinstance(r, Rec) else r for r in inputs], params)
-        return Rec(f(*(r.value for r in recs)), f, recs, any(r.requires_grad for r in recs), op)
+        value = f(*(r.value for r in recs))
+        # a bool or integer result (eq, lt, gt) is not differentiable: it never requires grad, as in torch
+        rg = any(r.requires_grad for r in recs) and _differentiable(value)
+        return Rec(value, f, recs, rg, op)
 
     def detach(self, t: Rec) -> Rec:
         return Rec(t.value, self.stop_gradient, (t,), False, None)

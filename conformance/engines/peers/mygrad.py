@@ -56,13 +56,14 @@ class MyGradAdapter(NumpyStyleAdapter):
         return t.grad  # a numpy array (or None): MyGrad keeps gradients as plain arrays
 
     def is_leaf(self, t: Any) -> bool:
-        return t.creator is None
+        return getattr(t, "creator", None) is None  # a numpy bool from a comparison is a leaf of nothing
 
     def requires_grad(self, t: Any) -> bool:
-        return not t.constant
+        # comparisons give plain numpy bools, not Tensors: nothing to differentiate
+        return isinstance(t, self.mg.Tensor) and not t.constant
 
     def grad_fn_name(self, t: Any) -> str | None:
-        return None if t.creator is None else type(t.creator).__name__
+        return None if getattr(t, "creator", None) is None else type(t.creator).__name__
 
     def zero_grad(self, t: Any) -> None:
         t.null_grad()

@@ -183,13 +183,16 @@ class TensorFlowAdapter(Adapter):
 
     def apply(self, op: str, inputs: Sequence[TFT], params: dict[str, Any]) -> TFT:
         pair = self._active()
+        # a param may be the engine's own tensor (comparison's mask for where / masked_fill): its tf value
+        params = {k: v.value if isinstance(v, TFT) else v for k, v in params.items()}
         value = self.ops[op]([t.value for t in inputs], params)
         if any(value is t.value for t in inputs):
             # a no-op (squeeze of a non-1 dim, moveaxis(x, d, d), a scan or sort of a 0-d tensor) returned its
             # input tensor itself; torch returns a new node for each of these ops, and so does tf.identity (a
             # recorded op: the gradient with respect to it is the gradient through it alone, not the input's whole)
             value = self.tf.identity(value)
-        rg = any(t.requires_grad for t in inputs)
+        # a bool or integer result (eq, lt, gt) is not differentiable: it never requires grad, as in torch
+        rg = any(t.requires_grad for t in inputs) and (value.dtype.is_floating or value.dtype.is_complex)
         return TFT(value, rg, not rg, op if rg else None, pair)
 
     def detach(self, t: TFT) -> TFT:
