@@ -170,3 +170,11 @@ def test_a_region_whose_ops_all_died_unread_is_not_compiled(A):
     A.backward(out)
     np.testing.assert_allclose(A.grad_of(v), 0.5 * np.cos([0.5, 0.25]), rtol=1e-12)
     assert A.compiles <= n + 1
+
+
+def test_a_comparison_mask_param_is_a_constant_of_the_compiled_program(A):
+    """comparison hands the engine's own mask back as where's cond: it used to be written into the generated
+    source as the object's repr (a SyntaxError, 6 errors at ci)."""
+    rr = conformance.run(A, profile="quick", ops=["lt"], properties=["comparison"], dtypes=["float64"], seed=0,
+                         corpus=False)
+    assert [r.status for r in rr.results] == [Status.PASSED], [r.message for r in rr.results]

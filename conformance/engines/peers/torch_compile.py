@@ -137,6 +137,9 @@ class TorchCompileAdapter(Adapter):
         return n
 
     def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        # a param may be one of our tensors (comparison's mask for where / masked_fill): a constant of the
+        # program, passed like the harness's own index and mask arrays (its repr is no source code)
+        params = {k: self.to_numpy(v) if isinstance(v, Node) else v for k, v in params.items()}
         return self._record("op", op, inputs, params)
 
     def apply_inplace(self, op: str, target: Any, other: Any) -> Any:
