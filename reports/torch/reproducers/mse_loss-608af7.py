@@ -1,5 +1,6 @@
 # property 'jvp_of_grad' (Forward-over-reverse: the forward-mode tangent of the gradient (H u) equals the numerical Hessian-vector product.) failed: RuntimeError: ZeroTensors are immutable. Please use the materialized zero tensor obtained using .clone() if you want a mutable tensor.
 # replay: conformance run --engine torch --ops mse_loss --properties jvp_of_grad --seed 0
+# This script prints the program's values on the engine; it does not compare them (no trace shows this failure); compare with torch's, below
 # conformance reproducer: focus op 'mse_loss', dtype float64, engine torch
 import json
 import numpy as np
