@@ -87,12 +87,13 @@ def test_torch_oracle_declarations_are_exact(monkeypatch: pytest.MonkeyPatch) ->
         if name == "mpmath_extreme":
             continue
         # a per-op property runs on the first of these ops it applies to (promotion: binary ops; integer
-        # reductions: reductions)
+        # reductions: reductions; comparison: the bool-result ops)
         any_op = ["tanh", "mul", "add", "sum", "sin"]
-        selections = [[op] for op in ("tanh", "mul", "sum")] if prop.per_op else [any_op]
+        selections = [[op] for op in ("tanh", "mul", "sum", "lt")] if prop.per_op else [any_op]
         for ops in selections:
-            cells = run(A, profile="quick", ops=ops, properties=[name], dtypes=["float64"], seed=0,
-                        corpus=False).results
+            # the half-precision properties run in ci (and thorough) only, on float16 (their first dtype)
+            cells = run(A, profile="quick" if "quick" in prop.profiles else "ci", ops=ops, properties=[name],
+                        dtypes=[prop.dtypes[0]], seed=0, corpus=False).results
             if cells:
                 break
         (r,) = cells

@@ -46,7 +46,6 @@ PROBES = 3
 
 
 # -- which ops: those torch runs in the dtype -------------------------------------------------------------
-@functools.cache
 def _torch_refusal(op: str, dtype: str, backward: bool) -> str | None:
     spec = REGISTRY[op]
     if not spec.torch_equivalent:
@@ -54,9 +53,18 @@ def _torch_refusal(op: str, dtype: str, backward: bool) -> str | None:
     if dtype not in NP_DTYPES:
         return f"no {dtype} on the numpy side (ml_dtypes is not installed)"
     try:
-        T = O.torch_adapter()
+        O.torch_adapter()
     except Exception as e:  # noqa: BLE001 - no torch here: nothing tells what the op gives in the dtype
+        # not cached: torch missing now says nothing about the op (a later call may have torch)
         return f"torch, the judge of which ops run in {dtype}, cannot be loaded ({type(e).__name__})"
+    return _torch_probe(op, dtype, backward)
+
+
+@functools.cache
+def _torch_probe(op: str, dtype: str, backward: bool) -> str | None:
+    """Run torch on a few of the op's samples in ``dtype``: None if one runs, else why none did."""
+    spec = REGISTRY[op]
+    T = O.torch_adapter()
     errors = []
     for n, s in enumerate(shape_pool.pooled_samples(spec, 10**9, 0)[:PROBES]):
         rng = np.random.default_rng(n)
@@ -116,8 +124,9 @@ def _jacobians(p: Program) -> dict[int, np.ndarray]:
     return J
 
 
-@prop("half_forward", family="dtypes", oracles={"rounding-bound"}, dtypes=HALF_DTYPES, profiles=PROFILES,
-      strategy=_alone, refuses=torch_refuses, cost=1.5)
+# torch in the dtype is consulted too: it tells which ops run in half at all (torch_refuses)
+@prop("half_forward", family="dtypes", oracles={"rounding-bound", "torch-same-dtype"}, dtypes=HALF_DTYPES,
+      profiles=PROFILES, strategy=_alone, refuses=torch_refuses, cost=1.5)
 def _half_forward(A: Any, p: Program) -> Evidence:
     """The op on float16 / bfloat16 inputs returns that dtype, within c u (|y| + |J| |x|) of float64 at the same
     inputs (u: the dtype's unit roundoff; J: the op's Jacobian there; c: HALF_ROUNDINGS)."""
