@@ -242,7 +242,7 @@ def rejected_by_adapter(exc: UnsatisfiedAssumption) -> bool:
 
 
 def fault_of(adapter: Any, exc: BaseException) -> str:
-    """Who raised ``exc``: "harness", "adapter" or "engine" (see docs/adapters.md, "Whose fault").
+    """Who raised ``exc``: "harness", "adapter" or "engine" (see docs/results.md, "Whose fault").
 
     The innermost frame decides: harness code (oracles, properties, programs) is the harness;
     a broken Adapter contract, or a programming error (TypeError, KeyError...) raised in the
