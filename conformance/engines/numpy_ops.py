@@ -13,7 +13,9 @@ re-implemented:
 An op whose module functions are missing is left out of the table (so ``has_op`` says False and
 the harness reports it not-applicable, instead of the adapter raising AttributeError mid-run).
 ``view`` is left out: numpy-style engines have no view op distinct from reshape.  nn losses are
-written with ``log_softmax``, integer indexing (``x[rows, target]``) and mean/sum.
+written with ``log_softmax``, integer indexing (``x[rows, target]``) and mean/sum.  The further ops
+(selections, linalg decompositions, pad, the composites torch defines as expressions: losses,
+activations, normalisations) are in ``numpy_ops_more``, merged here.
 """
 from __future__ import annotations
 
@@ -131,12 +133,15 @@ def numpy_ops(xp: Any, log_softmax: LogSoftmax | None) -> dict[str, Op]:
          lambda i, p: _reduce(xp, xp.square(xp.subtract(i[0], i[1])), p["reduction"])),
     ]
 
-    entries += _more_entries(xp)
+    from conformance.engines.numpy_ops_more import fallback_entries, has_function, more_entries
+
+    # a fallback first: the op's own entry, where the module has its function, comes later and wins
+    entries = fallback_entries(xp) + entries + _more_entries(xp) + more_entries(xp)
 
     def has(name: str) -> bool:
         if name == "log_softmax":
             return log_softmax is not None
-        return name == "getitem" or hasattr(xp, name)  # indexing is the tensor's own, not the module's
+        return name == "getitem" or has_function(xp, name)  # indexing is the tensor's own, not the module's
     return {op: fn for op, needs, fn in entries if all(has(n) for n in needs.split())}
 
 

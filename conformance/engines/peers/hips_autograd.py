@@ -4,7 +4,10 @@ Gradients are ``autograd.make_vjp`` / ``autograd.grad`` of the whole recorded fu
 tuple of leaves; ``create_graph`` records a VJP as a function, so second order is autograd's
 own nesting.  ``detach`` is ``autograd.tracer.getval`` (unboxes a traced value: autograd's
 way to stop a gradient).  sigmoid, relu, softmax are written with ``autograd.numpy``; logsumexp
-is ``autograd.scipy.special.logsumexp``.  Variable-state capabilities are not declared.
+is ``autograd.scipy.special.logsumexp``; erf, erfc, lgamma (``gammaln``), digamma are
+``autograd.scipy.special``'s, and gelu is torch's definition with them (x Phi(x) = x (1 + erf(x / sqrt 2)) / 2,
+or the tanh form for ``approximate='tanh'``).  No xlogy (autograd.scipy.special has none).
+Variable-state capabilities are not declared.
 """
 from __future__ import annotations
 
@@ -33,10 +36,21 @@ class AutogradAdapter(FunctionalAdapter):
         return x - self._logsumexp(x, axis=axis, keepdims=True)
 
     def engine_ops(self) -> dict[str, Op]:
+        from autograd.scipy import special
+
         anp, logsumexp = self.xp, self._logsumexp
+
+        def gelu(x: Any, approximate: str) -> Any:  # torch's definitions of both forms
+            if approximate == "tanh":
+                return 0.5 * x * (1.0 + anp.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
+            return 0.5 * x * (1.0 + special.erf(x / np.sqrt(2.0)))
+
         return {
             "sigmoid": lambda i, p: 1.0 / (1.0 + anp.exp(-i[0])),
             "logsumexp": lambda i, p: logsumexp(i[0], axis=axis_of(i[0], p["dim"]), keepdims=p["keepdim"]),
+            "erf": lambda i, p: special.erf(i[0]), "erfc": lambda i, p: special.erfc(i[0]),
+            "lgamma": lambda i, p: special.gammaln(i[0]), "digamma": lambda i, p: special.digamma(i[0]),
+            "gelu": lambda i, p: gelu(i[0], p["approximate"]),
         }
 
     def version(self) -> str | None:

@@ -55,8 +55,11 @@ class JaxAdapter(FunctionalAdapter):
     def engine_ops(self) -> dict[str, Op]:
         from jax.scipy.special import logsumexp
 
+        from conformance.engines.peers.jax_ops import ops
+
         nn, jnp = self.jax.nn, self.xp
         return {
+            **ops(self.jax),  # jax.nn, jax.scipy.special, jax.lax, jax.image beyond jax.numpy
             "relu": lambda i, p: nn.relu(i[0]), "sigmoid": lambda i, p: nn.sigmoid(i[0]),
             "softmax": lambda i, p: nn.softmax(i[0], axis=axis_of(i[0], p["dim"])),
             "logsumexp": lambda i, p: logsumexp(i[0], axis=axis_of(i[0], p["dim"]), keepdims=p["keepdim"]),
