@@ -22,6 +22,7 @@ import numpy as np
 from conformance.engines.adapter import (COMPILES, FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND, RETAIN_GRAPH,
                                         Adapter)
 from conformance.engines.peers import require
+from conformance.engines.peers.tinygrad_ops import OPS as _MORE_OPS
 
 
 def _red(name: str) -> Any:
@@ -58,6 +59,7 @@ OPS = {
     "conv2d": lambda i, p: i[0].conv2d(i[1], i[2], stride=p["stride"], padding=p["padding"]),
     "max_pool2d": lambda i, p: i[0].max_pool2d((p["kernel_size"],) * 2, p["stride"]),
     "avg_pool2d": lambda i, p: i[0].avg_pool2d((p["kernel_size"],) * 2, p["stride"]),
+    **_MORE_OPS,  # the issue-16 ops: tinygrad_ops.py
 }
 
 
@@ -118,7 +120,8 @@ class TinygradAdapter(Adapter):
         return None if t.grad is None else self.to_numpy(t.grad)
 
     def dtype_of(self, t: Any) -> str:
-        return {self.dtypes.float64: "float64", self.dtypes.float32: "float32"}.get(t.dtype, str(t.dtype))
+        named = {self.dtypes.float64: "float64", self.dtypes.float32: "float32"}.get(t.dtype)
+        return named or (str(np.dtype(t.dtype.fmt)) if t.dtype.fmt else str(t.dtype))  # numpy's: "bool", "int64"
 
     def is_leaf(self, t: Any) -> bool:
         ref = self._leaves.get(id(t))
