@@ -234,6 +234,92 @@ def test_im2col_col2im(case):
 
 @given(case=window_case())
 @FAST
+def test_im2col_col2im_rows_layout(case):
+    """layout="rows" (im2row, conv2d's GEMM layout): the columns transposed with the taps in
+    (i, j, c) order, equal to the twin bit for bit; col2im on rows is the twin's and im2row's
+    adjoint (<rows, r> == <x, col2im(r)>)."""
+    x, geo = case
+    rows = C["conv"].im2col(x, *geo, layout="rows")
+    np.testing.assert_array_equal(rows, N["conv"].im2col(x, *geo, layout="rows"))
+    cols = N["conv"].im2col(x, *geo)
+    n, c = x.shape[:2]
+    kk = geo[0][0] * geo[0][1] if isinstance(geo[0], tuple) else geo[0] ** 2
+    assert rows.shape == (n, cols.shape[2], cols.shape[1])
+    np.testing.assert_array_equal(rows.reshape(n, cols.shape[2], kk, c).transpose(0, 3, 2, 1).reshape(cols.shape),
+                                  cols)
+    r = np.random.default_rng(0).uniform(-1, 1, rows.shape).astype(x.dtype)
+    back = C["conv"].col2im(r, x.shape, *geo, layout="rows")
+    np.testing.assert_allclose(back, N["conv"].col2im(r, x.shape, *geo, layout="rows"), **tol(x.dtype))
+    np.testing.assert_allclose(np.vdot(rows.astype(np.float64), r), np.vdot(x.astype(np.float64), back),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 1, 9), (3, 4, 7, 1), (2, 5, 4, 6)])
+def test_col2im_rows_1x1_is_a_transpose(dtype, shape):
+    """The forward conv's (N, OH*OW, F) products go to NCHW through col2im's 1x1 rows case."""
+    n, c, h, w = shape
+    rows = np.random.default_rng(1).standard_normal((n, h * w, c)).astype(dtype)
+    for impl in (C, N):
+        out = impl["conv"].col2im(rows, shape, 1, layout="rows")
+        np.testing.assert_array_equal(out, rows.transpose(0, 2, 1).reshape(shape))
+
+
+@pytest.mark.parametrize("impl", ["cython", "numpy"])
+def test_unknown_layout_is_rejected(impl):
+    K = C if impl == "cython" else N
+    with pytest.raises(ValueError, match="layout must be"):
+        K["conv"].im2col(np.ones((1, 1, 3, 3)), 1, layout="hwc")
+    with pytest.raises(ValueError, match="layout must be"):
+        K["conv"].col2im(np.ones((1, 9, 1)), (1, 1, 3, 3), 1, layout="cols2")
+    with pytest.raises(ValueError, match="expected"):
+        K["conv"].col2im(np.ones((1, 1, 9)), (1, 1, 3, 3), 1, layout="rows")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c, h, w, f, k, stride, padding, dilation", [
+    (2, 16, 9, 7, 5, 3, 1, 1, 1),
+    (3, 5, 8, 8, 4, (2, 3), (2, 1), (1, 0), (1, 2)),
+    (1, 4, 5, 5, 3, 1, 1, 0, 1),
+    (2, 8, 6, 11, 7, 3, 2, 1, 1),
+    (0, 6, 5, 5, 2, 3, 1, 1, 1),
+    (5, 7, 3, 3, 3, (3, 1), 1, (2, 0), (2, 1)),
+])
+def test_conv2d_rows_path_matches_columns_path(dtype, n, c, h, w, f, k, stride, padding, dilation):
+    """conv2d forward and backward (input, weight, bias) on the im2row layout against the
+    im2col one, on both kernel backends, odd shapes, stride/padding/dilation."""
+    import refengine as re
+    import refengine.nn.conv as CV
+    import refengine.nn.functional as F
+    rng = np.random.default_rng(2)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x0, w0 = rng.standard_normal((n, c, h, w)).astype(dtype), rng.standard_normal((f, c, kh, kw)).astype(dtype)
+    b0 = rng.standard_normal(f).astype(dtype)
+    results = {}
+    before, min_c = kernels.current(), CV._ROWS_MIN_CHANNELS
+    try:
+        for impl in ("cython", "numpy"):
+            kernels.use(impl)
+            for path, threshold in (("rows", 1), ("cols", 10**9)):
+                CV._ROWS_MIN_CHANNELS = threshold
+                x, wt, b = (re.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+                y = F.conv2d(x, wt, b, stride=stride, padding=padding, dilation=dilation)
+                g = np.random.default_rng(3).standard_normal(y.shape).astype(dtype)
+                y.backward(g)
+                results[impl, path] = [y.data, x.grad.data, wt.grad.data, b.grad.data]
+    finally:
+        kernels.use(before)
+        CV._ROWS_MIN_CHANNELS = min_c
+    ref = results["cython", "cols"]
+    for key, got in results.items():
+        for a, e in zip(got, ref):
+            assert a.dtype == dtype and a.shape == e.shape
+            np.testing.assert_allclose(a, e, rtol=1e-4 if dtype == np.float32 else 1e-11,
+                                       atol=1e-4 if dtype == np.float32 else 1e-11, err_msg=str(key))
+
+
+@given(case=window_case())
+@FAST
 def test_max_pool2d(case):
     x, geo = case
     x = np.round(x)  # ties: both pick the first maximum of each window

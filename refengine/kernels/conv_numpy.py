@@ -18,27 +18,42 @@ def _windows(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, fill=0.0):
     return w[:, :, : oh * sh : sh, : ow * sw : sw]
 
 
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+def _layout(layout):
+    if layout not in ("cols", "rows"):
+        raise ValueError(f"layout must be 'cols' or 'rows', got {layout!r}")
+    return layout
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1, layout="cols"):
+    layout = _layout(layout)
     x = validate.float_array(x, "input")
     geo = validate.window(x.shape, kernel_size, stride, padding, dilation, "im2col")
     kh, kw, oh, ow = geo[0], geo[1], geo[8], geo[9]
     w = _windows(x, *geo)                                  # N, C, OH, OW, kh, kw
     N, C = x.shape[:2]
+    if layout == "rows":                                   # N, OH*OW, (kh, kw, C)
+        out = validate.alloc((N, oh * ow, kh * kw * C), x.dtype, "im2col")
+        out[...] = w.transpose(0, 2, 3, 4, 5, 1).reshape(out.shape)
+        return out
     out = validate.alloc((N, C * kh * kw, oh * ow), x.dtype, "im2col")
     out[...] = w.transpose(0, 1, 4, 5, 2, 3).reshape(out.shape)
     return out
 
 
-def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1):
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, layout="cols"):
+    layout = _layout(layout)
     cols = validate.float_array(cols, "cols")
     x_shape = tuple(int(s) for s in x_shape)
     kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = validate.window(x_shape, kernel_size, stride, padding, dilation, "col2im")
     N, C, H, W = x_shape
-    want = (N, C * kh * kw, oh * ow)
+    want = (N, oh * ow, kh * kw * C) if layout == "rows" else (N, C * kh * kw, oh * ow)
     if cols.shape != want:
-        raise ValueError(f"col2im: cols has shape {cols.shape}, expected {want} for input shape {x_shape}")
+        raise ValueError(f"col2im: {layout} has shape {cols.shape}, expected {want} for input shape {x_shape}")
+    if layout == "rows":
+        c6 = cols.reshape(N, oh, ow, kh, kw, C).transpose(0, 5, 3, 4, 1, 2)
+    else:
+        c6 = cols.reshape(N, C, kh, kw, oh, ow)
     xp = validate.alloc((N, C, H + 2 * ph, W + 2 * pw), cols.dtype, "col2im", zero=True)
-    c6 = cols.reshape(N, C, kh, kw, oh, ow)
     for i in range(kh):
         for j in range(kw):
             xp[:, :, i * dh: i * dh + sh * oh: sh, j * dw: j * dw + sw * ow: sw] += c6[:, :, i, j]
