@@ -19,6 +19,7 @@ import numpy as np
 from conformance.engines.numpy_style import Op, axis_of
 from conformance.engines.peers import require
 from conformance.engines.peers._functional import FunctionalAdapter, Misuse
+from conformance.spec.ops import decompositions
 
 
 class AutogradAdapter(FunctionalAdapter):
@@ -51,6 +52,10 @@ class AutogradAdapter(FunctionalAdapter):
             "erf": lambda i, p: special.erf(i[0]), "erfc": lambda i, p: special.erfc(i[0]),
             "lgamma": lambda i, p: special.gammaln(i[0]), "digamma": lambda i, p: special.digamma(i[0]),
             "gelu": lambda i, p: gelu(i[0], p["approximate"]),
+            # solve, eigh, svd: autograd.numpy.linalg's (qr left out: autograd 1.9 defines no VJP for it)
+            **{k: f for k, f in decompositions.numpy_style_ops(
+                anp, anp.linalg.solve, None, anp.linalg.eigh,
+                lambda a: anp.linalg.svd(a, full_matrices=False)).items() if k != "qr"},
         }
 
     def version(self) -> str | None:

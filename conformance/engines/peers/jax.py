@@ -24,6 +24,7 @@ from conformance.engines.adapter import COMPILES, FORWARD_AD
 from conformance.engines.numpy_style import Op, axis_of
 from conformance.engines.peers import require
 from conformance.engines.peers._functional import CAPABILITIES, FunctionalAdapter, Misuse, Rec, replay
+from conformance.spec.ops import decompositions
 
 
 def _persistent_compilation_cache(jax: Any) -> None:
@@ -64,6 +65,10 @@ class JaxAdapter(FunctionalAdapter):
             "softmax": lambda i, p: nn.softmax(i[0], axis=axis_of(i[0], p["dim"])),
             "logsumexp": lambda i, p: logsumexp(i[0], axis=axis_of(i[0], p["dim"]), keepdims=p["keepdim"]),
             "where": lambda i, p: jnp.where(np.asarray(p["cond"]), i[0], i[1]),
+            # solve, qr, eigh, svd: the registry's matrices and gauge-invariant outputs, jax.numpy.linalg's own
+            # decompositions (eigh symmetrizes its input, which the registry's matrices are up to rounding)
+            **decompositions.numpy_style_ops(jnp, jnp.linalg.solve, jnp.linalg.qr, jnp.linalg.eigh,
+                                             lambda a: jnp.linalg.svd(a, full_matrices=False)),
         }
 
     def version(self) -> str | None:

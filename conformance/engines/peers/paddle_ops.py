@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from conformance.spec.ops import decompositions
+
 #: one op: (Paddle tensors, registry params) -> Paddle tensor
 Op = Callable[[list[Any], dict[str, Any]], Any]
 
@@ -60,6 +62,18 @@ def _torch_pad(x: Any, pad: tuple[int, ...]) -> list[int]:
     k = len(pad) // 2
     pairs = [[0, 0]] * (len(x.shape) - k) + [list(pad[2 * i:2 * i + 2]) for i in reversed(range(k))]
     return [w for pair in pairs for w in pair]
+
+
+def _numpy_names(paddle: Any) -> Any:
+    """The numpy-style names decompositions.numpy_style_ops calls, spelled with Paddle's functions."""
+    from types import SimpleNamespace
+    return SimpleNamespace(
+        diag=paddle.diag, outer=paddle.outer, sum=paddle.sum, matmul=paddle.matmul, sign=paddle.sign,
+        cumsum=lambda x, axis: paddle.cumsum(x, axis=axis), expand_dims=paddle.unsqueeze,
+        swapaxes=lambda x, a, b: paddle.transpose(x, _perm_swap(len(x.shape), a, b)),
+        diagonal=lambda x, o, a, b: paddle.diagonal(x, offset=o, axis1=a, axis2=b),
+        concatenate=lambda xs, axis: paddle.concat(xs, axis=axis),
+        broadcast_to=lambda x, shape: paddle.broadcast_to(x, list(shape)))
 
 
 def ops(paddle: Any) -> dict[str, Op]:
@@ -180,6 +194,9 @@ def ops(paddle: Any) -> dict[str, Op]:
         "slogdet": lambda i, p: L.slogdet(dominant(i))[1],
         "inverse": lambda i, p: L.inv(dominant(i)),
         "cholesky": lambda i, p: L.cholesky(spd(i), upper=p["upper"]),
+        # solve, qr, eigh, svd: the registry's matrices and outputs (spec/ops/decompositions.py) with paddle.linalg's
+        **decompositions.numpy_style_ops(_numpy_names(paddle), L.solve, L.qr, L.eigh,
+                                         lambda a: L.svd(a, full_matrices=False)),
         # -- shape and indexing -----------------------------------------------------------------------
         "transpose": lambda i, p: paddle.transpose(i[0], _perm_swap(len(i[0].shape), p["dim0"], p["dim1"])),
         "permute": lambda i, p: paddle.transpose(i[0], list(p["dims"])),

@@ -58,6 +58,7 @@ import numpy as np
 from conformance.engines.adapter import (FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND, RETAIN_GRAD,
                                          RETAIN_GRAPH, Adapter, ConfigError)
 from conformance.engines.numpy_ops import axis_of, numpy_ops
+from conformance.spec.ops import decompositions
 
 HINT = "pip install 'autograd-conformance[tensorflow]'"
 
@@ -150,6 +151,12 @@ class TensorFlowAdapter(Adapter):
             "max_pool2d": lambda i, p: nchw(nn.max_pool2d(nhwc(i[0]), p["kernel_size"], p["stride"], "VALID")),
             "avg_pool2d": lambda i, p: nchw(nn.avg_pool2d(nhwc(i[0]), p["kernel_size"], p["stride"], "VALID")),
         })
+        # solve, qr, eigh, svd: tf.linalg's (tf.linalg.svd returns (s, u, v), v not transposed)
+        def svd(a: Any) -> tuple[Any, Any, Any]:
+            s, u, v = tf.linalg.svd(a)
+            return u, s, tf.linalg.matrix_transpose(v)
+
+        self.ops.update(decompositions.numpy_style_ops(tnp, tf.linalg.solve, tf.linalg.qr, tf.linalg.eigh, svd))
 
     def _var(self, x: Any, p: dict[str, Any], std: bool = False) -> Any:
         if p["correction"]:
