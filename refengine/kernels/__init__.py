@@ -26,6 +26,7 @@ FAMILIES = {
     "softmax": ("softmax_forward", "log_softmax_forward", "softmax_backward", "log_softmax_backward",
                 "logsumexp_forward", "logsumexp_backward"),
     "scatter": ("scatter_add",),
+    "gather": ("gather_dim", "scatter_add_dim", "index_select", "index_add"),
     "conv": ("im2col", "col2im", "max_pool2d"),
     "scan": ("cumsum", "cumprod"),
     "norm": ("norm_forward", "norm_backward"),

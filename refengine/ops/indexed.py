@@ -1,22 +1,25 @@
 """index_select, index_add and masked_fill.
 
-index_select is a gather along one dim (its backward scatter-adds, so repeated
-indices accumulate); index_add passes the input's gradient through and gives the
-source the gradient selected at the same positions (times ``alpha``); masked_fill
-routes the gradient around the filled positions to the input and, for a 0-d tensor
-value, sums it there for the value.  All linear in the gradient, so differentiable
-again.
+index_select and index_add run on the gather kernels (``kernels.index_select`` and its adjoint
+``kernels.index_add``, ``_gather.pyx``): index_select's backward is an index_add of the gradient
+into zeros (repeated indices accumulate) and the reverse, so both are differentiable again.
+index_add passes the input's gradient through and gives the source the gradient selected at the
+same positions (times ``alpha``).  Inputs the kernels do not take (integers, bools; float16
+index_add, which adds in float16 as before) keep the generic route: flat positions
+(``selection.linear_index``) and a flat gather / ``np.add.at``.  masked_fill routes the gradient
+around the filled positions to the input and, for a 0-d tensor value, sums it there for the value.
+All linear in the gradient, so differentiable again.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from refengine import kernels as K
 from refengine.function import ArrayFunction
 from refengine.ops.arith import where
 from refengine.ops.common import data_of, is_var, method, shape_of, sum_to_shape
-from refengine.ops.selection import Selected, linear_index
-from refengine.ops.index import take
 from refengine.ops.reduce import normalize_dims
+from refengine.ops.selection import _KERNEL_DTYPES, linear_index
 
 
 def _dim(d, ndim):
@@ -39,7 +42,7 @@ def _index_vector(index, n, name):
 
 def _positions(shape, idx, d):
     """Flat positions in ``shape`` of the slices ``idx`` along ``d`` (output shape: ``shape`` with
-    dim ``d`` replaced by len(idx))."""
+    dim ``d`` replaced by len(idx)): the generic route."""
     if len(shape) == 0:
         return np.zeros(idx.shape, np.int64)
     out_shape = tuple(len(idx.reshape(-1)) if i == d else s for i, s in enumerate(shape))
@@ -47,8 +50,55 @@ def _positions(shape, idx, d):
     return linear_index(shape, full, d)
 
 
-class IndexSelect(Selected):
+def _select_values(x, dim, idx):
+    if x.dtype in _KERNEL_DTYPES:
+        return K.index_select(x, dim, idx)
+    lin = _positions(x.shape, idx, dim)
+    return x.reshape(-1)[lin] if x.size else np.zeros(lin.shape, x.dtype)
+
+
+class IndexSelect(ArrayFunction):
+    """The slices ``idx`` along ``dim`` (the index_select kernel); the gradient is index-added back
+    into zeros (``IndexAddZeros``, repeats accumulate)."""
+
     node_name = "IndexSelectBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim=0, idx=None):
+        ctx.shape, ctx.dim, ctx.idx = x.shape, dim, idx
+        return _select_values(x, dim, idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        return index_add_into_zeros(g, ctx.dim, ctx.idx, ctx.shape)
+
+
+class IndexAddZeros(ArrayFunction):
+    """zeros(shape) with the slices of ``g`` added into the slices ``idx`` along ``dim``: the adjoint of
+    ``IndexSelect`` (torch's index_select backward, an index_add into zeros)."""
+
+    node_name = "IndexAddBackward0"
+
+    @staticmethod
+    def forward(ctx, g, dim=0, idx=None, shape=()):
+        ctx.dim, ctx.idx = dim, idx
+        return K.index_add(shape, dim, idx, g)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return selected_slices(gg, ctx.dim, ctx.idx)
+
+
+def selected_slices(x, dim, idx):
+    """index_select of an array or Variable along a non-negative ``dim`` at a checked int64 vector."""
+    return IndexSelect.apply(x, dim=dim, idx=idx) if is_var(x) else _select_values(x, dim, idx)
+
+
+def index_add_into_zeros(g, dim, idx, shape):
+    """zeros(shape) with ``g`` (array or Variable) index-added along ``dim`` at ``idx``."""
+    if is_var(g):
+        return IndexAddZeros.apply(g, dim=dim, idx=idx, shape=tuple(shape))
+    return K.index_add(shape, dim, idx, g)
 
 
 @method()
@@ -57,26 +107,31 @@ def index_select(input, dim, index):
     d = _dim(dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     idx = _index_vector(index, n, "index_select")
-    return IndexSelect.apply(input, lin=_positions(input.shape, idx, d))
+    return IndexSelect.apply(input, dim=d, idx=idx)
 
 
 class IndexAdd(ArrayFunction):
     node_name = "IndexAddBackward0"
 
     @staticmethod
-    def forward(ctx, a, source, lin=None, alpha=1):
-        ctx.lin, ctx.alpha, ctx.src_shape = lin, alpha, np.shape(source)
+    def forward(ctx, a, source, dim=0, idx=None, alpha=1):
+        ctx.dim, ctx.idx, ctx.alpha, ctx.src_shape = dim, idx, alpha, np.shape(source)
+        scaled = np.asarray(source) * alpha if alpha != 1 else np.asarray(source, a.dtype)
+        if a.dtype in _KERNEL_DTYPES[1:]:
+            s1 = a.shape or (1,)
+            want = s1[:dim] + (idx.size,) + s1[dim + 1:]
+            return K.index_add(a.shape, dim, idx, np.broadcast_to(np.asarray(scaled, a.dtype), want), base=a)
+        # the generic route (integers; float16, which adds in float16 here as it always has)
+        lin = _positions(a.shape, idx, dim)
         out = np.array(a, copy=True, order="C")  # C order: reshape(-1) below must be a view of it
-        np.add.at(out.reshape(-1), lin.reshape(-1), np.broadcast_to(np.asarray(source) * alpha, lin.shape).reshape(-1))
+        np.add.at(out.reshape(-1), lin.reshape(-1), np.broadcast_to(scaled, lin.shape).reshape(-1))
         return out
 
     @staticmethod
     def backward(ctx, g):
         gs = None
         if ctx.needs_input_grad[1]:
-            lin = ctx.lin.reshape(-1) if ctx.lin.ndim == 0 else ctx.lin
-            gs = take(g, lin)
-            gs = sum_to_shape(gs.reshape(ctx.lin.shape) if ctx.lin.ndim == 0 else gs, ctx.src_shape)
+            gs = sum_to_shape(selected_slices(g, ctx.dim, ctx.idx), ctx.src_shape)
             if ctx.alpha != 1:
                 gs = gs * ctx.alpha
         return g, gs
@@ -98,7 +153,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     if getattr(source, "dtype", input.dtype) != input.dtype:
         raise RuntimeError(f"index_add_(): self ({input.dtype}) and source ({source.dtype}) must have the same "
                            "scalar type")
-    return IndexAdd.apply(input, source, lin=_positions(input.shape, idx, d), alpha=alpha)
+    return IndexAdd.apply(input, source, dim=d, idx=idx, alpha=alpha)
 
 
 class MaskedFill(ArrayFunction):
