@@ -226,6 +226,8 @@ def test_autograd_special_functions_match_torch_values() -> None:
         if op in own:
             np.testing.assert_allclose(np.asarray(own[op](xs, params)), fn(*[torch.as_tensor(x) for x in xs]).numpy(),
                                        rtol=1e-10, atol=1e-12, err_msg=f"{op} {params}")
+            got32 = np.asarray(own[op]([x.astype(np.float32) for x in xs], params))
+            assert got32.dtype == np.float32, f"{op} {params}: float32 in, {got32.dtype} out"
 
 
 def test_mygrad_nnet_functions_match_torch_values() -> None:
@@ -249,3 +251,39 @@ def test_mygrad_nnet_functions_match_torch_values() -> None:
             continue
         np.testing.assert_allclose(got.data, fn(*[torch.as_tensor(x) for x in xs]).numpy(), rtol=1e-10, atol=1e-12,
                                    err_msg=f"{op} {params}")
+
+
+class _StrongScalars:
+    """numpy whose functions make a Python float a float64 0-d array first, as MyGrad does (docs/findings.md Y6):
+    a composite written with Python-float constants would then turn float32 inputs float64."""
+
+    def __getattr__(self, name: str):
+        fn = getattr(np, name)
+        if not callable(fn) or isinstance(fn, type):
+            return fn
+
+        def strong(*args, **kwargs):
+            args = tuple(np.asarray(a) if isinstance(a, float) else a for a in args)
+            return fn(*args, **{k: np.asarray(v) if isinstance(v, float) else v for k, v in kwargs.items()})
+        return strong
+
+
+@pytest.mark.parametrize("op", ["smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy",
+                                "binary_cross_entropy_with_logits", "layer_norm", "group_norm", "batch_norm",
+                                "normalize", "cosine_similarity", "silu", "logsigmoid", "softplus", "glu",
+                                "leaky_relu", "elu"])
+def test_composites_keep_float32_whatever_the_modules_scalars(op: str) -> None:
+    """torch's formula constants are written in the input's dtype: float32 in, float32 out."""
+    xp = _StrongScalars()
+    fn = numpy_ops(xp, composite_log_softmax(xp))[op]
+    spec = REGISTRY[op]
+
+    @settings(max_examples=5, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @seed(0)
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        s = spec.sample(data.draw)
+        xs = _inputs(spec, s.shapes, np.random.default_rng(0))
+        got = np.asarray(fn([x.astype(np.float32) for x in xs], s.params))
+        assert got.dtype == np.float32, f"{op} {s.params}: {got.dtype}"
+    check()

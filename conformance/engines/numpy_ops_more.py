@@ -42,6 +42,12 @@ Op = Callable[[list[Any], dict[str, Any]], Any]
 EPS = 1e-5  # torch's default eps of layer_norm, group_norm, batch_norm
 
 
+def _c(x: Any, v: float) -> np.ndarray:
+    """A constant of torch's formula in ``x``'s dtype, as torch computes it (a 0-d array, never a Python float:
+    a module that makes Python floats float64 arrays, as MyGrad does, would turn a float32 op float64)."""
+    return np.asarray(v, dtype=x.dtype)
+
+
 def has_function(xp: Any, name: str) -> bool:
     """``xp`` has the (possibly dotted: ``linalg.det``) function ``name``."""
     obj = xp
@@ -119,7 +125,7 @@ def _normalized(xp: Any, x: Any, axes: tuple[int, ...]) -> Any:
     """(x - E[x]) / sqrt(Var[x] + eps) over ``axes``, the biased variance: torch's normalisation layers."""
     mu = xp.mean(x, axis=axes, keepdims=True)
     var = xp.var(x, axis=axes, keepdims=True)
-    return xp.divide(xp.subtract(x, mu), xp.sqrt(xp.add(var, EPS)))
+    return xp.divide(xp.subtract(x, mu), xp.sqrt(xp.add(var, _c(x, EPS))))
 
 
 def _channels(xp: Any, v: Any, nd: int) -> Any:
@@ -129,12 +135,13 @@ def _channels(xp: Any, v: Any, nd: int) -> Any:
 
 def _sigmoid(xp: Any, x: Any) -> Any:
     """torch.sigmoid(x) = 1 / (1 + exp(-x)) (for the composites torch defines with it: silu, glu)."""
-    return xp.divide(1.0, xp.add(1.0, xp.exp(xp.negative(x))))
+    one = _c(x, 1.0)
+    return xp.divide(one, xp.add(one, xp.exp(xp.negative(x))))
 
 
 def _log_sigmoid(xp: Any, x: Any) -> Any:
     """log(1 / (1 + exp(-x))) = -log(1 + exp(-x)), numpy's ``logaddexp(0, -x)`` negated."""
-    return xp.negative(xp.logaddexp(0.0, xp.negative(x)))
+    return xp.negative(xp.logaddexp(_c(x, 0.0), xp.negative(x)))
 
 
 def _glu(xp: Any, x: Any, dim: int, sigmoid: Callable[[Any], Any]) -> Any:
@@ -178,13 +185,14 @@ def more_entries(xp: Any) -> list[tuple[str, str, Op]]:
         # torch: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta
         d = xp.abs(xp.subtract(x, y))
         b = p["beta"]
-        return xp.where(d < b, xp.multiply(0.5 / b, xp.square(d)), xp.subtract(d, 0.5 * b))
+        return xp.where(d < b, xp.multiply(_c(x, 0.5 / b), xp.square(d)), xp.subtract(d, _c(x, 0.5 * b)))
 
     def huber(x: Any, y: Any, p: dict[str, Any]) -> Any:
         # torch: 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)
         d = xp.abs(xp.subtract(x, y))
         k = p["delta"]
-        return xp.where(d < k, xp.multiply(0.5, xp.square(d)), xp.multiply(k, xp.subtract(d, 0.5 * k)))
+        return xp.where(d < k, xp.multiply(_c(x, 0.5), xp.square(d)),
+                        xp.multiply(_c(x, k), xp.subtract(d, _c(x, 0.5 * k))))
 
     def kl_div(i: list[Any], p: dict[str, Any]) -> Any:
         # torch: target (log target - input), or exp(target) (target - input) with log_target; batchmean = sum / N
@@ -192,19 +200,20 @@ def more_entries(xp: Any) -> list[tuple[str, str, Op]]:
         v = (xp.multiply(xp.exp(t), xp.subtract(t, x)) if p["log_target"]
              else xp.multiply(t, xp.subtract(xp.log(t), x)))
         if p["reduction"] == "batchmean":
-            return xp.divide(xp.sum(v), x.shape[0])
+            return xp.divide(xp.sum(v), _c(x, x.shape[0]))
         return _reduce(xp, v, p["reduction"])
 
     def bce(x: Any, t: Any, p: dict[str, Any]) -> Any:
         # torch: -(t log x + (1 - t) log(1 - x)), each log clamped at -100
-        lx = xp.maximum(xp.log(x), -100.0)
-        l1x = xp.maximum(xp.log(xp.subtract(1.0, x)), -100.0)
-        return xp.negative(xp.add(xp.multiply(t, lx), xp.multiply(xp.subtract(1.0, t), l1x)))
+        one, floor = _c(x, 1.0), _c(x, -100.0)
+        lx = xp.maximum(xp.log(x), floor)
+        l1x = xp.maximum(xp.log(xp.subtract(one, x)), floor)
+        return xp.negative(xp.add(xp.multiply(t, lx), xp.multiply(xp.subtract(one, t), l1x)))
 
     def bce_logits(x: Any, t: Any, p: dict[str, Any]) -> Any:
         # torch: -(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))), 1 - sigmoid(x) = sigmoid(-x)
         return xp.negative(xp.add(xp.multiply(t, _log_sigmoid(xp, x)),
-                                  xp.multiply(xp.subtract(1.0, t), _log_sigmoid(xp, xp.negative(x)))))
+                                  xp.multiply(xp.subtract(_c(x, 1.0), t), _log_sigmoid(xp, xp.negative(x)))))
 
     def layer_norm(i: list[Any], p: dict[str, Any]) -> Any:
         x, k = i[0], len(p["normalized_shape"])
@@ -226,13 +235,13 @@ def more_entries(xp: Any) -> list[tuple[str, str, Op]]:
 
     def normalize(x: Any, p: dict[str, Any]) -> Any:
         # torch: x / max(||x||_p, eps) along dim, eps = 1e-12
-        return xp.divide(x, xp.maximum(vector_norm(xp, x, p["p"], p["dim"], True), 1e-12))
+        return xp.divide(x, xp.maximum(vector_norm(xp, x, p["p"], p["dim"], True), _c(x, 1e-12)))
 
     def cosine_similarity(a: Any, b: Any, dim: int) -> Any:
         # torch: sum(x1 x2) / max(||x1|| ||x2||, eps) along dim, eps = 1e-8
         na = xp.sqrt(xp.sum(xp.multiply(a, a), axis=dim))
         nb = xp.sqrt(xp.sum(xp.multiply(b, b), axis=dim))
-        return xp.divide(xp.sum(xp.multiply(a, b), axis=dim), xp.maximum(xp.multiply(na, nb), 1e-8))
+        return xp.divide(xp.sum(xp.multiply(a, b), axis=dim), xp.maximum(xp.multiply(na, nb), _c(a, 1e-8)))
 
     return [
         # -- selections: numpy's k-th order statistic --------------------------------------------------
@@ -251,14 +260,16 @@ def more_entries(xp: Any) -> list[tuple[str, str, Op]]:
         # -- activations torch defines as expressions ------------------------------------------------
         ("hardtanh", "clip", lambda i, p: xp.clip(i[0], p["min_val"], p["max_val"])),  # torch: clamp
         ("leaky_relu", "maximum minimum add multiply",  # torch: max(0, x) + negative_slope * min(0, x)
-         lambda i, p: xp.add(xp.maximum(i[0], 0.0), xp.multiply(p["negative_slope"], xp.minimum(i[0], 0.0)))),
+         lambda i, p: xp.add(xp.maximum(i[0], _c(i[0], 0.0)),
+                             xp.multiply(_c(i[0], p["negative_slope"]), xp.minimum(i[0], _c(i[0], 0.0))))),
         ("elu", "where expm1 multiply",  # torch: x where x > 0, else alpha (exp(x) - 1)
-         lambda i, p: xp.where(i[0] > 0, i[0], xp.multiply(p["alpha"], xp.expm1(i[0])))),
+         lambda i, p: xp.where(i[0] > 0, i[0], xp.multiply(_c(i[0], p["alpha"]), xp.expm1(i[0])))),
         ("silu", "multiply divide add exp negative", lambda i, p: xp.multiply(i[0], _sigmoid(xp, i[0]))),
         ("logsigmoid", "logaddexp negative", lambda i, p: _log_sigmoid(xp, i[0])),
         ("softplus", "logaddexp multiply divide",  # torch: log(1 + exp(beta x)) / beta (linear above beta x = 20,
          # beyond the drawn range)
-         lambda i, p: xp.divide(xp.logaddexp(0.0, xp.multiply(p["beta"], i[0])), p["beta"])),
+         lambda i, p: xp.divide(xp.logaddexp(_c(i[0], 0.0), xp.multiply(_c(i[0], p["beta"]), i[0])),
+                                _c(i[0], p["beta"]))),
         ("glu", "getitem multiply divide add exp negative",
          lambda i, p: _glu(xp, i[0], p["dim"], lambda b: _sigmoid(xp, b))),
         # -- losses: torch's elementwise expression, then the reduction --------------------------------

@@ -11,6 +11,7 @@ Variable-state capabilities are not declared.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Callable
 
@@ -43,8 +44,8 @@ class AutogradAdapter(FunctionalAdapter):
 
         def gelu(x: Any, approximate: str) -> Any:  # torch's definitions of both forms
             if approximate == "tanh":
-                return 0.5 * x * (1.0 + anp.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)))
-            return 0.5 * x * (1.0 + special.erf(x / np.sqrt(2.0)))
+                return 0.5 * x * (1.0 + anp.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+            return 0.5 * x * (1.0 + special.erf(x / math.sqrt(2.0)))  # Python floats: float32 stays float32
 
         return {
             "sigmoid": lambda i, p: 1.0 / (1.0 + anp.exp(-i[0])),
