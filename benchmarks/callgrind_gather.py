@@ -4,7 +4,7 @@ the public op), for valgrind --tool=callgrind where wall time is too noisy:
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         .venv/bin/python benchmarks/callgrind_gather.py ROOT CASE K [cython|numpy]
 
-as benchmarks/callgrind_cases.py: CASE (gather, scatter_add, index_add, index_select) runs K times
+as benchmarks/callgrind_cases.py: CASE (gather, gather0 (along dim 0), scatter_add, index_add, index_select) runs K times
 after one warm-up call (none when K = 0) with refengine imported from the tree at ROOT and the
 kernels of the given backend (default cython); one call is (count(K=2) - count(K=0)) / 3."""
 import sys
@@ -27,6 +27,7 @@ def workload(case):
     leaf = lambda a: re.tensor(a, requires_grad=True)  # noqa: E731
     return {
         "gather": lambda: re.gather(leaf(x), 1, idx).backward(g),
+        "gather0": lambda: re.gather(leaf(x), 0, idx).backward(g),   # dim 0: rows of B = 1000
         "scatter_add": lambda: re.scatter_add(leaf(x), 1, idx, leaf(g)).backward(g),
         "index_add": lambda: re.index_add(leaf(x), 0, rows, leaf(src_rows)).backward(g),
         "index_select": lambda: re.index_select(leaf(x), 0, rows).backward(src_rows),
