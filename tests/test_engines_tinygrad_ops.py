@@ -170,3 +170,41 @@ def test_bilinear_interpolate_weights_are_float32_in_float64(A):
     want = np.array([0.0, 0.1, 0.5, 0.9, 1.0])  # torch float64, clamped at the edges
     assert got[0, 0, 0, 1] == float(np.float32(0.1)) != 0.1
     np.testing.assert_allclose(got[0, 0, 0], want, atol=1e-7)
+
+
+def test_sum_of_an_expanded_then_reshaped_tensor_counts_the_copies_twice():
+    from tinygrad import Tensor
+    # repeat / tile (reshape, expand, reshape) then a full sum: 40, not 20
+    y = Tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 2).expand(2, 2, 2).reshape(4, 2)
+    assert y.sum().item() == 40.0 and float(y.numpy().sum()) == 20.0 and y.sum(axis=0).tolist() == [8.0, 12.0]
+
+
+def test_reading_a_contiguous_result_before_backward_cuts_the_gradient():
+    from tinygrad import Tensor, dtypes
+    # sort, msort, topk: Tensor.sort calls .contiguous(); reading the result realizes it
+    grads = []
+    for read_first in (False, True):
+        x = Tensor(np.array([0.3, -1.2, 2.0]), dtype=dtypes.float64)
+        y = x.sort(0)[0]
+        if read_first:
+            y.numpy()
+        (y * Tensor(np.array([1.0, 2.0, 3.0]), dtype=dtypes.float64)).sum().backward()
+        grads.append(None if x.grad is None else x.grad.tolist())
+    assert grads == [[2.0, 1.0, 3.0], None]  # torch: [2, 1, 3] both times
+
+
+def test_batch_norm_second_derivative_treats_the_batch_mean_as_a_constant_in_the_variance():
+    from tinygrad import Tensor, dtypes, nn
+    x0 = np.array([[0.3, -1.2], [1.1, 0.4], [-0.7, 2.0]])
+    w = Tensor(np.array([[0.8, -0.6], [1.5, 0.2], [-1.1, 0.9]]), dtype=dtypes.float64)
+    v = np.array([[0.5, -0.3], [0.2, 0.7], [-0.4, 0.1]])
+
+    def grad(xv):
+        x = Tensor(xv, dtype=dtypes.float64)
+        bn = nn.BatchNorm(2, track_running_stats=False)
+        bn.weight, bn.bias = Tensor([1.0, 1.0], dtype=dtypes.float64), Tensor([0.0, 0.0], dtype=dtypes.float64)
+        return x, (bn(x) * w).sum().gradient(x)[0]
+    x, g = grad(x0)
+    hv = (g * Tensor(v, dtype=dtypes.float64)).sum().gradient(x)[0].numpy()  # double backward
+    fd = (grad(x0 + 1e-5 * v)[1].numpy() - grad(x0 - 1e-5 * v)[1].numpy()) / 2e-5  # its own gradient, differenced
+    assert np.abs(hv - fd).max() > 0.1  # "d(var)/d(mean) = 0" (nn.BatchNorm.calc_stats) holds to first order only
