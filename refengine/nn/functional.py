@@ -195,8 +195,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if label_smoothing:
         raise NotImplementedError("cross_entropy: label_smoothing is not implemented in refengine")
     class_dim = 0 if input.ndim == 1 else 1
-    logp = log_softmax(input, class_dim)
     t = data_of(target)
+    if weight is None and input.ndim == 2 and isinstance(t, np.ndarray) and t.dtype.kind in "iu" \
+            and t.shape == (input.shape[0],) and input.shape[1] > 0:
+        return CrossEntropy.apply(input, target=t, ignore_index=ignore_index, reduction=reduction)
+    logp = log_softmax(input, class_dim)
     if np.asarray(t).dtype.kind == "f":
         if np.shape(t) != input.shape:
             raise RuntimeError(f"cross_entropy: probability target must have the input's shape "
@@ -209,6 +212,71 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         losses = -_sum(logp * target, dim=class_dim)
         return losses if reduction == "none" else (_sum(losses) if reduction == "sum" else mean(losses))
     return nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+
+
+class CrossEntropy(ArrayFunction):
+    """cross_entropy of (N, C) logits and N class indices, no class weights, as one node:
+    ``nll_loss(log_softmax(x))`` forward (the same values: the log_softmax kernel, then the
+    picked entries summed as NllLoss sums them), and the composite's gradient in one step,
+    ``softmax(x) * c[:, None]`` minus ``c`` at each target, c = the row's weight times the
+    incoming gradient (what log_softmax's backward makes of nll_loss's one-hot mask, with
+    the same operations).  Under create_graph the gradient is built from softmax, so it
+    differentiates again.  The composite took two nodes, a dense mask and two kernel calls."""
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, target=None, ignore_index=-100, reduction="mean"):
+        N, C = x.shape
+        logp = K.log_softmax_forward(x, 1)
+        t = target.astype(np.int64, copy=False)
+        valid = t != ignore_index
+        every = bool(valid.all())
+        tc = t if every else np.where(valid, t, 0)
+        if N and (tc.min() < 0 or tc.max() >= C):
+            raise IndexError(f"Target {int(tc[(tc < 0) | (tc >= C)][0])} is out of bounds.")
+        rows = np.arange(N)
+        losses = -logp[rows, tc]
+        w = None if every else valid.astype(x.dtype)
+        if w is not None:
+            losses = losses * w
+        ctx.save_for_backward(x)
+        ctx.logp, ctx.rows, ctx.tc, ctx.reduction = logp, rows, tc, reduction
+        if reduction == "none":
+            ctx.coef = w
+            return losses.astype(x.dtype, copy=False)
+        total = np.asarray(N if w is None else w.sum(), x.dtype)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = losses.sum() / total   # nan when every target is ignored, as torch
+            # the per-row factor of the gradient: w / total (0 when every target is ignored)
+            ctx.coef = (np.full(N, 1 / total, x.dtype) if w is None else w / total) if total else np.zeros(N, x.dtype)
+        else:
+            out = losses.sum()
+            ctx.coef = w
+        return np.asarray(out, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        coef, rows, tc = ctx.coef, ctx.rows, ctx.tc
+        if is_var(g):      # create_graph: (softmax(x) - onehot) * c, differentiable in x and g
+            from refengine.ops import reshape
+            (x,) = ctx.saved_tensors
+            onehot = np.zeros(shape_of(x), ctx.logp.dtype)
+            onehot[rows, tc] = 1
+            c = reshape(g, (-1, 1)) if ctx.reduction == "none" else g
+            if coef is not None:
+                c = c * coef[:, None]
+            return (softmax(x, 1) - onehot) * c
+        if ctx.reduction == "none":
+            c = g if coef is None else g * coef
+        else:
+            c = g * coef if coef is not None else np.full(rows.shape, g, ctx.logp.dtype)
+        c = np.asarray(c, ctx.logp.dtype)
+        dx = np.exp(ctx.logp)
+        dx *= c[:, None]
+        dx[rows, tc] -= c
+        return dx
 
 
 class MseLoss(ArrayFunction):
