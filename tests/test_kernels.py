@@ -464,3 +464,30 @@ def test_blas_set_threads_changes_the_pool_and_rejects_nonsense():
     assert set(blas.threads().values()) == {before}
     with pytest.raises(ValueError, match=">= 1"):
         blas.set_threads(0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+@pytest.mark.parametrize("n, c", [(7, 5), (1, 1), (0, 3), (64, 10)])
+def test_fused_cross_entropy_matches_torch(dtype, reduction, ignore_index, n, c):
+    """cross_entropy's one-node path (class indices, no weights): value, gradient and the
+    gradient of the gradient (create_graph) against torch, ignored targets included."""
+    torch = pytest.importorskip("torch")
+    import refengine as re
+    import refengine.nn.functional as F
+    rng = np.random.default_rng(n * 31 + c)
+    x0, t = rng.standard_normal((n, c)).astype(dtype), rng.integers(0, c, n)
+    x, tx = re.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    loss = F.cross_entropy(x, t, reduction=reduction, ignore_index=ignore_index)
+    tloss = torch.nn.functional.cross_entropy(tx, torch.tensor(t), reduction=reduction, ignore_index=ignore_index)
+    assert loss.data.dtype == dtype
+    np.testing.assert_allclose(loss.data, tloss.detach().numpy(), rtol=1e-5, atol=1e-6)
+    g0 = rng.standard_normal(loss.shape).astype(dtype)
+    (gx,) = re.autograd.grad(loss, x, re.tensor(g0), create_graph=True)
+    (tgx,) = torch.autograd.grad(tloss, tx, torch.tensor(g0), create_graph=True)
+    np.testing.assert_allclose(gx.data, tgx.detach().numpy(), rtol=1e-5, atol=1e-6)
+    if n:
+        (gx * gx).sum().backward()
+        (tgx * tgx).sum().backward()
+        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-6)
