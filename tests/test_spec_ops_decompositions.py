@@ -49,7 +49,9 @@ def test_samples_are_conditioned_and_gapped_as_claimed(op: str) -> None:
     def draws(data: Any) -> None:
         s, xs = _draw(data, op)
         spec = REGISTRY[op]
-        m = spec.formula_scale(xs, s.params)
+        m = {"solve": D._solve_measure, "qr": D._qr_measure, "eigh": D._eigh_measure, "svd": D._svd_measure}[op](
+            xs, s.params)
+        assert spec.formula_scale(xs, s.params) >= m  # the measure, times the reflections' cancelling terms
         assert spec.kink(xs, s.params) >= KINK_MARGIN
         seen["measure"].append(m)
         seen["drawn"].append(s.domains[2].hi)  # kappa (solve, qr) or 1 + w of the cumsum's steps (eigh, svd)

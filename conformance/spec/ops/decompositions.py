@@ -17,7 +17,8 @@ Weyl's inequality every singular value (eigenvalue) of A is within ||x0||_2 <= |
 * solve (n x n), qr (m x n, m >= n): s = x2 drawn in [1, kappa], kappa log-uniform on a grid
   10^(j/4), 1 <= kappa <= COND_MAX; so sigma_min(A) >= 0.75 and cond_2(A) <= (kappa + 0.25) / 0.75.
 * svd (m x n, any): s = cumsum(x2), x2 in [1, 1 + w], so the singular values are >= 1 and >= 1 apart; the
-  spread over the gap, rho = k (1 + w) (w = 0 when rho < k), is drawn the same way (1 .. COND_MAX).  With the perturbation: sigma_min >= 0.75,
+  spread over the gap, rho = k (1 + w) (w = 0 when rho < k), is drawn the same way (1 .. COND_MAX).
+  With the perturbation: sigma_min >= 0.75,
   gaps >= 0.5 (the gap to 0 counts: for m != n the vector backward divides by sigma too).
 * eigh (n x n, symmetric): d = cumsum(x2) - shift, x2 in [1, 1 + w] with rho = n (1 + w) drawn as for svd:
   eigenvalues >= 1 apart, of both signs (shift: a quarter of the spread's ends);
@@ -28,10 +29,10 @@ solve and qr (so cond_2(A) when sigma_min <= 1 <= ||A||), the smallest eigenvalu
 between singular values, 0 included, for svd -- and discards a sample above LIMIT like a kink (``_gate``, the norm
 layers' rule in nn_more.py).  By construction the measure is at most BOUND = 2 (COND_MAX + 1/4) = LIMIT, so the
 gate never fires on what the templates build (tests/test_spec_ops_decompositions.py measures it over many draws);
-it guards inputs they did not build.  ``formula_scale`` is the same measured number: the derivative formulas
-(A^{-1} dA X; skew(V^T gV) / (l_j - l_i); the SVD's 1 / (s_j^2 - s_k^2) and 1 / s; the reflections' 1 / |v|
-terms, which cancel exactly along v) add terms that large per unit tangent, and rounding follows them
-(jvp_vjp_transpose, half-precision bounds).
+it guards inputs they did not build.  ``formula_scale`` starts from the same measured number: the derivative formulas
+(A^{-1} dA X; skew(V^T gV) / (l_j - l_i); the SVD's 1 / (s_j^2 - s_k^2) and 1 / s) add terms that large per
+unit tangent, and rounding follows them (jvp_vjp_transpose, half-precision bounds); ``_scale`` multiplies in
+the reflections' cancelling 4 |t| / |v| terms, times the middle values and the output's size.
 
 **Why COND_MAX = 10^2.5, and the float32 tolerance.**  Two oracles limit how ill-conditioned a sample may be,
 neither of them tunable per example:
@@ -170,6 +171,23 @@ def _svd_measure(xs: list[np.ndarray], p: dict) -> float:
     return _measure(a, np.linalg.svd(a, compute_uv=False), with_zero=True)
 
 
+def _scale(measure: Any, middle: Any, vecs: tuple[int, ...], reflections: int = 1) -> Any:
+    """``formula_scale``: the size, per unit tangent, of the terms the template and the op form and cancel.
+
+    The measure covers the op's own formula (1 / gap, 1 / sigma).  The reflections add theirs:
+    d(2 v v^T / v.v) along t is two terms of size 4 |t| / |v| that cancel exactly along v (for n = 1, H(v) = -1
+    and its v-tangent is 0 made of them), scaled by the middle values (max |middle|) and, at the output,
+    by its own size (max(1, ||A||): U diag(S^2) Vh is quadratic in A).  Found by svd's jvp_vjp_transpose at
+    quick seed 3 (n = 1: forward 1.6e-17 against exactly 0, over a bound that left the reflections out)."""
+    def scale(xs: list[np.ndarray], p: dict) -> float:
+        mid = float(np.max(np.abs(middle(xs, p)))) if np.size(middle(xs, p)) else 0.0
+        vmin = min((float(np.linalg.norm(xs[i])) for i in vecs), default=1.0)
+        refl = 1.0 + reflections * 8.0 * mid / max(vmin, 1e-300)
+        norm = max(1.0, mid + 0.25)  # ||A|| <= max |middle| + ||x0|| (x0's norm <= 1/4 by construction)
+        return measure(xs, p) * refl * norm
+    return scale
+
+
 def _gate(measure: Any) -> Any:
     """The measured number as a kink distance: below KINK_MARGIN (discarded) exactly when it exceeds LIMIT."""
     def kink(xs: list[np.ndarray], p: dict) -> float:
@@ -178,6 +196,13 @@ def _gate(measure: Any) -> Any:
         c = measure(xs, p)
         return 0.0 if not np.isfinite(c) else KINK_MARGIN * LIMIT / max(c, 1.0)
     return kink
+
+
+#: the middle values the reflections scale (x2, or the cumsum of steps) and the reflection vectors' input positions
+_SOLVE_SCALE = _scale(_solve_measure, lambda xs, p: xs[2], (1, 3))
+_QR_SCALE = _scale(_qr_measure, lambda xs, p: xs[2], (1, 3))
+_EIGH_SCALE = _scale(_eigh_measure, lambda xs, p: np.cumsum(xs[2]) - p["shift"], (1,), reflections=2)
+_SVD_SCALE = _scale(_svd_measure, lambda xs, p: np.cumsum(xs[2]), (1, 3))
 
 
 # -- samples -------------------------------------------------------------------------------------
@@ -251,26 +276,26 @@ NOTE = "matrix built from the leaves with a drawn, bounded condition (module doc
 SPECS = [
     OpSpec(name="solve", family=FAMILY, arity=5, template=f"M.linalg.solve({_A}, $x4)", sample=_solve_sample,
            reference=_solve_ref, domains=(_pert(4, 4), VEC, Domain(1.0, COND_MAX), VEC, VALS),
-           kink=_gate(_solve_measure), formula_scale=_solve_measure, tol=TOL, torch_equivalent="torch.linalg.solve",
+           kink=_gate(_solve_measure), formula_scale=_SOLVE_SCALE, tol=TOL, torch_equivalent="torch.linalg.solve",
            notes=f"X = solve(A, B), B a vector or batch of matrices; {NOTE}: cond_2(A) <= 1.34 kappa"),
     OpSpec(name="qr", family=FAMILY, arity=4,
            template=(f"(lambda Q, R: (lambda sg: M.cat([Q * sg.unsqueeze(-2), R * sg.unsqueeze(-1)], -2))"
                      f"(M.sign(M.diagonal(R, 0, -2, -1))))(*M.linalg.qr({_A}))"),
            sample=_qr_sample, reference=_qr_ref, domains=(_pert(6, 4), VEC, Domain(1.0, COND_MAX), VEC),
-           kink=_gate(_qr_measure), formula_scale=_qr_measure, tol=TOL, torch_equivalent="torch.linalg.qr",
+           kink=_gate(_qr_measure), formula_scale=_QR_SCALE, tol=TOL, torch_equivalent="torch.linalg.qr",
            notes=f"reduced QR of m x n, m >= n; output [Q S; S R], S = sign(diag R): the gauge with diag(R) > 0; "
                  f"{NOTE}: cond_2(A) <= 1.34 kappa"),
     OpSpec(name="eigh", family=FAMILY, arity=3,
            template=f"(lambda w, V: M.cat([w.unsqueeze(-2), V * V], -2))(*M.linalg.eigh({_SYM_A}))",
            sample=_eigh_sample, reference=_eigh_ref, domains=(Domain(-1 / 32, 1 / 32), VEC, _steps(4, COND_MAX)),
-           kink=_gate(_eigh_measure), formula_scale=_eigh_measure, tol=TOL, torch_equivalent="torch.linalg.eigh",
+           kink=_gate(_eigh_measure), formula_scale=_EIGH_SCALE, tol=TOL, torch_equivalent="torch.linalg.eigh",
            notes="output [eigenvalues; V * V] (sign-invariant per column); symmetric A = H diag(d) H + x0 + x0^T, "
                  "eigenvalue gaps >= 0.5 measured, spread / gap drawn up to COND_MAX (module doc)"),
     OpSpec(name="svd", family=FAMILY, arity=4,
            template=(f"(lambda U, S, Vh: M.matmul(U * (S * S).unsqueeze(-2), Vh))"
                      f"(*M.linalg.svd({_SVD_A}, full_matrices=False))"),
            sample=_svd_sample, reference=_svd_ref, domains=(_pert(4, 4), VEC, _steps(4, COND_MAX), VEC),
-           kink=_gate(_svd_measure), formula_scale=_svd_measure, tol=TOL, torch_equivalent="torch.linalg.svd",
+           kink=_gate(_svd_measure), formula_scale=_SVD_SCALE, tol=TOL, torch_equivalent="torch.linalg.svd",
            notes="output U diag(S^2) Vh of the reduced SVD (invariant to flipping u_k, v_k together); singular "
                  "values >= 0.75 and >= 0.5 apart, measured; spread / gap drawn up to COND_MAX (module doc)"),
 ]
