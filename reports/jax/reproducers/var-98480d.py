@@ -1,7 +1,7 @@
-# property 'promotion' (An op on operands of mixed dtypes (float32, float64, int64 tensors, Python floats and ints) returns torch's result dtype and values, and each leaf's gradient has the leaf's dtype.) failed: pow(float32 zero-dim, float64 zero-dim): grad x1: got 0.428862939, expected 0.428862938 (abs err 1.2e-09 > tol 1.4e-10, oracle torch-promoted)
-# replay: conformance run --engine conformance.engines.peers.mygrad:MyGradAdapter --ops pow --properties promotion --seed 0
+# property 'integer_reduction' (A reduction of an int64, int32 or bool tensor returns torch's dtype (sum of int32 or bool: int64) and exactly torch's values, or raises where torch raises (mean of an integer tensor).) failed: var(int32) returned float32; torch raises RuntimeError: std and var only support floating point and complex dtypes
+# replay: conformance run --engine conformance.engines.peers.jax:JaxAdapter --ops var --properties integer_reduction --seed 0
 # This script prints the program's values on the engine; it does not compare them (no trace shows this failure); compare with torch's, below
-# conformance reproducer: pow(float32 zero-dim, float64 zero-dim) on conformance.engines.peers.mygrad:MyGradAdapter; exits 1 while its answer differs from torch's
+# conformance reproducer: var(int32) on conformance.engines.peers.jax:JaxAdapter; exits 1 while its answer differs from torch's
 import os, sys
 import numpy as np
 sys.path.insert(0, os.getcwd())  # run from where the adapter imports
@@ -15,18 +15,18 @@ def answer(spec):
         return 'raises ' + type(e).__name__
 
 def build(A):
-    xs = [A.leaf(np.array(2.0), 'float32', False), A.leaf(np.array(-1.5), 'float64', True)]
-    y = A.apply('pow', xs, {})
+    xs = [A.integer_leaf(np.array(-3).astype('int32'), 'int32', False)]
+    y = A.apply('var', xs, {'dim': None, 'correction': 0, 'keepdim': False})
     return A.dtype_of(y)
 
-engine = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.mygrad:MyGradAdapter'  # `python SCRIPT torch`: torch against itself
+engine = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.jax:JaxAdapter'  # `python SCRIPT torch`: torch against itself
 got, want = answer(engine), answer('torch')
 same = got == want or (got.startswith('raises') and want.startswith('raises'))
 print('OK' if same else 'DIFFERS', '| engine:', got, '| torch:', want)
 sys.exit(0 if same else 1)
 
 # The same program on torch:
-# # conformance reproducer: pow(float32 zero-dim, float64 zero-dim) on torch; exits 1 while its answer differs from torch's
+# # conformance reproducer: var(int32) on torch; exits 1 while its answer differs from torch's
 # import os, sys
 # import numpy as np
 # sys.path.insert(0, os.getcwd())  # run from where the adapter imports
@@ -40,8 +40,8 @@ sys.exit(0 if same else 1)
 #         return 'raises ' + type(e).__name__
 # 
 # def build(A):
-#     xs = [A.leaf(np.array(2.0), 'float32', False), A.leaf(np.array(-1.5), 'float64', True)]
-#     y = A.apply('pow', xs, {})
+#     xs = [A.integer_leaf(np.array(-3).astype('int32'), 'int32', False)]
+#     y = A.apply('var', xs, {'dim': None, 'correction': 0, 'keepdim': False})
 #     return A.dtype_of(y)
 # 
 # engine = sys.argv[1] if len(sys.argv) > 1 else 'torch'  # `python SCRIPT torch`: torch against itself
