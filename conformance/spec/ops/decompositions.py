@@ -180,7 +180,8 @@ def _scale(measure: Any, middle: Any, vecs: tuple[int, ...], reflections: int = 
     by its own size (max(1, ||A||): U diag(S^2) Vh is quadratic in A).  Found by svd's jvp_vjp_transpose at
     quick seed 3 (n = 1: forward 1.6e-17 against exactly 0, over a bound that left the reflections out)."""
     def scale(xs: list[np.ndarray], p: dict) -> float:
-        mid = float(np.max(np.abs(middle(xs, p)))) if np.size(middle(xs, p)) else 0.0
+        m = np.abs(middle(xs, p))
+        mid = float(np.max(m)) if m.size else 0.0
         vmin = min((float(np.linalg.norm(xs[i])) for i in vecs), default=1.0)
         refl = 1.0 + reflections * 8.0 * mid / max(vmin, 1e-300)
         norm = max(1.0, mid + 0.25)  # ||A|| <= max |middle| + ||x0|| (x0's norm <= 1/4 by construction)
