@@ -48,7 +48,8 @@ class _NoHigherOrder(TorchAdapter):
 
 
 def test_missing_capability_or_op_is_not_applicable_never_passed() -> None:
-    rr = run(_NoHigherOrder(), profile="quick", ops=["sin", "conv2d"], properties=["higher_order", "hooks", "forward"], corpus=False)
+    rr = run(_NoHigherOrder(), profile="quick", ops=["sin", "conv2d"], properties=["higher_order", "hooks", "forward"],
+             corpus=False)
     st = {(r.op, r.property, r.dtype): r.status for r in rr.results}
     assert st[("sin", "higher_order", "float64")] == Status.NOT_APPLICABLE
     assert st[(ANY_OP, "hooks", "float64")] == Status.NOT_APPLICABLE
@@ -256,3 +257,23 @@ def test_an_ops_expectation_covers_that_op_where_a_rule_cell_blamed_it(tmp_path:
     expectations.apply([drew_sign, drew_floor], devs)
     assert drew_sign.status == Status.EXPECTED_FAILURE and drew_sign.also[0]["expected"] == "constant-only ufunc"
     assert drew_floor.status == Status.FAILED and "expected" not in drew_floor.also[0]
+
+
+def test_an_engine_warning_is_shown_once_per_process_not_once_per_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """refengine's kl_div warns on reduction='mean' at every call, and each example compiles the op anew, so
+    Python's per-module memory of shown warnings never deduplicated it: a ci run printed it hundreds of times."""
+    import warnings
+
+    from conformance.checks.properties import PROPERTIES
+    from conformance.engines import resolve
+    from conformance.runner import cells
+
+    monkeypatch.setattr(cells, "_SHOWN", set())
+    adapter = resolve("refengine")
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        for prop in ("grad_vs_numerical", "vjp"):
+            r = cells.run_cell(adapter, PROPERTIES[prop], "kl_div", "float64", PROFILES["quick"], 0, ["kl_div"])
+            assert r.status == Status.PASSED, r.message
+    notices = [w for w in shown if "batchmean" in str(w.message)]
+    assert len(notices) == 1, [str(w.message)[:60] for w in shown]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -207,9 +208,33 @@ EXTRA_ROUNDS = 2
 RULE_FAMILIES = frozenset({"structural", "semantics", "grad_mode", "hooks"})
 
 
+_SHOWN: set[tuple[type[Warning], str]] = set()  # the warnings this process has shown (run_cell)
+
+
 def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
              ops: Sequence[str], selection: Sequence[str] | None = None, *, shapes: int | None = None,
              scale: float = 1.0) -> Result:
+    """Run one op x property x dtype cell and turn what happened into a Result (:func:`_run_cell`).
+
+    A warning the engine (or torch) gives is shown once per process, not once per example: an op's
+    template is compiled afresh for each example, so Python's default filter, which remembers the
+    warnings it showed per module, printed refengine's and torch's kl_div 'mean' notice hundreds of
+    times in a ci run."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def once(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+            key = (category, str(message))
+            if key not in _SHOWN:
+                _SHOWN.add(key)
+                show(message, category, *rest, **kw)
+        warnings.showwarning = once
+        return _run_cell(adapter, prop, op, dtype, profile, run_seed, ops, selection, shapes=shapes, scale=scale)
+
+
+def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
+              ops: Sequence[str], selection: Sequence[str] | None = None, *, shapes: int | None = None,
+              scale: float = 1.0) -> Result:
     """Run one op x property x dtype cell and turn what happened into a Result.
 
     ``ops`` are the engine's ops that any-op properties draw from; ``selection`` is the
