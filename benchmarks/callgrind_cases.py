@@ -5,7 +5,7 @@
 
 runs CASE K times after one warm-up call (none when K = 0) with refengine imported from the
 tree at ROOT (so two versions of a kernel can be compared); the instructions of one call are
-(count(K=2) - count(K=0)) / 3.  CASE: sigmoid, silu, silu_b, softplus_b, gelu, gelu_b, softmax, log_softmax, lsm_b
+(count(K=2) - count(K=0)) / 3.  CASE: log (the bench's |x| + 0.1), sum_to_shape (1000x1000 -> 1000), sigmoid, silu, silu_b, softplus_b, gelu, gelu_b, softmax, log_softmax, lsm_b
 (log_softmax backward), maxpool, conv (fwd+bwd), or chainN (an N-op chain, forward and backward; per op:
 (count(chainN) - count(chain0)) / (3N) with K = 2)."""
 import sys
@@ -50,7 +50,9 @@ def workload(case):
         y = K.log_softmax_forward(rows, -1)
         return lambda: K.log_softmax_backward(g, y, -1)
     g1 = g.reshape(-1)
-    return {"sigmoid": lambda: K.sigmoid_forward(x), "log_softmax": lambda: K.log_softmax_forward(rows, -1),
+    pos = np.abs(x) + np.float32(0.1)
+    return {"log": lambda: K.log_forward(pos), "sum_to_shape": lambda: K.sum_to_shape(g, (1000,)),
+            "sigmoid": lambda: K.sigmoid_forward(x), "log_softmax": lambda: K.log_softmax_forward(rows, -1),
             "softmax": lambda: K.softmax_forward(rows, -1), "silu": lambda: K.silu_forward(x),
             "silu_b": lambda: K.silu_backward(g1, x), "softplus_b": lambda: K.softplus_backward(g1, x),
             "gelu": lambda: K.gelu_forward(x), "gelu_b": lambda: K.gelu_backward(g1, x)}[case]

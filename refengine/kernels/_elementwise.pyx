@@ -76,15 +76,29 @@ cdef extern from *:
         static const re_loop_##sfx re_table_##sfx[17] = { \
             re_sig_f_##sfx, re_relu_f_##sfx, re_clamp_f_##sfx, re_sig_b_##sfx, re_tanh_b_##sfx, \
             re_relu_b_##sfx, re_clamp_b_##sfx, re_exp_b_##sfx, re_log_b_##sfx, re_exp_f_##sfx, \
-            re_log_f_##sfx, re_softplus_f_##sfx, re_softplus_b_##sfx, re_silu_f_##sfx, \
+            RE_LOG_LOOP_##sfx, re_softplus_f_##sfx, re_softplus_b_##sfx, re_silu_f_##sfx, \
             re_silu_b_##sfx, re_gelu_f_##sfx, re_gelu_b_##sfx}; \
         static void re_run_##sfx(int op, T *out, const T *a, const T *b, Py_ssize_t n, T lo, T hi) { \
             re_table_##sfx[op](out, a, b, n, lo, hi); }
+    /* float32 log: the AVX-512 intrinsics loop where the CPU has it (same bits, fewer
+       instructions: see vmath.h), else the cloned portable loop re_log_f_f */
+    static void re_log_dispatch_f(float *__restrict, const float *, const float *, Py_ssize_t, float, float);
+    #define RE_LOG_LOOP_f re_log_dispatch_f
+    #define RE_LOG_LOOP_d re_log_f_d
+    #define re_log_portable_f re_log_f_f
     RE_LOOPS(f, float, re_expf, re_logf, re_sigmoidf, re_softplusf, re_geluf, re_gelu_gradf)
+    static void re_log_dispatch_f(float *__restrict out, const float *a, const float *b, Py_ssize_t n,
+                                  float lo, float hi) {
+    #ifdef RE_HAVE_LOGF_AVX512
+        if (re_have_avx512f()) { re_logf_avx512(out, a, n); return; }
+    #endif
+        re_log_f_f(out, a, b, n, lo, hi);
+    }
     RE_LOOPS(d, double, exp, log, re_sigmoid, re_softplus, re_gelu, re_gelu_grad)
     """
     void re_run_f(int op, float* out, const float* a, const float* b, Py_ssize_t n, float lo, float hi) nogil
     void re_run_d(int op, double* out, const double* a, const double* b, Py_ssize_t n, double lo, double hi) nogil
+    void re_log_portable_f(float* out, const float* a, const float* b, Py_ssize_t n, float lo, float hi) nogil
 
 cdef enum:
     SIG_F = 0
@@ -239,6 +253,18 @@ def _binary(int op, g, s, double lo=0, double hi=0):
     if _transcendental(op):
         g, s = _contiguous(g), _contiguous(s)
     return _run(op, g, s, lo, hi)
+
+
+def _log_forward_portable(x):
+    """float32 log on the portable loop (re_logf), bypassing the AVX-512 one: for the test that
+    the two give the same bits."""
+    x = np.ascontiguousarray(validate.float_array(x, "input"), dtype=np.float32)
+    cdef cnp.ndarray a = x
+    cdef cnp.ndarray out = np.empty_like(x)
+    with nogil:
+        re_log_portable_f(<float*>cnp.PyArray_DATA(out), <const float*>cnp.PyArray_DATA(a),
+                          <const float*>cnp.PyArray_DATA(a), a.size, 0, 0)
+    return out
 
 
 def exp_forward(x):
