@@ -112,6 +112,8 @@ def _pert(m: int, n: int, per: float = 0.25) -> Domain:
 
 # -- numpy: the same matrices ---------------------------------------------------------------------
 def _hh(v: np.ndarray) -> np.ndarray:
+    if v.shape[-1] == 1:  # H = -1 (see _hh_t)
+        return -np.ones((1, 1))
     return np.eye(v.shape[-1]) - 2.0 * np.outer(v, v) / float(v @ v)
 
 
@@ -130,7 +132,14 @@ def _sym(x0: np.ndarray, u: np.ndarray, steps: np.ndarray, shift: float) -> np.n
 
 # -- templates: the same, with the engine's ops ---------------------------------------------------------
 def _hh_t(v: str) -> str:
-    return f"(M.diag({v} * 0 + 1) - 2 * M.outer({v}, {v}) / ({v} * {v}).sum())"
+    """H(v) = I - 2 v v^T / v.v; for a v of length 1 the constant -1 it is, written diag(v * 0 - 1).
+
+    The formula's v-gradient is then exactly 0 made of terms of size 4 |t| / |v| times the output's
+    sensitivity to H, which cancel: in float32 they leave a few 1e-3 next to a middle value of 60, an
+    error of rounding that no comparison on the scale of the (zero) gradient can tell from a bug (H11 in
+    docs/findings.md: jax's svd vjp float32 at ci).  v * 0 keeps v a leaf of the program with gradient 0."""
+    return (f"(M.diag({v} * 0 - 1) if {v}.shape[-1] == 1 else "
+            f"M.diag({v} * 0 + 1) - 2 * M.outer({v}, {v}) / ({v} * {v}).sum())")
 
 
 _A = f"($x0 + M.matmul({_hh_t('$x1')}[:, :$k] * $x2, {_hh_t('$x3')}[:$k, :]))"
@@ -309,7 +318,9 @@ def numpy_style_ops(xp: Any, solve: Any, qr: Any, eigh: Any, svd: Any) -> dict[s
     ``concatenate``, ``expand_dims``, ``broadcast_to``) and the engine's own decompositions: ``solve(A, B)`` of
     matrices, ``qr(A) -> (Q, R)`` reduced, ``eigh(A) -> (w, V)``, ``svd(A) -> (U, S, Vh)`` reduced.  Only
     the call conventions are the engine's; the construction and the gauge-invariant output are the registry's."""
-    def hh(v: Any) -> Any:
+    def hh(v: Any) -> Any:  # as _hh_t
+        if v.shape[-1] == 1:
+            return xp.diag(v * 0 - 1)
         return xp.diag(v * 0 + 1) - 2 * xp.outer(v, v) / xp.sum(v * v)
 
     def mat(i: list[Any], s: Any, k: int) -> Any:
