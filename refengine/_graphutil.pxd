@@ -3,6 +3,7 @@
 cimport numpy as cnp
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 
 
 cdef extern from "Python.h":
@@ -62,3 +63,136 @@ cdef inline tuple _meta(object data):
     for i in range(nd):
         _put(shape, i, a.shape[i])
     return _untracked((shape, <object>cnp.PyArray_DESCR(a)))
+
+
+# ----- the small-array arithmetic of + - * / (Add/Sub/Mul/Div's forward, their backward and the
+# engine's gradient sums) in C, where numpy's ufunc machinery (~3.5k instructions a call) would
+# cost far more than the arithmetic on a handful of elements ------------------------------------
+cdef extern from *:
+    """
+    #include <math.h>
+    #include <float.h>
+    /* r = x op y elementwise (op 1-4: + - * /, 5: -y); mode 0: both arrays, 1: array op scalar s,
+       2: scalar s op array.
+       Returns 1 if every result is one numpy computes without raising a floating-point flag it
+       checks (finite; for * and / not tiny unless exactly zero from a zero operand), else 0: the
+       caller then drops r and lets numpy recompute, warnings and np.errstate included. */
+    #define RE_TINY_BODY(T, MIN)                                                                  \\
+        int ok = 1; Py_ssize_t i;                                                                \\
+        for (i = 0; i < n; i++) {                                                                \\
+            T a = mode == 2 ? s : x[i], b = mode == 1 ? s : y[i], c;                              \\
+            switch (op) {                                                                        \\
+            case 1: c = a + b; ok &= (c - c == 0); break;                                        \\
+            case 2: c = a - b; ok &= (c - c == 0); break;                                        \\
+            case 3: c = a * b; ok &= (c - c == 0) & ((c < -MIN) | (c > MIN) | ((c == 0) & ((a == 0) | (b == 0)))); break; \\
+            case 4: c = a / b; ok &= (c - c == 0) & ((c < -MIN) | (c > MIN) | ((c == 0) & (a == 0))); break; \\
+            default: c = -b; break;                                                              \\
+            }                                                                                    \\
+            r[i] = c;                                                                            \\
+        }                                                                                        \\
+        return ok;
+    static int re_tiny_f64(int op, int mode, const double *x, const double *y, double s, double *r, Py_ssize_t n)
+    { RE_TINY_BODY(double, DBL_MIN) }
+    static int re_tiny_f32(int op, int mode, const float *x, const float *y, float s, float *r, Py_ssize_t n)
+    { RE_TINY_BODY(float, FLT_MIN) }
+    """
+    int re_tiny_f64(int op, int mode, const double *x, const double *y, double s, double *r, Py_ssize_t n) noexcept nogil
+    int re_tiny_f32(int op, int mode, const float *x, const float *y, float s, float *r, Py_ssize_t n) noexcept nogil
+
+
+cdef enum:
+    OP_ADD = 1
+    OP_SUB = 2
+    OP_MUL = 3
+    OP_DIV = 4
+    OP_NEG = 5     # -y (only through _tiny_neg)
+    _TINY = 1024   # elements: beyond this numpy's SIMD loops win over the call overhead saved
+
+
+cdef inline bint _tiny_ok(object x):
+    """x is an exact float32/float64 ndarray, C-contiguous, aligned, native, of <= _TINY elements."""
+    cdef cnp.ndarray a
+    cdef int t
+    if type(x) is not cnp.ndarray:
+        return False
+    a = <cnp.ndarray>x
+    t = cnp.PyArray_TYPE(a)
+    return ((t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT) and cnp.PyArray_SIZE(a) <= _TINY
+            and cnp.PyArray_ISCARRAY_RO(a) and cnp.PyArray_ISNOTSWAPPED(a))
+
+
+cdef inline bint _scalar_value(object s, double *out):
+    """A Python float, or an int of magnitude <= 2**53 (exact as a double), as a double."""
+    cdef long long i
+    cdef int overflow = 0
+    if type(s) is float:
+        out[0] = <double>s
+        return True
+    if type(s) is int:
+        i = PyLong_AsLongLongAndOverflow(s, &overflow)
+        if overflow or i > 9007199254740992LL or i < -9007199254740992LL:
+            return False
+        out[0] = <double>i
+        return True
+    return False
+
+
+cdef inline object _tiny_binary(int op, object x, object y):
+    """``x op y`` (op: OP_ADD/SUB/MUL/DIV) as numpy computes it, without a ufunc call, for what
+    _tiny_ok accepts: two such arrays of one shape and dtype, or one and a Python float/int
+    (numpy's weak scalar: converted to the array's dtype).  None when the operands are anything
+    else or a result would make numpy raise a floating-point flag (the caller uses numpy then)."""
+    cdef cnp.ndarray a, b, r
+    cdef int mode, t, i, nd
+    cdef double s = 0.0
+    cdef float s32
+    cdef bint ok
+    if _tiny_ok(x):
+        a = <cnp.ndarray>x
+        if _tiny_ok(y):
+            b = <cnp.ndarray>y
+            nd = cnp.PyArray_NDIM(a)
+            if cnp.PyArray_TYPE(b) != cnp.PyArray_TYPE(a) or cnp.PyArray_NDIM(b) != nd:
+                return None
+            for i in range(nd):
+                if cnp.PyArray_DIMS(a)[i] != cnp.PyArray_DIMS(b)[i]:
+                    return None
+            mode = 0
+        elif _scalar_value(y, &s):
+            b = a
+            mode = 1
+        else:
+            return None
+    elif _tiny_ok(y) and _scalar_value(x, &s):
+        a = b = <cnp.ndarray>y
+        mode = 2
+    else:
+        return None
+    t = cnp.PyArray_TYPE(a)
+    r = cnp.PyArray_SimpleNew(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t)
+    if t == cnp.NPY_DOUBLE:
+        ok = re_tiny_f64(op, mode, <double *>cnp.PyArray_DATA(a), <double *>cnp.PyArray_DATA(b), s,
+                         <double *>cnp.PyArray_DATA(r), cnp.PyArray_SIZE(a))
+    else:
+        s32 = <float>s
+        if mode and (s32 - s32 != 0):  # a non-finite scalar, or one float32 cannot hold
+            return None
+        ok = re_tiny_f32(op, mode, <float *>cnp.PyArray_DATA(a), <float *>cnp.PyArray_DATA(b), s32,
+                         <float *>cnp.PyArray_DATA(r), cnp.PyArray_SIZE(a))
+    return r if ok else None
+
+
+cdef inline object _tiny_neg(object y):
+    """``-y`` (numpy.negative) for an array _tiny_ok accepts, else None."""
+    cdef cnp.ndarray b, r
+    if not _tiny_ok(y):
+        return None
+    b = <cnp.ndarray>y
+    r = cnp.PyArray_SimpleNew(cnp.PyArray_NDIM(b), cnp.PyArray_DIMS(b), cnp.PyArray_TYPE(b))
+    if cnp.PyArray_TYPE(b) == cnp.NPY_DOUBLE:
+        re_tiny_f64(OP_NEG, 2, <double *>cnp.PyArray_DATA(b), <double *>cnp.PyArray_DATA(b), 0.0,
+                    <double *>cnp.PyArray_DATA(r), cnp.PyArray_SIZE(b))
+    else:
+        re_tiny_f32(OP_NEG, 2, <float *>cnp.PyArray_DATA(b), <float *>cnp.PyArray_DATA(b), 0.0,
+                    <float *>cnp.PyArray_DATA(r), cnp.PyArray_SIZE(b))
+    return r

@@ -8,8 +8,13 @@ over several paths are summed in a buffer before the node runs.  Without
 ``create_graph`` gradients are plain ndarrays and grad mode is off; with it they
 are Variables and the backward pass is itself recorded, for higher order.
 """
+cimport cython
 import numpy as np
 cimport numpy as cnp
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+
+from refengine._graphutil cimport _tiny_binary, OP_ADD
 
 from refengine.variable cimport Variable, make_variable, grad_enabled, set_grad_enabled_c
 from refengine.function cimport Node, AccumulateGrad, grad_accumulator
@@ -129,17 +134,55 @@ cdef list _make_roots(tuple outputs, tuple grads, bint create_graph):
 
 
 cdef object _add(object a, object b):
-    return b if a is None else a + b
+    """a + b (b if a is None): a gradient arriving at a node output already holding one."""
+    if a is None:
+        return b
+    r = _tiny_binary(OP_ADD, a, b)  # two small arrays: the sum numpy gives, without a ufunc call
+    return a + b if r is None else r
+
+
+@cython.no_gc
+@cython.final
+cdef class _Slot:
+    """A node's state in one backward run: consumers still to run, and the gradients summed so
+    far per output (one dict entry per node; safe for nested and concurrent runs)."""
+    cdef Node node
+    cdef Py_ssize_t deps
+    cdef list buf
+
+
+cdef inline _Slot _slot(dict slots, object node):
+    """The node's slot in this run, created (no consumers counted yet) on first use."""
+    cdef PyObject *p = PyDict_GetItem(slots, node)
+    cdef _Slot s
+    if p is not NULL:
+        return <_Slot>p
+    s = _Slot.__new__(_Slot)
+    s.node = <Node>node
+    slots[node] = s
+    return s
+
+
+cdef inline void _push(list stack, Py_ssize_t *top, object x):
+    """Push onto a list used as a stack with its own top: popping never shrinks the list (a list
+    bouncing between 0 and 1 items reallocates its storage on every append and pop)."""
+    if top[0] < len(stack):
+        stack[top[0]] = x
+    else:
+        stack.append(x)
+    top[0] += 1
 
 
 cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs, bint capture):
     """Run the graph from ``roots``.  With ``capture``, return the gradient reaching each of
     ``inputs`` instead of accumulating into leaves, and run only nodes that lead to them."""
-    cdef dict deps = {}, buffers = {}, targets = {}
+    cdef dict slots = {}, targets = {}
     cdef set needed = None
     cdef list stack, ready, grads, outs
-    cdef Node n, nxt
-    cdef Py_ssize_t k
+    cdef Node n
+    cdef _Slot s, t
+    cdef Py_ssize_t k, top = 0
+    cdef PyObject *p
     # 1. what the inputs of autograd.grad correspond to in the graph
     if capture:
         for k in range(len(inputs)):
@@ -150,22 +193,26 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
     #    so each edge is counted once)
     start = [r[0] for r in roots]
     if not capture:
-        # deps doubles as the "seen" set: a node is expanded when it first gets a count
-        stack = list(dict.fromkeys(start))
-        for node in stack:
-            deps[node] = 0
-        while stack:
-            n = stack.pop()
+        # slots doubles as the "seen" set: a node is expanded when it first gets a slot
+        stack = []
+        for node in start:
+            if PyDict_GetItem(slots, node) is NULL:
+                _slot(slots, node)
+                _push(stack, &top, node)
+        while top:
+            top -= 1
+            n = <Node>stack[top]
             for edge in n.next_functions:
                 nxt_obj = (<tuple>edge)[0]
                 if nxt_obj is None:
                     continue
-                c = deps.get(nxt_obj)
-                if c is None:
-                    deps[nxt_obj] = 1
-                    stack.append(nxt_obj)
+                p = PyDict_GetItem(slots, nxt_obj)
+                if p is NULL:
+                    t = _slot(slots, nxt_obj)
+                    _push(stack, &top, nxt_obj)
                 else:
-                    deps[nxt_obj] = c + 1
+                    t = <_Slot>p
+                t.deps += 1
     else:
         seen = set(start)
         stack = list(seen)
@@ -192,21 +239,31 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
         for n in needed:
             for nxt_obj, _ in n.next_functions:
                 if nxt_obj is not None and nxt_obj in needed:
-                    deps[nxt_obj] = deps.get(nxt_obj, 0) + 1
+                    t = _slot(slots, nxt_obj)
+                    t.deps += 1
     # 3. seed the roots' cotangents
     for node, nr, g in roots:
-        buf = buffers.get(node)
-        if buf is None:
-            buf = buffers[node] = [None] * len((<Node>node)._output_meta)
-        buf[nr] = _add(buf[nr], g)
+        s = _slot(slots, node)
+        if s.buf is None:
+            s.buf = [None] * len((<Node>node)._output_meta)
+        s.buf[nr] = _add(s.buf[nr], g)
     captured = [None] * (len(inputs) if capture else 0)
-    ready = [node for node in dict.fromkeys(start) if deps.get(node, 0) == 0]
+    ready = []
+    top = 0
+    for node in dict.fromkeys(start):
+        s = <_Slot>PyDict_GetItem(slots, node)
+        if s.deps == 0:
+            _push(ready, &top, s)
     prev_mode = grad_enabled()
     set_grad_enabled_c(create_graph)
     try:
-        while ready:
-            n = ready.pop()
-            grads = buffers.pop(n, None)
+        while top:
+            top -= 1
+            s = <_Slot>ready[top]
+            ready[top] = None
+            n = s.node
+            grads = s.buf
+            s.buf = None
             if grads is None:
                 grads = [None] * len(n._output_meta)
             if n._tensor_hooks or n._retained:
@@ -233,19 +290,18 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
             for k in range(len(n.next_functions)):
                 edge = <tuple>n.next_functions[k]
                 nxt_obj = edge[0]
-                nr = edge[1]
                 if nxt_obj is None or (needed is not None and nxt_obj not in needed):
                     continue
+                t = <_Slot>PyDict_GetItem(slots, nxt_obj)
                 g = outs[k]
                 if g is not None:
-                    buf = buffers.get(nxt_obj)
-                    if buf is None:
-                        buf = buffers[nxt_obj] = [None] * len((<Node>nxt_obj)._output_meta)
-                    buf[nr] = _add(buf[nr], g)
-                c = deps[nxt_obj] - 1
-                deps[nxt_obj] = c
-                if c == 0:
-                    ready.append(nxt_obj)
+                    nr = edge[1]
+                    if t.buf is None:
+                        t.buf = [None] * len((<Node>nxt_obj)._output_meta)
+                    t.buf[nr] = _add(t.buf[nr], g)
+                t.deps -= 1
+                if t.deps == 0:
+                    _push(ready, &top, t)
     finally:
         set_grad_enabled_c(prev_mode)
     return captured

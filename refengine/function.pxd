@@ -33,6 +33,7 @@ cdef class Node:
     cdef public object _raw_saved          # what forward passed to save_for_backward
     cdef public object _non_diff           # ids of outputs marked non-differentiable
     cdef public object _op_state           # a built-in op's own small value (keeps __dict__ empty)
+    cdef int _arith                        # OP_ADD..OP_DIV: recorded by _apply_arith (C backward)
     cdef dict __dict__                     # free attributes set by forward (ctx.dim = ...)
     cdef object __weakref__
 

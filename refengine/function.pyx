@@ -21,7 +21,8 @@ cimport cython
 import numpy as np
 cimport numpy as cnp
 from cpython.tuple cimport PyTuple_New
-from refengine._graphutil cimport _untracked, _put, _meta, _matches, _expandable
+from refengine._graphutil cimport (_untracked, _put, _meta, _matches, _expandable, _tiny_binary, _tiny_neg,
+                                   OP_ADD, OP_SUB, OP_MUL, OP_DIV)
 
 from refengine.variable cimport (Variable, VersionCounter, make_variable, grad_enabled, set_grad_enabled_c,
                                  set_apply_impl)
@@ -146,6 +147,10 @@ cdef class Node:
         cdef Py_ssize_t i, k
         cdef bint arrays = self._is_array_fn
         self._diff = create_graph
+        if self._arith and not create_graph:
+            out = _run_arith(self, grads)
+            if out is not None:
+                return out
         if self.materialize_grads:
             for i in range(len(grads)):
                 if grads[i] is None:
@@ -281,7 +286,154 @@ cdef list _FLAGS = [[tuple([bool(m >> i & 1) for i in range(n)]) for m in range(
 cdef list _POSITIONS = [[tuple([i for i in range(n) if m >> i & 1]) for m in range(1 << n)] for n in range(5)]
 
 
+#: Add, Sub, Mul, Div of refengine.ops.arith (registered by it): _apply_arith's classes
+cdef object _cls_add = None, _cls_sub = None, _cls_mul = None, _cls_div = None
+
+
+def _register_arith(add, sub, mul, div):
+    """Name the Functions whose small-array cases _apply_arith and _run_arith compute in C."""
+    global _cls_add, _cls_sub, _cls_mul, _cls_div
+    _cls_add, _cls_sub, _cls_mul, _cls_div = add, sub, mul, div
+
+
 cdef object _apply(object cls, tuple args, dict kwargs):
+    cdef int code
+    if len(args) == 2 and not kwargs:
+        code = (OP_ADD if cls is _cls_add else OP_SUB if cls is _cls_sub else OP_MUL if cls is _cls_mul
+                else OP_DIV if cls is _cls_div else 0)
+        if code:
+            r = _apply_arith(code, cls, args)
+            if r is not None:
+                return r
+    return _apply_general(cls, args, kwargs)
+
+
+cdef object _apply_arith(int code, object cls, tuple args):
+    """``a + b``, ``a - b``, ``a * b``, ``a / b`` with the arithmetic in C (_tiny_binary) when both
+    operands are small float arrays of one shape and dtype, or one is and the other a Python
+    number: exactly what _apply_general records for these Functions (their forward saves
+    (a, b) for * and /, leaves _op_state None when nothing broadcasts), without the Python
+    forward or a ufunc call.  None when not applicable: the caller takes the general path."""
+    cdef object a = args[0], b = args[1], da = a, db = b
+    cdef bint any_req = False, any_vol = False
+    cdef unsigned int need_mask = 0, var_mask = 0
+    cdef Variable v, r
+    cdef Node node
+    cdef Py_ssize_t k = 0, nvars = 0
+    if isinstance(a, Variable):
+        v = <Variable>a
+        da = v.data
+        var_mask = 1
+        if v._volatile:
+            any_vol = True
+        elif v.grad_fn is not None or v._requires_grad:
+            any_req = True
+            need_mask = 1
+    if isinstance(b, Variable):
+        v = <Variable>b
+        db = v.data
+        var_mask |= 2
+        if v._volatile:
+            any_vol = True
+        elif v.grad_fn is not None or v._requires_grad:
+            any_req = True
+            need_mask |= 2
+    out = _tiny_binary(code, da, db)
+    if out is None:
+        return None
+    r = make_variable(out, False, any_vol)
+    if not (any_req and not any_vol and grad_enabled()):
+        return r
+    node = Node.__new__(Node)
+    node._fn = cls
+    node._is_array_fn = True
+    node.materialize_grads = True
+    node.needs_input_grad = _FLAGS[2][need_mask]
+    node._arith = code
+    nvars = (var_mask & 1) + (var_mask >> 1)
+    cdef tuple edges = PyTuple_New(nvars), meta = PyTuple_New(nvars)
+    for x in (a, b):
+        if isinstance(x, Variable):
+            v = <Variable>x
+            if v.grad_fn is not None:
+                _put(edges, k, _untracked((v.grad_fn, v.output_nr)))
+            elif v._requires_grad:
+                _put(edges, k, _untracked((grad_accumulator(v), 0)))
+            else:
+                _put(edges, k, _untracked((None, 0)))
+            _put(meta, k, _input_meta(v))
+            k += 1
+    node.next_functions = _untracked(edges)
+    node._var_positions = _POSITIONS[2][var_mask]
+    node._npos = 2 if var_mask & 2 else 1
+    node._input_meta = _untracked(meta)
+    node._output_meta = _untracked((_meta(out),))
+    r.grad_fn = node
+    r.output_nr = 0
+    if code == OP_MUL or code == OP_DIV:  # forward's save_for_backward(a, b), as _resolve_saved maps it
+        node._saved = _untracked((_resolve_saved2(da, a, b, da, db), _resolve_saved2(db, a, b, da, db)))
+    return r
+
+
+cdef SavedVariable _resolve_saved2(object x, object a0, object a1, object c1, object c2):
+    """_resolve_saved for two arguments (a0, a1) whose forward values are (c1, c2)."""
+    cdef Variable v
+    if (x is c1 or x is a0) and isinstance(a0, Variable):
+        v = <Variable>a0
+        return _saved(v.data, v, v._version, False, 0)
+    if (x is c2 or x is a1) and isinstance(a1, Variable):
+        v = <Variable>a1
+        return _saved(v.data, v, v._version, False, 0)
+    return _saved(x, None, None, False, 0)
+
+
+cdef list _run_arith(Node node, list grads):
+    """The plain backward of a node _apply_arith recorded, in C (what Add/Sub/Mul/Div.backward
+    return for unbroadcast operands); None when the general path must run it (a gradient that is
+    not a small array of the output's shape and dtype, a freed graph, a result numpy would flag)."""
+    cdef tuple meta, need, saved
+    cdef int code = node._arith
+    cdef Py_ssize_t k
+    if len(grads) != 1:
+        return None
+    g = grads[0]
+    meta = <tuple>(<tuple>node._output_meta)[0]
+    if not _matches(g, <tuple>meta[0], meta[1]):
+        return None
+    need = node.needs_input_grad
+    ga = gb = None
+    if code == OP_ADD or code == OP_SUB:
+        if need[0]:
+            ga = g
+        if need[1]:
+            gb = g if code == OP_ADD else _tiny_neg(g)
+            if gb is None:
+                return None
+    else:
+        if node._freed or node._saved is None or (code == OP_DIV and need[1]):
+            return None
+        saved = node._saved
+        a = (<SavedVariable>saved[0]).unpack(node, False)  # the version checks, in forward's order
+        b = (<SavedVariable>saved[1]).unpack(node, False)
+        if need[0]:
+            ga = _tiny_binary(code, g, b)  # g * b, g / b
+            if ga is None:
+                return None
+        if need[1]:
+            gb = _tiny_binary(OP_MUL, g, a)
+            if gb is None:
+                return None
+    cdef tuple positions = node._var_positions
+    out = []
+    for k in range(len(positions)):
+        x = ga if <Py_ssize_t>positions[k] == 0 else gb
+        if x is not None:
+            x = node._check_grad(x, k, False, True)
+        out.append(x)
+    return out
+
+
+cdef object _apply_general(object cls, tuple args, dict kwargs):
     cdef bint arrays = cls._arrays
     cdef bint any_req = False, any_vol = False, record
     cdef Py_ssize_t i, n = len(args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from refengine.function import ArrayFunction
+from refengine.function import ArrayFunction, _register_arith
 from refengine.ops.common import dual, is_var, method, shape_of, sum_to_shape, data_of
 from refengine.ops.dtypes import binary
 
@@ -172,6 +172,11 @@ class Div(ArrayFunction):
     def jvp(ctx, ta, tb):
         a, b = ctx.saved_tensors
         return _plus(None if ta is None else ta / b, None if tb is None else -tb * ((a / b) / b))
+
+
+# their small-array cases are computed in C by refengine.function (_apply_arith, _run_arith): the
+# same numbers as the forward/backward above, which stay the definition for every other case
+_register_arith(Add, Sub, Mul, Div)
 
 
 class Neg(ArrayFunction):
