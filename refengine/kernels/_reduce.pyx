@@ -4,7 +4,8 @@
 ``sum_to_shape(g, shape)`` sums ``g`` over the dims broadcasting added or
 stretched.  Dims are first classified (kept / reduced) and adjacent dims of the
 same kind whose strides allow it are merged, so the common cases become one
-flat loop: bias gradients (reduce rows: ``out[j] += g[i, j]``, vectorisable) and
+flat loop: bias gradients (reduce rows: ``out[j] += g[i, j]``, vectorisable, four rows
+per pass over ``out``) and
 row sums (reduce the innermost dim into a scalar accumulator).  Anything else
 (non-contiguous, negative strides, interleaved kept/reduced dims) is walked by
 byte strides with an odometer.  Row sums accumulate in double (numpy sums
@@ -31,9 +32,25 @@ cdef extern from *:
         for (Py_ssize_t i = 0; i < n; i++) out[i] += g[i]; }
     RE_RED_CLONES static void re_acc_d(double *__restrict out, const double *g, Py_ssize_t n) {
         for (Py_ssize_t i = 0; i < n; i++) out[i] += g[i]; }
+    /* rows rows of n contiguous elements, rs elements apart, summed into out: four rows per
+       pass over out (out[i] += (g0 + g1) + (g2 + g3)), so out is loaded and stored once per
+       four rows instead of once per row */
+    #define RE_ACC_ROWS(name, T) \
+    RE_RED_CLONES static void name(T *__restrict out, const T *g, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t rs) { \
+        Py_ssize_t r = 0; \
+        for (; r + 4 <= rows; r += 4) { \
+            const T *g0 = g + r * rs, *g1 = g0 + rs, *g2 = g1 + rs, *g3 = g2 + rs; \
+            for (Py_ssize_t i = 0; i < n; i++) out[i] += (g0[i] + g1[i]) + (g2[i] + g3[i]); } \
+        for (; r < rows; r++) { \
+            const T *g0 = g + r * rs; \
+            for (Py_ssize_t i = 0; i < n; i++) out[i] += g0[i]; } }
+    RE_ACC_ROWS(re_acc_rows_f, float)
+    RE_ACC_ROWS(re_acc_rows_d, double)
     """
     void re_acc_f(float* out, const float* g, Py_ssize_t n) nogil
     void re_acc_d(double* out, const double* g, Py_ssize_t n) nogil
+    void re_acc_rows_f(float* out, const float* g, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t rs) nogil
+    void re_acc_rows_d(double* out, const double* g, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t rs) nogil
 
 cnp.import_array()
 
@@ -149,6 +166,16 @@ def sum_to_shape(g, shape):
         cs[d], cg[d], co[d] = ms[d], mg[d], mo[d]
     cdef const char* pg = <const char*>cnp.PyArray_DATA(garr)
     cdef void* po = cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef Py_ssize_t isz = g.itemsize
+    if nd == 2 and co[0] == 0 and co[1] == 1 and cg[1] == isz and cg[0] > 0 and cg[0] % isz == 0:
+        # the bias-gradient case (rows summed into a contiguous vector): four rows a pass
+        if g.dtype == np.float32:
+            with nogil:
+                re_acc_rows_f(<float*>po, <const float*>pg, cs[0], cs[1], cg[0] // isz)
+        else:
+            with nogil:
+                re_acc_rows_d(<double*>po, <const double*>pg, cs[0], cs[1], cg[0] // isz)
+        return out
     if g.dtype == np.float32:
         with nogil:
             _sum(<float*>po, pg, nd, cs, cg, co)
