@@ -280,6 +280,32 @@ def test_col2im_rows_1x1_is_a_transpose(dtype, shape):
         np.testing.assert_array_equal(out, rows.transpose(0, 2, 1).reshape(shape))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 1, 9), (2, 5, 4, 6)])
+def test_col2im_rows_bias_and_out(dtype, shape):
+    """conv2d's forward adds its bias inside the 1x1 transpose (bias=), and its input gradient
+    is written into gx's slice (out=): the same values as a separate add / a fresh array, on the
+    kernel and the twin; bias on any other geometry and out of another shape/dtype are refused."""
+    n, c, h, w = shape
+    rng = np.random.default_rng(2)
+    rows = rng.standard_normal((n, h * w, c)).astype(dtype)
+    b = rng.standard_normal(c).astype(dtype)
+    r3 = rng.standard_normal((n, h * w, 9 * c)).astype(dtype)
+    for impl in (C, N):
+        K = impl["conv"]
+        np.testing.assert_array_equal(K.col2im(rows, shape, 1, layout="rows", bias=b),
+                                      rows.transpose(0, 2, 1).reshape(shape) + b.reshape(1, c, 1, 1))
+        out = np.full(shape, np.nan, dtype)
+        assert K.col2im(r3, shape, 3, padding=1, layout="rows", out=out) is out
+        np.testing.assert_array_equal(out, K.col2im(r3, shape, 3, padding=1, layout="rows"))
+        with pytest.raises(ValueError, match="bias needs"):
+            K.col2im(r3, shape, 3, padding=1, layout="rows", bias=b)
+        with pytest.raises(ValueError, match="out must be"):
+            K.col2im(rows, shape, 1, layout="rows", out=np.empty(shape, np.float16))
+        with pytest.raises(ValueError, match="for layout='rows' only"):
+            K.col2im(np.ones((1, 9, 1)), (1, 1, 3, 3), 1, out=np.empty((1, 1, 3, 3)))
+
+
 @pytest.mark.parametrize("impl", ["cython", "numpy"])
 def test_unknown_layout_is_rejected(impl):
     K = C if impl == "cython" else N

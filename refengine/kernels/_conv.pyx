@@ -316,17 +316,26 @@ cdef void _im2row(const floating[:, :, :, :] x, floating[:, :, ::1] rows, floati
 @cython.wraparound(False)
 @cython.initializedcheck(False)
 cdef void _row2im(const floating[:, :, ::1] rows, floating[:, :, :, ::1] x, floating[::1] tbuf,
-                  int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int oh, int ow):
+                  int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int oh, int ow,
+                  const floating* bias):
     """The adjoint of _im2row: per sample, sum the rows into a zeroed channels-last buffer
     along the same spans, then transpose it into x[n].  A 1x1 kernel with stride 1 and no
     padding is a plain transpose."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], L = oh * ow, n
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], L = oh * ow, n, c, i
     cdef floating* t = &tbuf[0]
+    cdef floating* xc
+    cdef floating bc
     cdef bint plain = kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
     with nogil:
         for n in range(N):
             if plain:
                 _tr(&rows[n, 0, 0], C, &x[n, 0, 0, 0], L, L, C)
+                if bias != NULL:            # conv2d's bias, added while the sample is in cache
+                    for c in range(C):
+                        xc = &x[n, c, 0, 0]
+                        bc = bias[c]
+                        for i in range(L):
+                            xc[i] = xc[i] + bc
                 continue
             memset(t, 0, H * W * C * sizeof(floating))
             if floating is float:
@@ -465,10 +474,15 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, layout="cols"):
     return cols
 
 
-def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, layout="cols"):
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, layout="cols", out=None, bias=None):
     """The adjoint of im2col: sum the columns (or, ``layout="rows"``, the rows) back into an
-    NCHW array of ``x_shape``."""
+    NCHW array of ``x_shape``.  ``layout="rows"`` only: ``out``, a C-contiguous array of
+    ``x_shape`` and the rows' dtype, receives the result (returned) instead of a new array;
+    ``bias`` (C values), with a 1x1 kernel, stride 1 and no padding (the (N, HW, C) -> (N, C, H, W)
+    transpose), is added to every channel (conv2d's forward: one pass instead of two)."""
     layout = _layout(layout)
+    if (out is not None or bias is not None) and layout != "rows":
+        raise ValueError("col2im: out and bias are for layout='rows' only")
     cols = validate.float_array(cols, "cols")
     x_shape = tuple(int(s) for s in x_shape)
     kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = validate.window(x_shape, kernel_size, stride, padding, dilation, "col2im")
@@ -479,14 +493,29 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, layout="
     if cols.shape != want:
         raise ValueError(f"col2im: {layout} has shape {cols.shape}, expected {want} for input shape {x_shape}")
     if layout == "rows":
-        x = validate.alloc(x_shape, cols.dtype, "col2im", zero=cols.size == 0)
+        if bias is not None:
+            if (kh, kw, sh, sw, ph, pw) != (1, 1, 1, 1, 0, 0):
+                raise ValueError("col2im: bias needs a 1x1 kernel, stride 1 and no padding")
+            bias = np.ascontiguousarray(validate.float_array(bias, "bias"), dtype=cols.dtype)
+            if bias.shape != (x_shape[1],):
+                raise ValueError(f"col2im: bias has shape {bias.shape}, expected ({x_shape[1]},)")
+        if out is None:
+            x = validate.alloc(x_shape, cols.dtype, "col2im", zero=cols.size == 0)
+        else:
+            if not isinstance(out, np.ndarray) or out.shape != x_shape or out.dtype != cols.dtype \
+                    or not out.flags.c_contiguous or not out.flags.writeable:
+                raise ValueError(f"col2im: out must be a writeable C-contiguous {cols.dtype} array of shape {x_shape}")
+            x = out
+            if cols.size == 0:
+                x[...] = 0
         if cols.size:
             t = validate.alloc(max(1, x_shape[1] * x_shape[2] * x_shape[3]), cols.dtype, "col2im")
             cols = np.ascontiguousarray(cols)
+            bp = 0 if bias is None else bias.__array_interface__["data"][0]
             if cols.dtype == np.float32:
-                _row2im[float](cols, x, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+                _row2im[float](cols, x, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, <const float*><size_t>bp)
             else:
-                _row2im[double](cols, x, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+                _row2im[double](cols, x, t, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, <const double*><size_t>bp)
         return x
     x = validate.alloc(x_shape, cols.dtype, "col2im", zero=True)
     if cols.size:

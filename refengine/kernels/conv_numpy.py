@@ -40,8 +40,10 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, layout="cols"):
     return out
 
 
-def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, layout="cols"):
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, layout="cols", out=None, bias=None):
     layout = _layout(layout)
+    if (out is not None or bias is not None) and layout != "rows":
+        raise ValueError("col2im: out and bias are for layout='rows' only")
     cols = validate.float_array(cols, "cols")
     x_shape = tuple(int(s) for s in x_shape)
     kh, kw, sh, sw, ph, pw, dh, dw, oh, ow = validate.window(x_shape, kernel_size, stride, padding, dilation, "col2im")
@@ -49,6 +51,25 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0, dilation=1, layout="
     want = (N, oh * ow, kh * kw * C) if layout == "rows" else (N, C * kh * kw, oh * ow)
     if cols.shape != want:
         raise ValueError(f"col2im: {layout} has shape {cols.shape}, expected {want} for input shape {x_shape}")
+    if bias is not None:
+        if (kh, kw, sh, sw, ph, pw) != (1, 1, 1, 1, 0, 0):
+            raise ValueError("col2im: bias needs a 1x1 kernel, stride 1 and no padding")
+        bias = np.ascontiguousarray(validate.float_array(bias, "bias"), dtype=cols.dtype)
+        if bias.shape != (C,):
+            raise ValueError(f"col2im: bias has shape {bias.shape}, expected ({C},)")
+    if out is not None and (not isinstance(out, np.ndarray) or out.shape != x_shape or out.dtype != cols.dtype
+                            or not out.flags.c_contiguous or not out.flags.writeable):
+        raise ValueError(f"col2im: out must be a writeable C-contiguous {cols.dtype} array of shape {x_shape}")
+    r = _col2im(cols, layout, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    if bias is not None:
+        r += bias.reshape(1, C, 1, 1)
+    if out is not None:
+        out[...] = r
+        return out
+    return r
+
+
+def _col2im(cols, layout, N, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     if layout == "rows":
         c6 = cols.reshape(N, oh, ow, kh, kw, C).transpose(0, 5, 3, 4, 1, 2)
     else:

@@ -149,10 +149,8 @@ def _forward_rows(ctx, x, w, b, geo):
         rows = K.im2col(x[n0:n0 + S], *geo, layout="rows")
         s = rows.shape[0]
         np.matmul(rows.reshape(s * L, Kk), wr.T, out=ot[n0:n0 + s].reshape(s * L, F))
-    out = K.col2im(ot, (N, F, oh, ow), 1, layout="rows")       # (N, L, F) -> (N, F, OH, OW)
-    if b is not None:
-        out += b.reshape(1, F, 1, 1)
-    return out
+    # (N, L, F) -> (N, F, OH, OW), the bias added per sample while it is in cache
+    return K.col2im(ot, (N, F, oh, ow), 1, layout="rows", bias=b)
 
 
 def _backward_rows(ctx, g, x, w, want_x, want_w):
@@ -167,9 +165,12 @@ def _backward_rows(ctx, g, x, w, want_x, want_w):
     for n0 in range(0, N, S):
         gs = g3[n0:n0 + S]
         s = gs.shape[0]
-        if want_x:      # d rows = g^T @ wr per sample, summed back onto the image
-            gx[n0:n0 + s] = K.col2im(np.matmul(gs.transpose(0, 2, 1), wr), (s,) + x.shape[1:], *ctx.geo,
-                                     layout="rows")
+        if want_x:      # d rows = g^T @ wr per sample, summed back onto the image (straight into gx)
+            d = np.matmul(gs.transpose(0, 2, 1), wr)
+            if d.dtype == gx.dtype:
+                K.col2im(d, (s,) + x.shape[1:], *ctx.geo, layout="rows", out=gx[n0:n0 + s])
+            else:
+                gx[n0:n0 + s] = K.col2im(d, (s,) + x.shape[1:], *ctx.geo, layout="rows")
         if want_w:      # d wr = g @ rows, summed over the samples
             rows = K.im2col(x[n0:n0 + s], *ctx.geo, layout="rows")
             for i in range(s):
