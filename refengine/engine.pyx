@@ -11,13 +11,13 @@ are Variables and the backward pass is itself recorded, for higher order.
 cimport cython
 import numpy as np
 cimport numpy as cnp
-from cpython.dict cimport PyDict_GetItem
+from cpython.dict cimport PyDict_GetItemWithError
 from cpython.object cimport PyObject
 
 from refengine._graphutil cimport _tiny_binary, OP_ADD
 
-from refengine.variable cimport Variable, make_variable, grad_enabled, set_grad_enabled_c
-from refengine.function cimport Node, AccumulateGrad, grad_accumulator
+from refengine.variable cimport Variable, VersionCounter, make_variable, _version_of, grad_enabled, set_grad_enabled_c
+from refengine.function cimport Node, AccumulateGrad, grad_accumulator, _run_arith
 
 cnp.import_array()
 
@@ -144,23 +144,57 @@ cdef object _add(object a, object b):
 @cython.no_gc
 @cython.final
 cdef class _Slot:
-    """A node's state in one backward run: consumers still to run, and the gradients summed so
-    far per output (one dict entry per node; safe for nested and concurrent runs)."""
-    cdef Node node
+    """A node's state in one backward run: consumers still to run and the gradients summed so
+    far (``g0`` for a one-output node, ``buf`` per output otherwise).  The node points at it
+    (``Node._slot``) while the run lasts; a node another active run already points at (a nested
+    or concurrent backward through shared nodes) keeps this run's slot in the run's dict."""
+    cdef unsigned long long run
     cdef Py_ssize_t deps
+    cdef Py_ssize_t nout
+    cdef object g0
     cdef list buf
 
 
-cdef inline _Slot _slot(dict slots, object node):
-    """The node's slot in this run, created (no consumers counted yet) on first use."""
-    cdef PyObject *p = PyDict_GetItem(slots, node)
-    cdef _Slot s
-    if p is not NULL:
-        return <_Slot>p
-    s = _Slot.__new__(_Slot)
-    s.node = <Node>node
-    slots[node] = s
+cdef unsigned long long _runs = 0  # runs started: each run's id
+
+
+cdef inline _Slot _find(Node n, dict slots, unsigned long long run):
+    """This run's slot of n, or None."""
+    s = n._slot
+    if s is not None and (<_Slot>s).run == run:
+        return <_Slot>s
+    if not slots:
+        return None
+    p = PyDict_GetItemWithError(slots, n)
+    return None if p is NULL else <_Slot>p
+
+
+cdef _Slot _claim(Node n, dict slots, list owned, unsigned long long run):
+    """A new slot of n for this run (no consumers counted yet)."""
+    cdef _Slot s = _Slot.__new__(_Slot)
+    s.run = run
+    s.nout = len(n._output_meta)
+    if n._slot is None:
+        n._slot = s
+        owned.append(n)
+    else:
+        slots[n] = s
     return s
+
+
+cdef inline _Slot _slot(Node n, dict slots, list owned, unsigned long long run):
+    cdef _Slot s = _find(n, slots, run)
+    return _claim(n, slots, owned, run) if s is None else s
+
+
+cdef inline void _accum(_Slot t, object nr, object g):
+    """Sum gradient g into output nr of the slot's node."""
+    if t.nout == 1:
+        t.g0 = _add(t.g0, g)
+        return
+    if t.buf is None:
+        t.buf = [None] * t.nout
+    t.buf[nr] = _add(t.buf[nr], g)
 
 
 cdef inline void _push(list stack, Py_ssize_t *top, object x):
@@ -176,111 +210,126 @@ cdef inline void _push(list stack, Py_ssize_t *top, object x):
 cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs, bint capture):
     """Run the graph from ``roots``.  With ``capture``, return the gradient reaching each of
     ``inputs`` instead of accumulating into leaves, and run only nodes that lead to them."""
+    global _runs
     cdef dict slots = {}, targets = {}
     cdef set needed = None
-    cdef list stack, ready, grads, outs
-    cdef Node n
+    cdef list stack, ready, grads, outs, owned = []
+    cdef Node n, nxt
     cdef _Slot s, t
     cdef Py_ssize_t k, top = 0
-    cdef PyObject *p
-    # 1. what the inputs of autograd.grad correspond to in the graph
-    if capture:
-        for k in range(len(inputs)):
-            v = inputs[k]
-            key = (v.grad_fn, v.output_nr) if v.grad_fn is not None else (grad_accumulator(v), 0)
-            targets.setdefault(key, []).append(k)
-    # 2. discover the graph and count each node's consumers (each node is expanded once,
-    #    so each edge is counted once)
-    start = [r[0] for r in roots]
-    if not capture:
-        # slots doubles as the "seen" set: a node is expanded when it first gets a slot
-        stack = []
-        for node in start:
-            if PyDict_GetItem(slots, node) is NULL:
-                _slot(slots, node)
-                _push(stack, &top, node)
-        while top:
-            top -= 1
-            n = <Node>stack[top]
-            for edge in n.next_functions:
-                nxt_obj = (<tuple>edge)[0]
-                if nxt_obj is None:
-                    continue
-                p = PyDict_GetItem(slots, nxt_obj)
-                if p is NULL:
-                    t = _slot(slots, nxt_obj)
-                    _push(stack, &top, nxt_obj)
-                else:
-                    t = <_Slot>p
-                t.deps += 1
-    else:
-        seen = set(start)
-        stack = list(seen)
-        parents = {}
-        while stack:
-            n = stack.pop()
-            for edge in n.next_functions:
-                nxt_obj = (<tuple>edge)[0]
-                if nxt_obj is None:
-                    continue
-                parents.setdefault(nxt_obj, []).append(n)
-                if nxt_obj not in seen:
-                    seen.add(nxt_obj)
-                    stack.append(nxt_obj)
-        # autograd.grad runs only the nodes on a path from the roots to the inputs
-        needed = set()
-        stack = [node for node, _ in targets if node in seen]
-        while stack:
-            n = stack.pop()
-            if n in needed:
-                continue
-            needed.add(n)
-            stack.extend(parents.get(n, ()))
-        for n in needed:
-            for nxt_obj, _ in n.next_functions:
-                if nxt_obj is not None and nxt_obj in needed:
-                    t = _slot(slots, nxt_obj)
-                    t.deps += 1
-    # 3. seed the roots' cotangents
-    for node, nr, g in roots:
-        s = _slot(slots, node)
-        if s.buf is None:
-            s.buf = [None] * len((<Node>node)._output_meta)
-        s.buf[nr] = _add(s.buf[nr], g)
-    captured = [None] * (len(inputs) if capture else 0)
-    ready = []
-    top = 0
-    for node in dict.fromkeys(start):
-        s = <_Slot>PyDict_GetItem(slots, node)
-        if s.deps == 0:
-            _push(ready, &top, s)
+    cdef unsigned long long run
+    _runs += 1
+    run = _runs
     prev_mode = grad_enabled()
-    set_grad_enabled_c(create_graph)
     try:
+        # 1. what the inputs of autograd.grad correspond to in the graph
+        if capture:
+            for k in range(len(inputs)):
+                v = inputs[k]
+                key = (v.grad_fn, v.output_nr) if v.grad_fn is not None else (grad_accumulator(v), 0)
+                targets.setdefault(key, []).append(k)
+        # 2. discover the graph and count each node's consumers (each node is expanded once,
+        #    so each edge is counted once)
+        start = [r[0] for r in roots]
+        if not capture:
+            # a slot doubles as "seen": a node is expanded when it first gets one
+            stack = []
+            for node in start:
+                if _find(<Node>node, slots, run) is None:
+                    _claim(<Node>node, slots, owned, run)
+                    _push(stack, &top, node)
+            while top:
+                top -= 1
+                n = <Node>stack[top]
+                for edge in n.next_functions:
+                    nxt_obj = (<tuple>edge)[0]
+                    if nxt_obj is None:
+                        continue
+                    t = _find(<Node>nxt_obj, slots, run)
+                    if t is None:
+                        t = _claim(<Node>nxt_obj, slots, owned, run)
+                        _push(stack, &top, nxt_obj)
+                    t.deps += 1
+        else:
+            seen = set(start)
+            stack = list(seen)
+            parents = {}
+            while stack:
+                n = stack.pop()
+                for edge in n.next_functions:
+                    nxt_obj = (<tuple>edge)[0]
+                    if nxt_obj is None:
+                        continue
+                    parents.setdefault(nxt_obj, []).append(n)
+                    if nxt_obj not in seen:
+                        seen.add(nxt_obj)
+                        stack.append(nxt_obj)
+            # autograd.grad runs only the nodes on a path from the roots to the inputs
+            needed = set()
+            stack = [node for node, _ in targets if node in seen]
+            while stack:
+                n = stack.pop()
+                if n in needed:
+                    continue
+                needed.add(n)
+                stack.extend(parents.get(n, ()))
+            for n in needed:
+                for nxt_obj, _ in n.next_functions:
+                    if nxt_obj is not None and nxt_obj in needed:
+                        t = _slot(<Node>nxt_obj, slots, owned, run)
+                        t.deps += 1
+        # 3. seed the roots' cotangents
+        for node, nr, g in roots:
+            _accum(_slot(<Node>node, slots, owned, run), nr, g)
+        captured = [None] * (len(inputs) if capture else 0)
+        ready = []
+        top = 0
+        for node in dict.fromkeys(start):
+            if _find(<Node>node, slots, run).deps == 0:
+                _push(ready, &top, node)
+        set_grad_enabled_c(create_graph)
         while top:
             top -= 1
-            s = <_Slot>ready[top]
+            n = <Node>ready[top]
             ready[top] = None
-            n = s.node
-            grads = s.buf
-            s.buf = None
-            if grads is None:
-                grads = [None] * len(n._output_meta)
-            if n._tensor_hooks or n._retained:
-                _output_hooks(n, grads, create_graph)
-            if capture:
-                for k in range(len(grads)):
-                    for idx in targets.get((n, k), ()):
-                        captured[idx] = grads[k]
+            s = _find(n, slots, run)
+            g0 = None
+            grads = None
+            if s.nout == 1:  # the gradient alone; a list only where one is needed
+                g0 = s.g0
+                s.g0 = None
+            else:
+                grads = s.buf
+                s.buf = None
+                if grads is None:
+                    grads = [None] * s.nout
+            if n._tensor_hooks or n._retained or capture:
+                if grads is None:
+                    grads = [g0]
+                if n._tensor_hooks or n._retained:
+                    _output_hooks(n, grads, create_graph)
+                if capture:
+                    for k in range(len(grads)):
+                        for idx in targets.get((n, k), ()):
+                            captured[idx] = grads[k]
+                if s.nout == 1:
+                    g0 = grads[0]
                 if needed is not None and n not in needed:
                     continue
             if isinstance(n, AccumulateGrad):
                 if not capture:
-                    _accumulate_leaf(<AccumulateGrad>n, grads[0], create_graph)
+                    _accumulate_leaf(<AccumulateGrad>n, g0 if grads is None else grads[0], create_graph)
                 continue
             if needed is not None and not _leads_to(n, needed):
                 continue
-            if _all_none(grads):
+            if grads is None:
+                if g0 is None:
+                    outs = [None] * len(n.next_functions)
+                else:
+                    outs = _run_arith(n, g0) if n._arith and not create_graph else None
+                    if outs is None:
+                        outs = n._run([g0], create_graph)
+            elif _all_none(grads):
                 outs = [None] * len(n.next_functions)
             else:
                 outs = n._run(grads, create_graph)
@@ -292,18 +341,18 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                 nxt_obj = edge[0]
                 if nxt_obj is None or (needed is not None and nxt_obj not in needed):
                     continue
-                t = <_Slot>PyDict_GetItem(slots, nxt_obj)
+                nxt = <Node>nxt_obj
+                t = _find(nxt, slots, run)
                 g = outs[k]
                 if g is not None:
-                    nr = edge[1]
-                    if t.buf is None:
-                        t.buf = [None] * len((<Node>nxt_obj)._output_meta)
-                    t.buf[nr] = _add(t.buf[nr], g)
+                    _accum(t, edge[1], g)
                 t.deps -= 1
                 if t.deps == 0:
-                    _push(ready, &top, t)
+                    _push(ready, &top, nxt)
     finally:
         set_grad_enabled_c(prev_mode)
+        for node in owned:  # the run is over: its slots (and any gradients left in them) go
+            (<Node>node)._slot = None
     return captured
 
 
@@ -375,6 +424,7 @@ cdef void _accumulate_leaf(AccumulateGrad n, object g, bint create_graph):
 cdef void _accumulate_into(Variable v, object g, bint create_graph):
     """Add ``g`` into ``v.grad`` (a fresh buffer the first time, so .grad aliases nothing)."""
     cdef Variable old
+    cdef VersionCounter vc
     if create_graph:
         from refengine.ops import clone
         v._grad = clone(g) if v._grad is None else v._grad + g
@@ -387,6 +437,7 @@ cdef void _accumulate_into(Variable v, object g, bint create_graph):
     old = v._grad
     if old.grad_fn is None and not old._requires_grad and old.data.flags.writeable:
         np.add(old.data, g, out=old.data, casting="unsafe")
-        old._version.value += 1
+        vc = _version_of(old)
+        vc.value += 1
     else:
         v._grad = make_variable(old.data + g, False, False)

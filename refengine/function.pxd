@@ -34,6 +34,7 @@ cdef class Node:
     cdef public object _non_diff           # ids of outputs marked non-differentiable
     cdef public object _op_state           # a built-in op's own small value (keeps __dict__ empty)
     cdef int _arith                        # OP_ADD..OP_DIV: recorded by _apply_arith (C backward)
+    cdef object _slot                      # the engine's state of this node during a backward run
     cdef dict __dict__                     # free attributes set by forward (ctx.dim = ...)
     cdef object __weakref__
 
@@ -46,3 +47,4 @@ cdef class AccumulateGrad(Node):
 
 
 cpdef AccumulateGrad grad_accumulator(Variable v)
+cdef list _run_arith(Node node, object g)

@@ -24,7 +24,7 @@ from cpython.tuple cimport PyTuple_New
 from refengine._graphutil cimport (_untracked, _put, _meta, _matches, _expandable, _tiny_binary, _tiny_neg,
                                    OP_ADD, OP_SUB, OP_MUL, OP_DIV)
 
-from refengine.variable cimport (Variable, VersionCounter, make_variable, grad_enabled, set_grad_enabled_c,
+from refengine.variable cimport (Variable, VersionCounter, make_variable, _version_of, grad_enabled, set_grad_enabled_c,
                                  set_apply_impl)
 from refengine.variable import _HookHandle
 
@@ -61,7 +61,7 @@ cdef class SavedVariable:
             v = make_variable(self.data, False, False)
             v.grad_fn = node
             v.output_nr = self.output_nr
-            v._version = self.version
+            v._vc = self.version
             return v
         if self.var is None:  # a constant: wrapped only when a create_graph backward asks for it
             self.var = make_variable(np.asarray(self.data), False, False)
@@ -147,8 +147,8 @@ cdef class Node:
         cdef Py_ssize_t i, k
         cdef bint arrays = self._is_array_fn
         self._diff = create_graph
-        if self._arith and not create_graph:
-            out = _run_arith(self, grads)
+        if self._arith and not create_graph and len(grads) == 1:
+            out = _run_arith(self, grads[0])
             if out is not None:
                 return out
         if self.materialize_grads:
@@ -351,7 +351,7 @@ cdef object _apply_arith(int code, object cls, tuple args):
     node.needs_input_grad = _FLAGS[2][need_mask]
     node._arith = code
     nvars = (var_mask & 1) + (var_mask >> 1)
-    cdef tuple edges = PyTuple_New(nvars), meta = PyTuple_New(nvars)
+    cdef tuple edges = PyTuple_New(nvars), meta = PyTuple_New(nvars), m, one = None
     for x in (a, b):
         if isinstance(x, Variable):
             v = <Variable>x
@@ -361,13 +361,16 @@ cdef object _apply_arith(int code, object cls, tuple args):
                 _put(edges, k, _untracked((grad_accumulator(v), 0)))
             else:
                 _put(edges, k, _untracked((None, 0)))
-            _put(meta, k, _input_meta(v))
+            m = _input_meta(v)
+            _put(meta, k, m)
+            if one is None and m[1] is <object>cnp.PyArray_DESCR(<cnp.ndarray>out):
+                one = _one_meta(v, m)  # the output's (shape, dtype) is this input's
             k += 1
     node.next_functions = _untracked(edges)
     node._var_positions = _POSITIONS[2][var_mask]
     node._npos = 2 if var_mask & 2 else 1
-    node._input_meta = _untracked(meta)
-    node._output_meta = _untracked((_meta(out),))
+    node._input_meta = one if nvars == 1 and one is not None else _untracked(meta)
+    node._output_meta = one if one is not None else _untracked((_meta(out),))
     r.grad_fn = node
     r.output_nr = 0
     if code == OP_MUL or code == OP_DIV:  # forward's save_for_backward(a, b), as _resolve_saved maps it
@@ -375,28 +378,35 @@ cdef object _apply_arith(int code, object cls, tuple args):
     return r
 
 
+cdef tuple _one_meta(Variable v, tuple m):
+    """``(m,)``: the producer's own _output_meta when it is that tuple (a chain of same-shape ops
+    then shares one record instead of allocating three tuples per op)."""
+    if isinstance(v.grad_fn, Node):
+        om = (<Node>v.grad_fn)._output_meta
+        if om is not None and len(<tuple>om) == 1 and (<tuple>om)[0] is m:
+            return <tuple>om
+    return _untracked((m,))
+
+
 cdef SavedVariable _resolve_saved2(object x, object a0, object a1, object c1, object c2):
     """_resolve_saved for two arguments (a0, a1) whose forward values are (c1, c2)."""
     cdef Variable v
     if (x is c1 or x is a0) and isinstance(a0, Variable):
         v = <Variable>a0
-        return _saved(v.data, v, v._version, False, 0)
+        return _saved(v.data, v, _version_of(v), False, 0)
     if (x is c2 or x is a1) and isinstance(a1, Variable):
         v = <Variable>a1
-        return _saved(v.data, v, v._version, False, 0)
+        return _saved(v.data, v, _version_of(v), False, 0)
     return _saved(x, None, None, False, 0)
 
 
-cdef list _run_arith(Node node, list grads):
+cdef list _run_arith(Node node, object g):
     """The plain backward of a node _apply_arith recorded, in C (what Add/Sub/Mul/Div.backward
     return for unbroadcast operands); None when the general path must run it (a gradient that is
     not a small array of the output's shape and dtype, a freed graph, a result numpy would flag)."""
     cdef tuple meta, need, saved
     cdef int code = node._arith
-    cdef Py_ssize_t k
-    if len(grads) != 1:
-        return None
-    g = grads[0]
+    node._diff = False  # what _run records (a plain backward)
     meta = <tuple>(<tuple>node._output_meta)[0]
     if not _matches(g, <tuple>meta[0], meta[1]):
         return None
@@ -423,14 +433,14 @@ cdef list _run_arith(Node node, list grads):
             gb = _tiny_binary(OP_MUL, g, a)
             if gb is None:
                 return None
-    cdef tuple positions = node._var_positions
-    out = []
-    for k in range(len(positions)):
-        x = ga if <Py_ssize_t>positions[k] == 0 else gb
-        if x is not None:
-            x = node._check_grad(x, k, False, True)
-        out.append(x)
-    return out
+    # one gradient per edge (_var_positions: (0,), (1,) or (0, 1)), as _run checks them
+    if ga is not None:
+        ga = node._check_grad(ga, 0, False, True)
+    if gb is not None:
+        gb = node._check_grad(gb, len(<tuple>node._var_positions) - 1, False, True)
+    if len(<tuple>node._var_positions) == 2:
+        return [ga, gb]
+    return [ga] if <Py_ssize_t>(<tuple>node._var_positions)[0] == 0 else [gb]
 
 
 cdef object _apply_general(object cls, tuple args, dict kwargs):
@@ -460,7 +470,7 @@ cdef object _apply_general(object cls, tuple args, dict kwargs):
                 a = v.data
             else:
                 w = make_variable(v.data, False, False)
-                w._version = v._version
+                w._vc = _version_of(v)
                 a = w
         _put(call, i + 1, a)
     record = any_req and not any_vol and grad_enabled()
@@ -577,13 +587,13 @@ cdef object _resolve_saved(object x, tuple args, tuple call, tuple outs, list re
     for i in range(len(outs)):
         if x is outs[i]:
             v = results[i]
-            return _saved(v.data, None, v._version, True, i)
+            return _saved(v.data, None, _version_of(v), True, i)
     for i in range(len(args)):
         if x is call[i + 1] or x is args[i]:  # call[0] is the ctx
             if isinstance(args[i], Variable):
                 v = args[i]
-                return _saved(v.data, v, v._version, False, 0)
+                return _saved(v.data, v, _version_of(v), False, 0)
     if isinstance(x, Variable):
         v = x
-        return _saved(v.data, v, v._version, False, 0)
+        return _saved(v.data, v, _version_of(v), False, 0)
     return _saved(x, None, None, False, 0)

@@ -10,13 +10,14 @@ cdef class Variable:
     cdef public bint _requires_grad    # meaningful for leaves; non-leaves always require grad
     cdef public bint _volatile         # legacy flag: excluded from graphs, contagious
     cdef public bint _retains_grad
-    cdef public VersionCounter _version
+    cdef VersionCounter _vc            # None until needed (_version_of): most Variables never are
     cdef public list _hooks            # gradient hooks of a leaf (non-leaf hooks live on grad_fn)
     cdef public object _accumulator    # weakref to this leaf's AccumulateGrad node
     cdef object __weakref__
 
 
 cdef Variable make_variable(object data, bint requires_grad, bint is_volatile)
+cdef VersionCounter _version_of(Variable v)
 
 
 # Grad mode lives in a C thread-local, read on every op without a Python attribute lookup.

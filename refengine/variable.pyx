@@ -117,8 +117,15 @@ cdef Variable make_variable(object data, bint requires_grad, bint is_volatile):
     v.data = data
     v._requires_grad = requires_grad
     v._volatile = is_volatile
-    v._version = VersionCounter()
     return v
+
+
+cdef VersionCounter _version_of(Variable v):
+    """v's version counter, made on first use: a counter nobody asked for yet is at 0 and shared
+    with no alias (detach() and saving for backward ask first), so creating it late changes nothing."""
+    if v._vc is None:
+        v._vc = VersionCounter()
+    return v._vc
 
 
 def _wrap(data):
@@ -161,7 +168,6 @@ cdef class Variable:
         if data is None:
             data = np.zeros((0,), dtype=np.float32)
         self.data = as_array(data, dtype)
-        self._version = VersionCounter()
         self._volatile = bool(flags.get("volatile", False))
         if requires_grad:
             self.requires_grad = True
@@ -230,8 +236,17 @@ cdef class Variable:
         self._grad = value
 
     @property
+    def _version(self):
+        """The VersionCounter shared by this Variable and its aliases (bumped by in-place ops)."""
+        return _version_of(self)
+
+    @_version.setter
+    def _version(self, VersionCounter value):
+        self._vc = value
+
+    @property
     def _version_value(self):
-        return self._version.value
+        return 0 if self._vc is None else self._vc.value
 
     def retain_grad(self):
         """Keep this non-leaf's gradient in ``.grad`` after the next backward."""
@@ -261,7 +276,7 @@ cdef class Variable:
     def detach(self):
         """A new leaf sharing this data (and its version counter) that never requires grad."""
         cdef Variable v = make_variable(self.data, False, False)
-        v._version = self._version
+        v._vc = _version_of(self)
         return v
 
     def detach_(self):

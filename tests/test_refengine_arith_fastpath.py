@@ -244,3 +244,19 @@ def test_small_arrays_skip_the_python_forward_and_backward(monkeypatch):
     with python_path():
         (x * 3.0).backward(np.ones(2))
     assert calls == ["f", "b", "f", "b"] and x.grad.tolist() == [6.0, 6.0]
+
+
+@pytest.mark.parametrize("n", [1, 16])
+def test_broadcast_gradients_of_sum_through_a_dag(n):
+    def program():
+        x = re.tensor(np.linspace(0.5, 1.5, n), requires_grad=True)
+        level = [x * (1.0 + 1e-4 * i) for i in range(37)] + [2.0 - x, x / 3.0, 1.5 / x]
+        while len(level) > 1:
+            level = [level[i] + level[i + 1] if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+        y = level[0] - x * x
+        y.sum().backward()  # sum's gradient: a read-only broadcast (every stride 0)
+        return [level[0].data, x.grad.data]
+
+    fast, slow, wf, ws = run_both(program)
+    same(fast, slow)
+    assert wf == ws

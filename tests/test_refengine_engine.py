@@ -133,3 +133,60 @@ def test_create_graph_through_grad_accumulation():
     x.grad = None
     g.backward()
     assert x.grad.item() == pytest.approx(18.0)
+
+
+def test_nested_backward_through_nodes_the_outer_run_is_using():
+    """A backward run inside a Function's backward, over nodes the outer run has counted and not
+    run yet: each run keeps its own consumer counts and gradient sums for them."""
+    x = re.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2.0  # shared by both runs
+    inner = []
+
+    class Nested(re.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            with re.enable_grad():  # as torch's checkpointing does: backward runs without grad mode
+                (h * 3.0).sum().backward(retain_graph=True)
+            inner.append(x.grad.tolist())
+            return g * 5.0
+
+    (Nested.apply(h) + h).sum().backward(retain_graph=True)
+    assert inner == [[6.0, 6.0]]
+    assert x.grad.tolist() == [6.0 + 10.0 + 2.0] * 2
+    x.grad = None
+    (Nested.apply(h) + h).sum().backward()  # and again on the retained graph
+    assert x.grad.tolist() == [18.0, 18.0]
+
+
+def test_concurrent_backward_runs_over_one_graph_in_two_threads():
+    import threading
+
+    x = re.tensor([1.0, 3.0], requires_grad=True)
+    h = x * x
+    both_running = threading.Barrier(2, timeout=10)
+
+    def wait_for_the_other(g):
+        both_running.wait()  # each run is inside the shared graph when the other runs
+        return g
+
+    results, errors = {}, []
+
+    def work(k):
+        try:
+            y = h * float(k) + h
+            y.register_hook(wait_for_the_other)
+            results[k] = re.autograd.grad(y.sum(), x, retain_graph=True)[0].tolist()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (2, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert results == {2: [6.0, 18.0], 5: [12.0, 36.0]}
