@@ -17,7 +17,7 @@ from cpython.object cimport PyObject
 from refengine._graphutil cimport _tiny_binary, OP_ADD
 
 from refengine.variable cimport Variable, VersionCounter, make_variable, _version_of, grad_enabled, set_grad_enabled_c
-from refengine.function cimport Node, AccumulateGrad, grad_accumulator, _run_arith
+from refengine.function cimport _RunState, Node, AccumulateGrad, grad_accumulator, _run_arith
 
 cnp.import_array()
 
@@ -141,60 +141,47 @@ cdef object _add(object a, object b):
     return a + b if r is None else r
 
 
-@cython.no_gc
-@cython.final
-cdef class _Slot:
-    """A node's state in one backward run: consumers still to run and the gradients summed so
-    far (``g0`` for a one-output node, ``buf`` per output otherwise).  The node points at it
-    (``Node._slot``) while the run lasts; a node another active run already points at (a nested
-    or concurrent backward through shared nodes) keeps this run's slot in the run's dict."""
-    cdef unsigned long long run
-    cdef Py_ssize_t deps
-    cdef Py_ssize_t nout
-    cdef object g0
-    cdef list buf
-
-
 cdef unsigned long long _runs = 0  # runs started: each run's id
 
 
-cdef inline _Slot _find(Node n, dict slots, unsigned long long run):
-    """This run's slot of n, or None."""
-    s = n._slot
-    if s is not None and (<_Slot>s).run == run:
-        return <_Slot>s
+cdef inline _RunState _find(Node n, dict slots, unsigned long long run):
+    """This run's state of n: n itself when n carries it, else the run's separate one, or None."""
+    if n._run_id == run:
+        return n
     if not slots:
         return None
     p = PyDict_GetItemWithError(slots, n)
-    return None if p is NULL else <_Slot>p
+    return None if p is NULL else <_RunState>p
 
 
-cdef _Slot _claim(Node n, dict slots, list owned, unsigned long long run):
-    """A new slot of n for this run (no consumers counted yet)."""
-    cdef _Slot s = _Slot.__new__(_Slot)
-    s.run = run
-    s.nout = len(n._output_meta)
-    if n._slot is None:
-        n._slot = s
+cdef _RunState _claim(Node n, dict slots, list owned, unsigned long long run):
+    """Start n's state in this run (no consumers counted yet): on n when no other run holds it."""
+    cdef _RunState s
+    if n._run_id == 0:
+        s = n
         owned.append(n)
     else:
+        s = _RunState.__new__(_RunState)
         slots[n] = s
+    s._run_id = run
+    s._deps = 0
+    s._nout = len(n._output_meta)
     return s
 
 
-cdef inline _Slot _slot(Node n, dict slots, list owned, unsigned long long run):
-    cdef _Slot s = _find(n, slots, run)
+cdef inline _RunState _slot(Node n, dict slots, list owned, unsigned long long run):
+    cdef _RunState s = _find(n, slots, run)
     return _claim(n, slots, owned, run) if s is None else s
 
 
-cdef inline void _accum(_Slot t, object nr, object g):
-    """Sum gradient g into output nr of the slot's node."""
-    if t.nout == 1:
-        t.g0 = _add(t.g0, g)
+cdef inline void _accum(_RunState t, object nr, object g):
+    """Sum gradient g into output nr of the state's node."""
+    if t._nout == 1:
+        t._g0 = _add(t._g0, g)
         return
-    if t.buf is None:
-        t.buf = [None] * t.nout
-    t.buf[nr] = _add(t.buf[nr], g)
+    if t._buf is None:
+        t._buf = [None] * t._nout
+    t._buf[nr] = _add(t._buf[nr], g)
 
 
 cdef inline void _push(list stack, Py_ssize_t *top, object x):
@@ -215,7 +202,7 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
     cdef set needed = None
     cdef list stack, ready, grads, outs, owned = []
     cdef Node n, nxt
-    cdef _Slot s, t
+    cdef _RunState s, t
     cdef Py_ssize_t k, top = 0
     cdef unsigned long long run
     _runs += 1
@@ -249,7 +236,7 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                     if t is None:
                         t = _claim(<Node>nxt_obj, slots, owned, run)
                         _push(stack, &top, nxt_obj)
-                    t.deps += 1
+                    t._deps += 1
         else:
             seen = set(start)
             stack = list(seen)
@@ -277,7 +264,7 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                 for nxt_obj, _ in n.next_functions:
                     if nxt_obj is not None and nxt_obj in needed:
                         t = _slot(<Node>nxt_obj, slots, owned, run)
-                        t.deps += 1
+                        t._deps += 1
         # 3. seed the roots' cotangents
         for node, nr, g in roots:
             _accum(_slot(<Node>node, slots, owned, run), nr, g)
@@ -285,7 +272,7 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
         ready = []
         top = 0
         for node in dict.fromkeys(start):
-            if _find(<Node>node, slots, run).deps == 0:
+            if _find(<Node>node, slots, run)._deps == 0:
                 _push(ready, &top, node)
         set_grad_enabled_c(create_graph)
         while top:
@@ -295,14 +282,14 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
             s = _find(n, slots, run)
             g0 = None
             grads = None
-            if s.nout == 1:  # the gradient alone; a list only where one is needed
-                g0 = s.g0
-                s.g0 = None
+            if s._nout == 1:  # the gradient alone; a list only where one is needed
+                g0 = s._g0
+                s._g0 = None
             else:
-                grads = s.buf
-                s.buf = None
+                grads = s._buf
+                s._buf = None
                 if grads is None:
-                    grads = [None] * s.nout
+                    grads = [None] * s._nout
             if n._tensor_hooks or n._retained or capture:
                 if grads is None:
                     grads = [g0]
@@ -312,7 +299,7 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                     for k in range(len(grads)):
                         for idx in targets.get((n, k), ()):
                             captured[idx] = grads[k]
-                if s.nout == 1:
+                if s._nout == 1:
                     g0 = grads[0]
                 if needed is not None and n not in needed:
                     continue
@@ -346,13 +333,16 @@ cdef list _execute(list roots, bint keep_graph, bint create_graph, tuple inputs,
                 g = outs[k]
                 if g is not None:
                     _accum(t, edge[1], g)
-                t.deps -= 1
-                if t.deps == 0:
+                t._deps -= 1
+                if t._deps == 0:
                     _push(ready, &top, nxt)
     finally:
         set_grad_enabled_c(prev_mode)
-        for node in owned:  # the run is over: its slots (and any gradients left in them) go
-            (<Node>node)._slot = None
+        for node in owned:  # the run is over: release the nodes it held (and any gradients left)
+            n = <Node>node
+            n._run_id = 0
+            n._g0 = None
+            n._buf = None
     return captured
 
 

@@ -15,7 +15,17 @@ cdef class SavedVariable:
     cdef object unpack(self, Node node, bint as_variable)
 
 
-cdef class Node:
+cdef class _RunState:
+    # a node's state in one backward run (refengine.engine): the run's id (0: none), consumers
+    # still to run, outputs, and the gradients summed so far (g0 for one output, buf per output)
+    cdef unsigned long long _run_id
+    cdef Py_ssize_t _deps
+    cdef Py_ssize_t _nout
+    cdef object _g0
+    cdef list _buf
+
+
+cdef class Node(_RunState):
     cdef public tuple next_functions
     cdef public object _fn                 # the Function subclass whose backward this node runs
     cdef public tuple _saved               # SavedVariables (None once freed)
@@ -34,7 +44,6 @@ cdef class Node:
     cdef public object _non_diff           # ids of outputs marked non-differentiable
     cdef public object _op_state           # a built-in op's own small value (keeps __dict__ empty)
     cdef int _arith                        # OP_ADD..OP_DIV: recorded by _apply_arith (C backward)
-    cdef object _slot                      # the engine's state of this node during a backward run
     cdef dict __dict__                     # free attributes set by forward (ctx.dim = ...)
     cdef object __weakref__
 

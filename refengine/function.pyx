@@ -30,6 +30,20 @@ from refengine.variable import _HookHandle
 
 cnp.import_array()
 
+cdef extern from *:
+    """
+    /* Cython gives every Node its __dict__ (free ctx attributes) at creation; drop it while empty:
+       CPython's generic getattr/setattr and the __dict__ descriptor make one again on first use. */
+    static void re_drop_empty_dict(PyObject *o) {
+        Py_ssize_t off = Py_TYPE(o)->tp_dictoffset;
+        if (off > 0) {
+            PyObject **dp = (PyObject **)((char *)o + off);
+            if (*dp != NULL && PyDict_GET_SIZE(*dp) == 0) { Py_CLEAR(*dp); }
+        }
+    }
+    """
+    void re_drop_empty_dict(object o)
+
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -80,7 +94,14 @@ cdef SavedVariable _saved(object data, object var, VersionCounter version, bint 
 
 
 @cython.no_gc
-cdef class Node:
+cdef class _RunState:
+    """What the engine keeps per node during a backward run: a Node carries its own (no allocation
+    per node), and a run that finds a node's state taken by another active run (a nested backward,
+    another thread) keeps a separate _RunState for it."""
+
+
+@cython.no_gc
+cdef class Node(_RunState):
     """A node of the backward graph: the ``grad_fn`` of the outputs of one op, and its ``ctx``."""
 
     def name(self):
@@ -345,6 +366,7 @@ cdef object _apply_arith(int code, object cls, tuple args):
     if not (any_req and not any_vol and grad_enabled()):
         return r
     node = Node.__new__(Node)
+    re_drop_empty_dict(node)
     node._fn = cls
     node._is_array_fn = True
     node.materialize_grads = True
@@ -449,6 +471,7 @@ cdef object _apply_general(object cls, tuple args, dict kwargs):
     cdef Py_ssize_t i, n = len(args)
     cdef Variable v, w
     cdef Node node = Node.__new__(Node)
+    re_drop_empty_dict(node)  # made again if forward sets a free attribute (ctx.dim = ...)
     # forward's positional arguments (ctx, *inputs), built in place: no list -> tuple copies
     cdef tuple call = PyTuple_New(n + 1)
     cdef list needs = [False] * n if n > _SHARED else None

@@ -143,3 +143,27 @@ def test_wrong_number_of_gradients_is_a_clear_error():
 
     with pytest.raises(RuntimeError, match="incorrect number of gradients"):
         Two.apply(re.tensor([1.0], requires_grad=True), re.tensor([1.0], requires_grad=True)).backward()
+
+
+def test_ctx_free_attributes_after_the_empty_dict_is_dropped():
+    class Scale(re.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            ctx.k = k
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k, None
+
+    x = re.tensor([1.0, 2.0], requires_grad=True)
+    y = Scale.apply(x, 3.0)
+    assert y.grad_fn.__dict__ == {"k": 3.0} and y.grad_fn.k == 3.0
+    y.sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    node = (x * 2.0).grad_fn
+    assert node.__dict__ == {} and vars(node) == {}
+    with pytest.raises(AttributeError):
+        node.missing
+    node.extra = 5
+    assert node.extra == 5 and node.__dict__ == {"extra": 5}
