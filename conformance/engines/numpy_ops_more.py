@@ -45,7 +45,17 @@ EPS = 1e-5  # torch's default eps of layer_norm, group_norm, batch_norm
 def _c(x: Any, v: float) -> np.ndarray:
     """A constant of torch's formula in ``x``'s dtype, as torch computes it (a 0-d array, never a Python float:
     a module that makes Python floats float64 arrays, as MyGrad does, would turn a float32 op float64)."""
-    return np.asarray(v, dtype=x.dtype)
+    return np.asarray(v, dtype=numpy_dtype(x.dtype))
+
+
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """numpy's dtype for an engine's dtype object: numpy's own, TensorFlow's ``tf.float64`` (``as_numpy_dtype``),
+    or one whose name ends like numpy's (``paddle.float64``, ``torch.float32``)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        as_numpy = getattr(dtype, "as_numpy_dtype", None)
+        return np.dtype(as_numpy if as_numpy is not None else str(dtype).rsplit(".", 1)[-1])
 
 
 def has_function(xp: Any, name: str) -> bool:
@@ -108,14 +118,14 @@ def vector_norm(xp: Any, x: Any, p: Any, dim: Any, keepdim: bool) -> Any:
     return out
 
 
-def _torch_pad_widths(x: Any, pad: tuple[int, ...]) -> list[tuple[int, int]]:
+def torch_pad_widths(x: Any, pad: tuple[int, ...]) -> list[tuple[int, int]]:
     """torch's (last dim first) pairs -> numpy's pairs for every dim, first dim first."""
     k = len(pad) // 2
     return [(0, 0)] * (len(x.shape) - k) + [(pad[2 * i], pad[2 * i + 1]) for i in reversed(range(k))]
 
 
 def _pad(xp: Any, x: Any, p: dict[str, Any]) -> Any:
-    widths = _torch_pad_widths(x, p["pad"])
+    widths = torch_pad_widths(x, p["pad"])
     if p["mode"] == "constant":
         return xp.pad(x, widths, mode="constant", constant_values=0.0 if p["value"] is None else p["value"])
     return xp.pad(x, widths, mode={"reflect": "reflect", "replicate": "edge"}[p["mode"]])

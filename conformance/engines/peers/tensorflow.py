@@ -28,7 +28,8 @@ Ops are ``tf.experimental.numpy`` (numpy semantics, TensorFlow kernels and gradi
 ``numpy_ops`` table) and ``tf.nn`` for softmax, log_softmax, relu, sigmoid, logsumexp,
 cross-entropy, conv2d and pooling (NCHW <-> NHWC is a layout translation: TensorFlow's CPU conv
 and pooling kernels are NHWC only).  ``var`` and ``std`` with ``correction=1`` are not TensorFlow functions
-(``reduce_variance``, ``reduce_std`` and ``tnp.std`` have no ddof): such samples are rejected.  ``flip``
+(``reduce_variance``, ``reduce_std`` and ``tnp.std`` have no ddof): such samples are rejected, and so are
+replicate pads wider than 1 (no edge mode; width 1 is ``tf.pad``'s SYMMETRIC).  ``flip``
 is ``tf.reverse`` (``tnp.flip`` takes a single int axis).  An op that returns its input tensor itself
 (``tnp.moveaxis(x, d, d)``, the shared table's no-op squeeze and 0-d scans) is wrapped in
 ``tf.identity``: torch gives each of these a new node.  No ``view`` (TensorFlow tensors
@@ -58,6 +59,7 @@ import numpy as np
 from conformance.engines.adapter import (FLOAT32, FLOAT64, FUNCTIONAL_GRAD, HIGHER_ORDER, ND, RETAIN_GRAD,
                                          RETAIN_GRAPH, Adapter, ConfigError)
 from conformance.engines.numpy_ops import axis_of, numpy_ops
+from conformance.engines.numpy_ops_more import torch_pad_widths
 from conformance.spec.ops import decompositions
 
 HINT = "pip install 'autograd-conformance[tensorflow]'"
@@ -157,6 +159,18 @@ class TensorFlowAdapter(Adapter):
             return u, s, tf.linalg.matrix_transpose(v)
 
         self.ops.update(decompositions.numpy_style_ops(tnp, tf.linalg.solve, tf.linalg.qr, tf.linalg.eigh, svd))
+        shared_pad = self.ops["pad"]
+        self.ops["pad"] = lambda i, p: self._replicate_pad(i[0], p) if p["mode"] == "replicate" else shared_pad(i, p)
+
+    def _replicate_pad(self, x: Any, p: dict[str, Any]) -> Any:
+        """torch's replicate pad: TensorFlow has no edge mode (``tnp.pad``: "Unsupported padding mode: edge";
+        ``tf.pad`` has CONSTANT, REFLECT, SYMMETRIC).  Widths of at most 1 are SYMMETRIC's; wider samples are
+        rejected."""
+        widths = torch_pad_widths(x, p["pad"])
+        if max((w for pair in widths for w in pair), default=0) > 1:
+            from hypothesis import reject
+            reject()
+        return self.tf.pad(x, widths, mode="SYMMETRIC")
 
     def _var(self, x: Any, p: dict[str, Any], std: bool = False) -> Any:
         if p["correction"]:
