@@ -6,8 +6,9 @@
 runs CASE K times after one warm-up call (none when K = 0) with refengine imported from the
 tree at ROOT (so two versions of a kernel can be compared); the instructions of one call are
 (count(K=2) - count(K=0)) / 3.  CASE: log (the bench's |x| + 0.1), sum_to_shape (1000x1000 -> 1000), sigmoid, silu, silu_b, softplus_b, gelu, gelu_b, softmax, log_softmax, lsm_b
-(log_softmax backward), maxpool, conv (fwd+bwd), or chainN (an N-op chain, forward and backward; per op:
-(count(chainN) - count(chain0)) / (3N) with K = 2)."""
+(log_softmax backward), maxpool, conv (fwd+bwd), chainN (an N-op chain, forward and backward; per op:
+(count(chainN) - count(chain0)) / (3N) with K = 2) or dagN (the benchmark's wide DAG of N ops: N/2 scaled
+copies of one leaf summed by a balanced tree; per op: (count(dagN) - count(dag0)) / (3N))."""
 import sys
 
 sys.path.insert(0, sys.argv[1])
@@ -33,6 +34,18 @@ def workload(case):
                 y = y + 0.001
             y.sum().backward()
         return chain
+    if case.startswith("dag"):
+        n, x0 = int(case[3:]), np.linspace(0.5, 1.5, 1)
+
+        def dag():
+            x = re.tensor(x0, requires_grad=True)
+            level = [x * (1.0 + 1e-4 * i) for i in range(n // 2)]
+            if not level:  # dag0: the per-call baseline
+                return
+            while len(level) > 1:
+                level = [level[i] + level[i + 1] if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+            level[0].sum().backward()
+        return dag
     if case == "conv":
         r2 = np.random.default_rng(1)
         x0 = r2.standard_normal((32, 16, 32, 32)).astype(np.float32)
