@@ -132,3 +132,12 @@ def test_every_mapped_op_runs_forward(A):
     rr = conformance.run(A, profile="quick", ops=ops, properties=["forward"], dtypes=["float64"], corpus=False)
     bad = [(r.op, r.message[:80]) for r in rr.results if r.status not in (Status.PASSED, Status.NOT_APPLICABLE)]
     assert not bad, bad
+
+
+def test_softplus_and_log_sigmoid_are_tensorflows_own(A):
+    """At x = 0 the shared table's compositions of tnp.logaddexp got TF's tie gradient (F8: 0 for softplus,
+    not 1/2); tf.math.softplus and tf.math.log_sigmoid give the derivative."""
+    for op, params, want in (("softplus", {"beta": 1.0}, 0.5), ("logsigmoid", {}, 0.5)):
+        x = A.leaf(np.array([0.0]), "float64", True)
+        A.backward(A.apply("sum", [A.apply(op, [x], params)], {"dim": None, "keepdim": False}))
+        np.testing.assert_allclose(A.grad_of(x), [want], err_msg=op)

@@ -25,8 +25,8 @@ while it is active.  The mapping:
 * ``detach`` is ``tf.stop_gradient``.
 
 Ops are ``tf.experimental.numpy`` (numpy semantics, TensorFlow kernels and gradients: the shared
-``numpy_ops`` table) and ``tf.nn`` for softmax, log_softmax, relu, sigmoid, logsumexp,
-cross-entropy, conv2d and pooling (NCHW <-> NHWC is a layout translation: TensorFlow's CPU conv
+``numpy_ops`` table) and ``tf.nn``/``tf.math`` for softmax, log_softmax, relu, sigmoid, logsumexp, softplus,
+log_sigmoid, the cross-entropies, conv2d and pooling (NCHW <-> NHWC is a layout translation: TensorFlow's CPU conv
 and pooling kernels are NHWC only).  ``var`` and ``std`` with ``correction=1`` are not TensorFlow functions
 (``reduce_variance``, ``reduce_std`` and ``tnp.std`` have no ddof): such samples are rejected, and so are
 replicate pads wider than 1 (no edge mode; width 1 is ``tf.pad``'s SYMMETRIC).  ``flip``
@@ -147,6 +147,11 @@ class TensorFlowAdapter(Adapter):
             "var": lambda i, p: self._var(i[0], p),
             "std": lambda i, p: self._var(i[0], p, std=True),  # tnp.std has no ddof ("Unsupported arguments: ... ddof")
             "flip": lambda i, p: tf.reverse(i[0], axis=list(p["dims"])),  # tnp.flip takes one int axis only
+            # TensorFlow's own functions, not the shared table's compositions of tnp.logaddexp (F8 at x = 0)
+            "softplus": lambda i, p: tf.math.softplus(i[0] * p["beta"]) / p["beta"],
+            "logsigmoid": lambda i, p: tf.math.log_sigmoid(i[0]),
+            "binary_cross_entropy_with_logits": lambda i, p: reduce(nn.sigmoid_cross_entropy_with_logits(
+                labels=i[1], logits=i[0]), p["reduction"]),
             "cross_entropy": lambda i, p: reduce(nn.sparse_softmax_cross_entropy_with_logits(
                 labels=p["target"], logits=i[0]), p["reduction"]),
             "conv2d": conv,
