@@ -10,7 +10,7 @@ from conformance.engines.peers.paddle import PaddleAdapter
 A = PaddleAdapter()
 v0 = A.leaf(np.array(1.0, dtype=np.float64), 'float64', True)
 v1 = A.apply('cumsum', [v0], {'dim': 0})
-cot = None
+cot = np.array(1.75, dtype=np.float64)
 A.backward(v1, None if cot is None else A.leaf(cot, 'float64', False))
 leaves = {'v0': v0}
 res = {'output': A.to_numpy(v1).tolist(),
@@ -24,7 +24,7 @@ print('RESULT', json.dumps(res))
 # import torch as M
 # v0 = M.tensor(np.array(1.0, dtype=np.float64), dtype=M.float64, requires_grad=True)
 # v1 = M.cumsum(v0, dim=0)
-# cot = None
+# cot = np.array(1.75, dtype=np.float64)
 # v1.backward(None if cot is None else M.tensor(cot, dtype=M.float64))
 # leaves = {'v0': v0}
 # res = {'output': v1.detach().numpy().tolist(),

@@ -1,4 +1,4 @@
-# property 'second_backward' (A second backward through a freed graph raises; with retain_graph=True it succeeds and accumulates.) failed: retain_graph=True backward twice accumulates: v0[0, 0]: got -0.52, expected -0.061 (abs err 0.46 > tol 1.1e-12, oracle rule-repeat; 2 of 2 elements out of tolerance)
+# property 'second_backward' (A second backward through a freed graph raises; with retain_graph=True it succeeds and accumulates.) failed: retain_graph=True backward twice accumulates: v0[0, 0]: got -0.52, expected -0.061 (abs err 0.46 > tol 6.1e-08, oracle rule-repeat; 2 of 2 elements out of tolerance)
 # replay: conformance run --engine conformance.engines.peers.paddle:PaddleAdapter  --properties second_backward --seed 0
 # It makes the 14 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
@@ -27,7 +27,7 @@ def value(t):
     return t  # adapters hand out numpy arrays already
 
 warnings.filterwarnings('ignore')  # torch warns when .grad of a non-leaf is read
-ATOL, RTOL = 1e-10, 1e-10  # conformance.spec.tolerances: torch-float64 at float64
+ATOL, RTOL = 1e-05, 1e-05  # conformance.spec.tolerances: torch-float64 at float32
 
 
 def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
@@ -96,8 +96,8 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array([[1.0, -1.0]], dtype='float64'), 'float64', True)"):
-    v0 = A.leaf(np.array([[1.0, -1.0]], dtype='float64'), 'float64', True)
+with step(0, "v0 = A.leaf(np.array([[1.0, -1.0]], dtype='float64'), 'float32', True)"):
+    v0 = A.leaf(np.array([[1.0, -1.0]], dtype='float64'), 'float32', True)
 with step(1, "v1 = A.apply('cross_entropy', [v0], {'target': np.array([0], dtype=..."):
     v1 = A.apply('cross_entropy', [v0], {'target': np.array([0], dtype='int64'), 'reduction': 'mean'})
 with step(2, "v2 = A.apply('mul', [v1, v1], {})"):
@@ -108,8 +108,8 @@ with step(4, 'A.backward(v3, None, None, False)'):
     A.backward(v3, None, None, False)
 with step(5, 'A.backward(v3, None, None, False)', raises='autograd error'):
     A.backward(v3, None, None, False)
-with step(6, "v6 = A.leaf(np.array([[1.0, -1.0]], dtype='float64'), 'float64', True)"):
-    v6 = A.leaf(np.array([[1.0, -1.0]], dtype='float64'), 'float64', True)
+with step(6, "v6 = A.leaf(np.array([[1.0, -1.0]], dtype='float64'), 'float32', True)"):
+    v6 = A.leaf(np.array([[1.0, -1.0]], dtype='float64'), 'float32', True)
 with step(7, "v7 = A.apply('cross_entropy', [v6], {'target': np.array([0], dtype=..."):
     v7 = A.apply('cross_entropy', [v6], {'target': np.array([0], dtype='int64'), 'reduction': 'mean'})
 with step(8, "v8 = A.apply('mul', [v7, v7], {})"):
@@ -119,10 +119,10 @@ with step(9, "v9 = A.apply('sum', [v8], {'dim': None, 'keepdim': False})"):
 with step(10, 'A.backward(v9, None, True, False)'):
     A.backward(v9, None, True, False)
 with step(11, 'A.grad_of(v6)'):
-    see('A.grad_of(v6)', A.grad_of(v6), np.array([[-0.03026037960555591, 0.030260379605555873]], dtype='float64'))
+    see('A.grad_of(v6)', A.grad_of(v6), np.array([[-0.030260400846600533, 0.03026038594543934]], dtype='float32'))
 with step(12, 'A.backward(v9, None, True, False)'):
     A.backward(v9, None, True, False)
 with step(13, 'A.grad_of(v6)'):
-    see('A.grad_of(v6)', A.grad_of(v6), np.array([[-0.06052075921111182, 0.060520759211111747]], dtype='float64'))
+    see('A.grad_of(v6)', A.grad_of(v6), np.array([[-0.060520801693201065, 0.06052077189087868]], dtype='float32'))
 
 finish()
