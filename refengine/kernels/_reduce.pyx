@@ -160,7 +160,9 @@ def sum_to_shape(g, shape):
             ostr[lead + i] = step
         step *= shape[i]
     ms, mg, mo = _merge(g.shape, list(g.strides), ostr)
-    cdef Py_ssize_t cs[32], cg[32], co[32]
+    cdef Py_ssize_t cs[32]
+    cdef Py_ssize_t cg[32]
+    cdef Py_ssize_t co[32]
     cdef int nd = len(ms), d
     for d in range(nd):
         cs[d], cg[d], co[d] = ms[d], mg[d], mo[d]
