@@ -265,7 +265,6 @@ def test_an_engine_warning_is_shown_once_per_process_not_once_per_example(monkey
     import warnings
 
     from conformance.checks.properties import PROPERTIES
-    from conformance.engines import resolve
     from conformance.runner import cells
 
     monkeypatch.setattr(cells, "_SHOWN", set())
