@@ -45,13 +45,25 @@ cdef extern from *:
     #include "vmath.h"
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && __GNUC__ >= 12
     #define RE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+    #define RE_CLONES_MEM __attribute__((target_clones("arch=x86-64-v3", "default")))
     #else
     #define RE_CLONES
+    #define RE_CLONES_MEM
     #endif
-    #define RE_LOOP(name, T, EXPR) \
-        RE_CLONES static void name(T *__restrict out, const T *a, const T *b, Py_ssize_t n, T lo, T hi) { \
+    #define RE_LOOP_WITH(CLONES, name, T, EXPR) \
+        CLONES static void name(T *__restrict out, const T *a, const T *b, Py_ssize_t n, T lo, T hi) { \
             (void)lo; (void)hi; \
             for (Py_ssize_t i = 0; i < n; i++) { T x = a[i], y = b[i]; (void)y; out[i] = (EXPR); } }
+    #define RE_LOOP(name, T, EXPR) RE_LOOP_WITH(RE_CLONES, name, T, EXPR)
+    /* exp and log backward, one multiply or divide per element: a stream through L3, where the
+       512-bit clone ran 7-10 % slower than this one (AVX2, two vectors per iteration, as numpy's
+       own FLOAT_multiply/FLOAT_divide loops on this Zen 4) in side-by-side runs: see
+       benchmarks/README.md, "exp and log backward".  Same bits (one IEEE operation each). */
+    #define RE_LOOP_MEM(name, T, EXPR) \
+        RE_CLONES_MEM static void name(T *__restrict out, const T *a, const T *b, Py_ssize_t n, T lo, T hi) { \
+            (void)lo; (void)hi; \
+            _Pragma("GCC unroll 2") \
+            for (Py_ssize_t i = 0; i < n; i++) { T x = a[i], y = b[i]; out[i] = (EXPR); } }
     #define RE_LOOPS(sfx, T, EXPF, LOGF, SIGF, SOFTPLUS, GELU, GELU_GRAD) \
         RE_LOOP(re_sig_f_##sfx, T, SIGF(x)) \
         RE_LOOP(re_relu_f_##sfx, T, ((x > 0) | (x != x)) ? x : 0) \
@@ -60,8 +72,8 @@ cdef extern from *:
         RE_LOOP(re_tanh_b_##sfx, T, x * (1 - y * y)) \
         RE_LOOP(re_relu_b_##sfx, T, y <= 0 ? 0 : x) \
         RE_LOOP(re_clamp_b_##sfx, T, ((y >= lo) & (y <= hi)) ? x : 0) \
-        RE_LOOP(re_exp_b_##sfx, T, x * y) \
-        RE_LOOP(re_log_b_##sfx, T, x / y) \
+        RE_LOOP_MEM(re_exp_b_##sfx, T, x * y) \
+        RE_LOOP_MEM(re_log_b_##sfx, T, x / y) \
         RE_LOOP(re_exp_f_##sfx, T, EXPF(x)) \
         RE_LOOP(re_log_f_##sfx, T, LOGF(x)) \
         /* softplus: lo = beta, hi = threshold; backward: g (x) times 1 above the threshold, \
