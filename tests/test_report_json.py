@@ -165,3 +165,18 @@ def test_a_schema_1_0_results_json_from_before_findings_still_loads(tmp_path) ->
     loaded = load_run(p)
     assert [r.key for r in loaded.results] == [r.key for r in rr.results]
     assert any([bad.op, bad.property, bad.dtype] in f.cells for f in loaded.findings())
+
+
+def test_result_to_dict_is_asdict_without_the_copy():
+    """Result.to_dict is shallow for speed; it must still equal dataclasses.asdict on every field kind a
+    cell holds (a field holding a dataclass would need asdict's conversion, and this would fail)."""
+    from conformance.runner.results import Status
+    r = Result(engine="e", op="sum", property="vjp", dtype="float64", status=Status.FAILED, examples=3,
+               message="m", max_abs_error=0.5, max_rel_error=0.25, reproducer="print(1)",
+               expected=[[1.0, 2.0]], observed="RuntimeError raised", seed=0, duration_s=0.1,
+               oracles=["torch"], traceback="tb", blocked_by=None, expectation_reason="why",
+               program={"nodes": [{"op": "sum", "params": {"dim": [0, -1]}}]}, culprit={"op": "sum"},
+               signature="s", fault="engine", interaction=True, finding="sum-1",
+               also=[{"message": "m2", "culprit": {"rule": "vjp"}}])
+    assert {f.name for f in dataclasses.fields(Result)} <= set(r.to_dict())
+    assert r.to_dict() == {**dataclasses.asdict(r), "status": "failed"}

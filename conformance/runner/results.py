@@ -88,7 +88,11 @@ class Result:
         return (self.op, self.property, self.dtype)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        """The cell as a dict of its fields (shallow: nested values are shared, so copy before changing them).
+
+        Not ``dataclasses.asdict``: its deep copy of every nested list was ~45% of writing results.json,
+        which a run rewrites as cells finish; the fields hold plain data, never dataclasses."""
+        d = {f.name: getattr(self, f.name) for f in _RESULT_FIELDS}
         d["status"] = self.status.value
         return d
 
@@ -98,6 +102,9 @@ class Result:
         kwargs = {k: v for k, v in d.items() if k in names}
         kwargs["status"] = Status(d["status"])
         return cls(**kwargs)
+
+
+_RESULT_FIELDS = dataclasses.fields(Result)
 
 
 @dataclass
