@@ -110,3 +110,27 @@ def test_detach_in_place():
     b = a * a
     b.detach_()
     assert b.is_leaf and not b.requires_grad
+
+
+def test_grad_aliases_nothing_when_the_engine_hands_its_gradient_to_a_leaf():
+    """The engine gives a leaf the gradient array itself (no copy) only when nothing else holds it:
+    one array sent to two leaves, a seed the caller holds, a matmul gradient and in-place
+    accumulation on a second backward all leave every .grad independent."""
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()                    # Add's backward sends one array to both inputs
+    a.grad.data[0] = 100.0
+    assert b.grad.data[0] == 1.0
+    m, w = leaf(np.ones((2, 3))), leaf(np.ones((3, 2)))
+    cot = np.ones((2, 2))
+    (m @ w).backward(cot)
+    m.grad.data[...] = 7.0
+    w.grad.data[...] = 7.0
+    assert (cot == 1.0).all()
+    x = leaf([1.0, 2.0])
+    (x * 2.0).sum().backward()
+    first = x.grad.data
+    y = x * 3.0
+    y.sum().backward()                          # accumulates into the first .grad's buffer
+    np.testing.assert_array_equal(x.grad.data, [5.0, 5.0])
+    assert first is x.grad.data
+    assert not np.shares_memory(x.grad.data, x.data)

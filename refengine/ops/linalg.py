@@ -63,11 +63,13 @@ class Matmul(ArrayFunction):
         if ctx.needs_input_grad[0]:
             ga = g2 @ _swap_last(b2)
             ga = sum_to_shape(ga, a2.shape if not is_var(a2) else tuple(a2.shape))
-            ga = ga.reshape(sa) if not is_var(ga) else ga.reshape(*sa)
+            # (an array already of its shape stays itself: a same-shape reshape is a view, which
+            # the engine must copy where a leaf takes it as .grad)
+            ga = (ga if ga.shape == tuple(sa) else ga.reshape(sa)) if not is_var(ga) else ga.reshape(*sa)
         if ctx.needs_input_grad[1]:
             gb = _swap_last(a2) @ g2
             gb = sum_to_shape(gb, tuple(b2.shape))
-            gb = gb.reshape(sb) if not is_var(gb) else gb.reshape(*sb)
+            gb = (gb if gb.shape == tuple(sb) else gb.reshape(sb)) if not is_var(gb) else gb.reshape(*sb)
         return ga, gb
 
     @staticmethod
