@@ -50,11 +50,10 @@ cdef extern from *:
     #define RE_CLONES
     #define RE_CLONES_MEM
     #endif
-    #define RE_LOOP_WITH(CLONES, name, T, EXPR) \
-        CLONES static void name(T *__restrict out, const T *a, const T *b, Py_ssize_t n, T lo, T hi) { \
+    #define RE_LOOP(name, T, EXPR) \
+        RE_CLONES static void name(T *__restrict out, const T *a, const T *b, Py_ssize_t n, T lo, T hi) { \
             (void)lo; (void)hi; \
             for (Py_ssize_t i = 0; i < n; i++) { T x = a[i], y = b[i]; (void)y; out[i] = (EXPR); } }
-    #define RE_LOOP(name, T, EXPR) RE_LOOP_WITH(RE_CLONES, name, T, EXPR)
     /* exp and log backward, one multiply or divide per element: a stream through L3 (12 MB per
        1e6 float32 call, ~70 GB/s, about np.copyto's rate at that size), where the 512-bit clone ran
        7-10 % slower than this one -- AVX2, two vectors per iteration, as numpy's own
