@@ -82,3 +82,30 @@ def test_compare_message_says_none_and_shape_mismatches_plainly() -> None:
 def test_mpmath_derivatives() -> None:
     assert abs(O.mpmath_derivative("exp", 1.0) - np.e) < 1e-15
     assert abs(O.mpmath_derivative("tanh", 30.0) - 4 * np.exp(-60)) / (4 * np.exp(-60)) < 1e-10
+
+
+def _huge_plus_small(x: float) -> Program:
+    """1e10 + 1e-3 x: the gradient 1e-3 is far below what central differences of a 1e10 objective resolve."""
+    return Program([Node(value=np.array([1e5])), Node("mul", (0, 0)), Node(value=np.array([x]), requires_grad=True),
+                    Node(value=np.array([1e-3])), Node("mul", (2, 3)), Node("add", (1, 4)),
+                    Node("sum", (5,), {"dim": None, "keepdim": False})], 6, "float64", None, "add")
+
+
+def test_grad_vs_numerical_allows_the_rounding_of_a_huge_objective_but_not_a_wrong_gradient() -> None:
+    """The numerical oracle's own error bound (difference_rounding): a right gradient of a 1e10 objective is
+    not a finding, and a wrong one still is.  Without the bound, the right answer failed (refengine's svd vjp)."""
+    from conformance.checks.properties import PROPERTIES
+    from conformance.engines import resolve
+
+    p = _huge_plus_small(0.3)
+    fd = O.numerical_grads(p)[2]
+    assert abs(fd[0] - 1e-3) > 1e-5  # the differences cannot see 1e-3 under 1e10's rounding
+    check = PROPERTIES["grad_vs_numerical"].check
+    assert check(resolve("refengine"), p).ok
+
+    # the bound covers the differences' error (0.37 here), and only that: a gradient off by 1 still fails
+    slack = O.difference_rounding(p) / (2 * O.step(p.nodes[2].value))
+    assert abs(fd[0] - 1e-3) <= slack[0] < 1.0
+    tol = O.tolerance_for(p, "numerical")
+    assert O.compare({"v2": fd}, {"v2": np.array([1e-3])}, tol, "numerical", {"v2": slack}).ok
+    assert not O.compare({"v2": fd}, {"v2": np.array([1e-3 + 1.0])}, tol, "numerical", {"v2": slack}).ok

@@ -70,8 +70,10 @@ def tolerance_for(p: Program, oracle: str, dtype: str | None = None) -> Tol:
 
 
 def compare(expected: dict[Any, np.ndarray | None], observed: dict[Any, np.ndarray | None],
-            tol: Tol, oracle: str) -> Comparison:
-    """Elementwise ``|o - e| <= atol * scale + rtol * |e|``, scale = max(1, max|e| over all keys).
+            tol: Tol, oracle: str, slack: dict[Any, np.ndarray] | None = None) -> Comparison:
+    """Elementwise ``|o - e| <= atol * scale + rtol * |e| (+ slack)``, scale = max(1, max|e| over all keys).
+
+    ``slack``: per key, how far the oracle's own value may be off (``difference_rounding``).
 
     A None where an array is expected (or the reverse), a shape mismatch or a NaN fails.
     Each failing key is described by its worst element (the largest error among those out of
@@ -98,7 +100,7 @@ def compare(expected: dict[Any, np.ndarray | None], observed: dict[Any, np.ndarr
         diff = np.where(np.isnan(o) & ~np.isnan(e), np.inf, diff)
         max_abs = max(max_abs, float(np.nanmax(diff)))
         max_rel = max(max_rel, float(np.nanmax(diff)) / max(float(np.max(np.abs(e))), 1e-300))
-        allowed = atol * scale + rtol * np.abs(e)
+        allowed = atol * scale + rtol * np.abs(e) + (slack[k] if slack and k in slack else 0.0)
         off = diff > allowed
         if np.any(off):
             bad.append(_worst(k, o, e, diff, allowed, off, oracle) + _nonfinite(o, e))
@@ -146,6 +148,25 @@ def _step(x: np.ndarray, order: int) -> np.ndarray:
     """Step per element: eps^(1/3) for first derivatives, eps^(1/4) for second, times max(1, |x|)."""
     base = EPS64 ** (1.0 / 3.0) if order == 1 else EPS64 ** 0.25
     return base * np.maximum(1.0, np.abs(x))
+
+
+def step(x: np.ndarray) -> np.ndarray:
+    """The central-difference step ``numerical_grads`` takes for each element of leaf value ``x``."""
+    return _step(x, 1)
+
+
+@_oracle
+def difference_rounding(p: Program) -> float:
+    """How far each difference ``f(x + h) - f(x - h)`` of ``p.objective`` may be off by rounding alone.
+
+    Each evaluation ends in a float64 sum of the terms ``c_j y_j`` (or ``y_j``), rounded by up to
+    ``eps * sum |c_j y_j|``; a difference quotient divides two such errors by ``2 h``.  Where the terms
+    are large and the derivative small (an output of 1e9 whose gradient is 1e-2) that is more than the
+    table's tolerance: central differences cannot tell the answer that finely, whatever the engine did.
+    A lower bound (the ops before the sum round too), so a wrong gradient still shows."""
+    y = np.asarray(p.evaluate()[p.output], dtype=np.float64)
+    terms = y if p.cotangent is None else p.cotangent * y
+    return 2.0 * EPS64 * float(np.sum(np.abs(terms)))
 
 
 @_oracle
