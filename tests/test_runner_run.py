@@ -141,9 +141,9 @@ def test_torch_grad_aliasing_bug_is_found_and_listed_as_known() -> None:
     """A real PyTorch bug the harness found: .grad of 0-d leaves fed by stack() alias one
     buffer, so a second backward counts twice.  conformance/engines/expectations/torch.toml lists it.
 
-    Seed 14: with values drawn by hypothesis (shrinking to simple numbers) seeds 0-13 miss it at
-    ci; the corpus entries in corpus/ replay it on every run whatever the seed."""
-    rr = run(resolve("torch"), profile="ci", ops=["stack"], properties=["retain_graph_twice"], seed=14, corpus=False)
+    Seed 0: with values drawn by hypothesis, most seeds miss it at ci (9 of seeds 0-59 find it on the
+    shared draws of runner/draws.py); the corpus entries in corpus/ replay it on every run whatever the seed."""
+    rr = run(resolve("torch"), profile="ci", ops=["stack"], properties=["retain_graph_twice"], seed=0, corpus=False)
     failed = [r for r in rr.results if r.status == Status.FAILED]
     assert failed and failed[0].reproducer and "M.stack" in failed[0].reproducer
     expectations.apply(rr.results, expectations.load(ROOT / "conformance" / "engines" / "expectations" / "torch.toml"))

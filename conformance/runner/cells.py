@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from hypothesis import example as hexample
 from hypothesis import given, settings
 from hypothesis import seed as hseed
 from hypothesis.errors import Flaky, HypothesisException, StopTest, Unsatisfiable, UnsatisfiedAssumption
@@ -24,6 +25,7 @@ from conformance.checks.properties import PROPERTIES, Property
 from conformance.checks.properties.base import Evidence
 from conformance.engines.adapter import COMPILES, Adapter
 from conformance.engines.contract import WrongResultError, checked
+from conformance.runner import draws
 from conformance.runner.profiles import ANY_OP_FACTOR, Profile, cell_seed
 from conformance.runner.reproducer import script
 from conformance.runner.findings import signature_of
@@ -264,41 +266,64 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
     if op == ANY_OP and not ops:
         return Result(status=Status.NOT_APPLICABLE, message="engine has none of the selected ops", **base)
     t0 = time.perf_counter()
+    try:
+        with shape_pool.bounded(shape_bound(adapter, shapes), run_seed):
+            shape_pool.prepare([op] if op != ANY_OP else ops)
+            shown = None
+            if op != ANY_OP and draws.key_of(prop) is not None:
+                mates = draws.sharing(prop, profile.name)
+                pool = max(2, round(max(nominal_examples(profile, p) for p in mates) * scale * draws.SLACK))
+                passed, shown = draws.check(adapter, prop, op, dtype, profile.name, run_seed, available, n, pool)
+                if passed is not None:
+                    examples, worst, oracles_used = passed
+                    return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
+                                  oracles=sorted(oracles_used), examples=examples,
+                                  duration_s=time.perf_counter() - t0, **base)
+            r = _explored(adapter, prop, op, dtype, profile, run_seed, ops, selection, available, n, base, t0)
+            if shown is not None and r.status == Status.PASSED:
+                # the cell's own exploration missed what a shared example showed: show it to hypothesis first
+                r = _explored(adapter, prop, op, dtype, profile, run_seed, ops, selection, available, n, base, t0,
+                              explicit=shown)
+            return r
+    finally:
+        restore_grad_mode(adapter)
+
+
+def _explored(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
+              ops: Sequence[str], selection: Sequence[str] | None, available: frozenset[str], n: int,
+              base: dict[str, Any], t0: float, explicit: Any = None) -> Result:
+    """The cell as a hypothesis test of its own (``explicit``: an example to try first), explored again
+    after each failure with that bug set aside (see :func:`_run_cell`)."""
     failures: list[Failure] = []
     masked: set[str] = set()
     ignored: set[str] = set()
     examples, worst, oracles_used = 0, (0.0, 0.0), set()
-    try:
-        with shape_pool.bounded(shape_bound(adapter, shapes), run_seed):
-            shape_pool.prepare([op] if op != ANY_OP else ops)
-            for rnd in range(1 + EXTRA_ROUNDS):
-                drawn = [o for o in ([op] if op != ANY_OP else ops) if o not in masked]
-                if not drawn:
-                    break
-                known = {(f.culprit.get("op") or f.culprit["rule"], f.signature) for f in failures}
-                state = _explore(adapter, prop, op, dtype, profile, run_seed, drawn, available - masked,
-                                 n if rnd == 0 else max(2, n // 2), rnd, ignored, known)
-                examples += state["count"]
-                worst = (max(worst[0], state["worst"][0]), max(worst[1], state["worst"][1]))
-                oracles_used |= state.get("oracles", set())
-                if rnd == 0 and "not_applicable" in state:
-                    return Result(status=Status.NOT_APPLICABLE, message=state["not_applicable"], **base)
-                f = state.get("failure")
-                if f is None:
-                    break
-                if any(f.signature == g.signature and f.culprit == g.culprit for g in failures):
-                    break  # the same bug again, under other numbers
-                f.reproducer = script(adapter, prop, op, f.example, f.message, run_seed, selection)
-                failures.append(f)
-                if f.fault == "harness":
-                    break
-                if f.culprit.get("op") and f.culprit["op"] != op and f.culprit["op"] not in masked:
-                    masked.add(f.culprit["op"])  # a glue op's bug: explore on without that op
-                else:
-                    ignored.add(f.cheap)  # the op's (or rule's) own bug: explore on, ignoring it
-    finally:
-        restore_grad_mode(adapter)
-    base.update(examples=examples, duration_s=time.perf_counter() - t0)
+    for rnd in range(1 + EXTRA_ROUNDS):
+        drawn = [o for o in ([op] if op != ANY_OP else ops) if o not in masked]
+        if not drawn:
+            break
+        known = {(f.culprit.get("op") or f.culprit["rule"], f.signature) for f in failures}
+        state = _explore(adapter, prop, op, dtype, profile, run_seed, drawn, available - masked,
+                         n if rnd == 0 else max(2, n // 2), rnd, ignored, known, explicit if rnd == 0 else None)
+        examples += state["count"]
+        worst = (max(worst[0], state["worst"][0]), max(worst[1], state["worst"][1]))
+        oracles_used |= state.get("oracles", set())
+        if rnd == 0 and "not_applicable" in state:
+            return Result(status=Status.NOT_APPLICABLE, message=state["not_applicable"], **base)
+        f = state.get("failure")
+        if f is None:
+            break
+        if any(f.signature == g.signature and f.culprit == g.culprit for g in failures):
+            break  # the same bug again, under other numbers
+        f.reproducer = script(adapter, prop, op, f.example, f.message, run_seed, selection)
+        failures.append(f)
+        if f.fault == "harness":
+            break
+        if f.culprit.get("op") and f.culprit["op"] != op and f.culprit["op"] not in masked:
+            masked.add(f.culprit["op"])  # a glue op's bug: explore on without that op
+        else:
+            ignored.add(f.cheap)  # the op's (or rule's) own bug: explore on, ignoring it
+    base = dict(base, examples=examples, duration_s=time.perf_counter() - t0)
     if not failures:
         return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
                       oracles=sorted(oracles_used), **base)
@@ -307,7 +332,7 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
 
 def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
              drawn: list[str], available: frozenset[str], n: int, rnd: int, ignored: set[str],
-             known: set[tuple[str, str]] | None = None) -> dict[str, Any]:
+             known: set[tuple[str, str]] | None = None, explicit: Any = None) -> dict[str, Any]:
     """One hypothesis exploration of the cell; ``state["failure"]`` holds the shrunk failure, if any.
 
     Failures whose signature is in ``ignored``, or whose culprit node is a ``known`` (op,
@@ -361,6 +386,8 @@ def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
             state["evidence"] = ev
             raise _Mismatch(ev.message)
 
+    if explicit is not None:  # hypothesis runs explicit examples first, as they are (never shrunk)
+        test = hexample(explicit)(test)
     # no example database (profiles say database=None), so no key is needed: without this hypothesis
     # computes one from test()'s source for every cell (inspect + tokenize, ~17 ms a cell)
     test._hypothesis_internal_database_key = None  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ from conformance.engines.adapter import Adapter
 from conformance.errors import ConfigError, unknown_name
 from conformance.runner import corpus as project_corpus
 from conformance.runner import deviations as deviation_file
+from conformance.runner import draws
 from conformance.runner.budget import Budget, Limits, budget_line
 from conformance.runner.cells import Cell, nominal_examples, plan, run_cell, shape_bound
 from conformance.runner.profiles import HARNESS_VERSION, PROFILES, resolve_seed
@@ -276,7 +277,7 @@ def _in_process(adapter: Adapter, profile: str, ops: Sequence[str] | None, prope
     started(rr)
     rr.info.shapes = shape_bound(adapter, limits.shapes)
     engine_ops = [o for o in (ops or list(REGISTRY)) if adapter.has_op(o)]
-    for index, cell in cells:
+    for index, cell in draws.grouped(cells, lambda c: draws.group_of(*c)):  # a shared draw's cells together
         prop, op, dtype = cell
         finished(index, run_cell(adapter, prop, op, dtype, PROFILES[profile], seed, engine_ops, ops,
                                  shapes=limits.shapes, scale=limits.scale(cell)))
@@ -290,7 +291,8 @@ def _in_workers(engine: str, profile: str, ops: Sequence[str] | None, properties
                 limits: Limits) -> None:
     pool = WorkerPool(WorkerConfig(engine, profile, seed, list(ops) if ops else None, timeout, limits.shapes), n,
                       on_ready=lambda info: ready(info.name),
-                      scale_of=lambda c: limits.scale((PROPERTIES[c[0]], c[1], c[2])))
+                      scale_of=lambda c: limits.scale((PROPERTIES[c[0]], c[1], c[2])),
+                      group_of=lambda c: draws.group_of(PROPERTIES[c[0]], c[1], c[2]))
     rr = RunResults(run_info(engine, None, None, profile, seed, properties, argv))
     started(rr)
 
@@ -301,7 +303,8 @@ def _in_workers(engine: str, profile: str, ops: Sequence[str] | None, properties
             rr.info.shapes = pool.info.shapes
         finished(index, r)
 
-    pool.run([(i, (prop.name, op, dtype)) for i, (prop, op, dtype) in cells], first)
+    together = draws.grouped(cells, lambda c: draws.group_of(*c))  # a shared draw's cells in one worker
+    pool.run([(i, (prop.name, op, dtype)) for i, (prop, op, dtype) in together], first)
 
 
 def run_info(name: str, version: str | None, torch_version: str | None, profile: str, seed: int,

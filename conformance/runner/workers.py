@@ -28,6 +28,7 @@ How a worker process starts (a fork from a forkserver with torch preloaded) is r
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import pickle
 import signal
@@ -38,7 +39,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 from conformance.checks.properties import PROPERTIES
 from conformance.engines import resolve
@@ -56,6 +57,8 @@ from conformance.spec.ops import REGISTRY
 STARTUP_TIMEOUT = 120.0
 #: cells sent to a worker ahead of its answers
 DEPTH = 2
+#: cells looked at for one of a worker's draw group (a group has a handful; runner/draws.py)
+LOOKAHEAD = 64
 #: an example is a hang after this many times the timeout in wall time, however busy it was
 WALL_SLACK = 10.0
 #: below this share of one core over the wall time, a late worker is blocked, not descheduled
@@ -159,6 +162,7 @@ class _Worker:
     last: bytes | None = None  # pickled program of the example running now
     since: float = 0.0  # when the example running now (or the cell, before its first) began
     cpu0: float | None = None  # the worker's CPU seconds then (None: the OS does not say)
+    group: Hashable = None  # the draw group (runner/draws.py) of the cell last sent to it
 
 
 @dataclass
@@ -177,6 +181,7 @@ class WorkerPool:
     spawned: int = 0  # workers started, restarts included
     on_ready: Callable[[EngineInfo], None] | None = None  # called once, when the first worker is up
     scale_of: Callable[[Cell], float] | None = None  # the share of its examples a cell gets (--budget)
+    group_of: Callable[[Cell], Hashable] | None = None  # cells sharing one draw (runner/draws.py)
 
     def _spawn(self) -> _Worker:
         ctx = start_context(__name__)
@@ -197,7 +202,7 @@ class WorkerPool:
             while todo or any(w.queue for w in self.workers):
                 for w in self.workers:
                     while w.info is not None and len(w.queue) < DEPTH and todo:
-                        index, cell = todo.popleft()
+                        index, cell = self._take(todo, w)
                         if cell[1] in self.crashed:
                             on_result(index, self._blocked(cell))
                         else:
@@ -209,6 +214,26 @@ class WorkerPool:
                     self.workers[k] = self._service(w, on_result, todo)
         finally:
             self.close()
+
+    def _take(self, todo: deque, w: _Worker) -> tuple[int, Cell]:
+        """The next cell for ``w``: one of the draw group it is on, else one of a group no other worker
+        is on, else the first.  Shared examples are drawn once per process (runner/draws.py), so a
+        group split between workers would be drawn by each."""
+        if self.group_of is None:
+            return todo.popleft()
+        others = {v.group for v in self.workers if v is not w}
+        pick = None
+        for k, (_, cell) in enumerate(itertools.islice(todo, LOOKAHEAD)):
+            group = self.group_of(cell)
+            if group == w.group:
+                pick = k
+                break
+            if pick is None and group not in others:
+                pick = k
+        item = todo[pick or 0]
+        del todo[pick or 0]
+        w.group = self.group_of(item[1])
+        return item
 
     def _assign(self, w: _Worker, index: int, cell: Cell) -> None:
         w.queue.append((index, cell))

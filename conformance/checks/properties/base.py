@@ -112,6 +112,14 @@ class Property:
         return [o for o in ops if o in REGISTRY and REGISTRY[o].torch_equivalent]
 
 
+def nonscalar_programs(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
+    """Programs around ``ops[0]`` with a random cotangent v (the output is not summed to a scalar).
+
+    One function for every property that asks for such programs: per-op properties with the same
+    strategy share their drawn examples (runner/draws.py), so a twin of this function would draw twice."""
+    return programs(ops[0], dtype, scalar_output=False, available=available)
+
+
 def differentiable(op: str) -> bool:
     """Whether ``op``'s result is floating (an op the registry does not know is taken to be)."""
     spec = REGISTRY.get(op)

@@ -19,15 +19,16 @@ None (the output depends on no tangent) is read as zero.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from conformance.checks import oracles as O
-from conformance.checks.properties.base import Evidence, from_comparison, named, prop, require_smooth
+from conformance.checks.properties.base import (Evidence, from_comparison, named, nonscalar_programs, prop,
+                                                require_smooth)
 from conformance.engines import adapter as caps
 from conformance.spec.ops import REGISTRY
-from conformance.spec.programs import NP_DTYPES, Program, programs
+from conformance.spec.programs import NP_DTYPES, Program
 
 #: unit roundoff of each dtype: the size of one rounding, the unit of the transpose rule's tolerance
 UNIT_ROUNDOFF = {dt: float(np.finfo(t).eps) / 2 for dt, t in NP_DTYPES.items()}
@@ -74,11 +75,6 @@ def _jvp(A: Any, p: Program) -> Evidence:
     exp = O.numerical_jvp(p, u)
     c = O.compare({"J u": exp}, {"J u": obs}, O.tolerance_for(p, "numerical"), "numerical")
     return from_comparison(c, {"J u": exp}, {"J u": obs}, "numerical", p, "forward-mode tangent")
-
-
-def _nonscalar(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
-    """Programs with a random cotangent v (the output is not summed to a scalar)."""
-    return programs(ops[0], dtype, scalar_output=False, available=available)
 
 
 def transpose_tolerance(p: Program, v: np.ndarray, ju: np.ndarray, jtv: list[np.ndarray],
@@ -142,7 +138,7 @@ def cancelled_terms(p: Program, vals: list[np.ndarray], u: dict[int, np.ndarray]
 
 
 @prop("jvp_vjp_transpose", family="forward", capabilities={caps.FORWARD_AD}, methods={"jvp"}, oracles={"rule"},
-      strategy=_nonscalar, cost=1.5)
+      strategy=nonscalar_programs, cost=1.5)
 def _jvp_vjp_transpose(A: Any, p: Program) -> Evidence:
     """<v, J u> from forward mode equals <J^T v, u> from reverse mode, to rounding (no oracle needed).
 
@@ -180,12 +176,8 @@ def _jvp_vjp_transpose(A: Any, p: Program) -> Evidence:
                     diff / max(abs(reverse), 1e-300), ["rule"], p)
 
 
-def _hvp_strategy(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
-    return programs(ops[0], dtype, available=available)
-
-
 @prop("jvp_of_grad", family="forward", capabilities={caps.FORWARD_AD, caps.HIGHER_ORDER, caps.FUNCTIONAL_GRAD},
-      methods={"jvp", "grad"}, oracles={"numerical-2nd-order"}, dtypes=("float64",), strategy=_hvp_strategy,
+      methods={"jvp", "grad"}, oracles={"numerical-2nd-order"}, dtypes=("float64",),
       cost=4.0)
 def _jvp_of_grad(A: Any, p: Program) -> Evidence:
     """Forward-over-reverse: the forward-mode tangent of the gradient (H u) equals the numerical Hessian-vector product.

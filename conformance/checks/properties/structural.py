@@ -2,14 +2,14 @@
 no mutation of inputs or cotangent, and no aliasing of ``.grad`` with other buffers."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from conformance.checks import oracles as O
-from conformance.checks.properties.base import Evidence, from_comparison, named, prop, violations
+from conformance.checks.properties.base import Evidence, from_comparison, named, nonscalar_programs, prop, violations
 from conformance.engines import adapter as caps
-from conformance.spec.programs import Program, programs
+from conformance.spec.programs import Program
 
 
 @prop("grad_dtype_shape", family="structural", methods={"grad_tensor"}, oracles={"rule"})
@@ -30,11 +30,7 @@ def _dtype_shape(A: Any, p: Program) -> Evidence:
     return violations(problems, p)
 
 
-def _nonscalar(ops: Sequence[str], dtype: str, available: frozenset[str] | None = None) -> Any:
-    return programs(ops[0], dtype, scalar_output=False, available=available)
-
-
-@prop("zero_cotangent", family="structural", oracles={"rule-zero"}, strategy=_nonscalar)
+@prop("zero_cotangent", family="structural", oracles={"rule-zero"}, strategy=nonscalar_programs)
 def _zero_cotangent(A: Any, p: Program) -> Evidence:
     """A zero cotangent gives exactly zero leaf gradients."""
     out_shape = p.evaluate()[p.output].shape

@@ -1,0 +1,136 @@
+"""Shared draws: per-op properties that ask for the same kind of example are checked on one draw.
+
+Most per-op properties draw the same examples -- ``programs(op, dtype)``, or the non-scalar
+programs of ``nonscalar_programs`` -- and drawing is most of a cell's cost (hypothesis's strategies
+and engine: ~70 % of a ``ci`` run, against ~25 % for the checks).  So the cells of such properties
+do not each run a hypothesis test of their own: the examples of one (strategy, op, dtype) are drawn
+once, under a seed of their own, and every cell of that strategy runs its check over them in a
+plain loop.  A cell whose check passes on its share of them (its property's example count) is
+passed; a cell where anything else happens -- a wrong answer, an exception, examples its adapter
+rejected until too few were left -- runs as a cell always did, a hypothesis test under the cell's
+own seed that shrinks what it finds (runner/cells.py).  What the shared examples showed is never
+dropped: should that exploration find nothing, it is run again with the failing shared example
+given to hypothesis first.
+
+The drawn examples depend only on the strategy, op, dtype, run seed, pool size and the engine's ops,
+never on which properties a run selected or on what their checks did, so a cell's result does not
+depend on which other cells ran: serial, parallel and sharded runs agree cell for cell.
+"""
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+from typing import Any, Callable, Hashable, Sequence
+
+from hypothesis import Phase, given, settings
+from hypothesis import seed as hseed
+from hypothesis.errors import UnsatisfiedAssumption
+
+from conformance.checks.properties import PROPERTIES, Property
+from conformance.checks.properties.base import outside_hypothesis
+from conformance.engines.adapter import Adapter
+from conformance.runner.profiles import cell_seed
+from conformance.spec import shape_pool
+
+#: draws kept per process; a run goes through one (strategy, op, dtype) after another (session.py)
+CACHED = 8
+#: examples drawn beyond the largest count a sharing property needs, for the ones an adapter rejects
+SLACK = 1.25
+
+_CACHE: "OrderedDict[Hashable, tuple[int, list[Any]]]" = OrderedDict()
+
+
+def key_of(prop: Property) -> Callable[..., Any] | str | None:
+    """What ``prop`` draws from when it shares its draws (its strategy, ``"programs"`` for the default), else None.
+
+    Only per-op properties share, and only with another property of the same strategy (by identity:
+    two functions with the same body draw twice)."""
+    if not prop.per_op:
+        return None
+    mates = [p for p in PROPERTIES.values() if p.per_op and p.strategy is prop.strategy]
+    if len(mates) < 2:
+        return None
+    return prop.strategy if prop.strategy is not None else "programs"
+
+
+def sharing(prop: Property, profile: str) -> list[Property]:
+    """The properties of ``profile`` that share ``prop``'s draws (``prop`` included), or [] if it draws alone."""
+    if key_of(prop) is None:
+        return []
+    return [p for p in PROPERTIES.values()
+            if p.per_op and p.strategy is prop.strategy and (profile in p.profiles or p is prop)]
+
+
+def examples(prop: Property, op: str, dtype: str, n: int, seed: int, profile: str,
+             available: frozenset[str], context: Hashable = None) -> list[Any]:
+    """The shared examples of ``prop``'s strategy for ``op`` in ``dtype``: ``n`` drawn under ``seed``
+    (a longer list drawn earlier in this process serves too: under a ``--budget`` the counts vary).
+
+    ``context``: whatever else shapes the draw (the shape bound in force); part of the cache key."""
+    key = (key_of(prop), op, dtype, seed, profile, available, context)
+    if key in _CACHE and _CACHE[key][0] >= n:
+        _CACHE.move_to_end(key)
+        return _CACHE[key][1]
+    drawn: list[Any] = []
+    strategy = prop.examples([op], dtype, available)
+
+    @settings(settings.get_profile(f"conformance-{profile}"), max_examples=n, phases=(Phase.generate,))
+    @hseed(seed)
+    @given(strategy)
+    def collect(example: Any) -> None:
+        drawn.append(example)
+
+    collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]  # no database: no key
+    collect()
+    _CACHE[key] = (n, drawn)  # n asked for: hypothesis may find fewer distinct examples
+    _CACHE.move_to_end(key)
+    while len(_CACHE) > CACHED:
+        _CACHE.popitem(last=False)
+    return drawn
+
+
+def check(adapter: Adapter, prop: Property, op: str, dtype: str, profile: str, run_seed: int,
+          available: frozenset[str], n: int, pool: int) -> tuple[Any, Any]:
+    """Check ``prop`` on the first ``n`` examples it can judge of the ``pool`` drawn for its strategy.
+
+    Returns ``((examples, worst, oracles), None)`` when they all pass; otherwise ``(None, example)``
+    with the example that failed or raised (None when the adapter rejected too many to judge ``n``):
+    the cell is then explored as a cell of its own."""
+    shared = examples(prop, op, dtype, pool, cell_seed(run_seed, "draws", op, dtype), profile, available,
+                      shape_pool.active())
+    judged, worst, oracles = 0, (0.0, 0.0), set()
+    with outside_hypothesis():
+        for example in shared:
+            if judged >= n:
+                break
+            example = copy.deepcopy(example)  # an engine that writes into its inputs changes only its own copy
+            try:
+                ev = prop.check(adapter, example)
+            except UnsatisfiedAssumption:
+                continue  # a kink, or an input the adapter cannot express: not judged
+            except Exception:  # noqa: BLE001 - the cell's own exploration says what it was, and shrinks it
+                return None, example
+            if not ev.ok:
+                return None, example
+            judged += 1
+            oracles.update(ev.oracles)
+            if ev.max_abs is not None:
+                worst = (max(worst[0], ev.max_abs), max(worst[1], ev.max_rel or 0.0))
+    if judged < n:
+        return None, None
+    return (judged, worst, oracles), None
+
+
+def group_of(prop: Property, op: str, dtype: str) -> Hashable:
+    """The draw a cell uses: cells with the same group run best one after another in one process."""
+    name = key_of(prop)
+    return (getattr(name, "__qualname__", name), op, dtype) if name is not None else (prop.name, op, dtype)
+
+
+def grouped(cells: Sequence[tuple[int, Any]], group: Callable[[Any], Hashable]) -> list[tuple[int, Any]]:
+    """``(index, cell)`` pairs reordered so that the cells of one group are adjacent, groups in the
+    order of their first cell (a stable sort; results are still reported in plan order)."""
+    first: dict[Hashable, int] = {}
+    for pos, (_, cell) in enumerate(cells):
+        first.setdefault(group(cell), pos)
+    return sorted(cells, key=lambda ic: first[group(ic[1])])

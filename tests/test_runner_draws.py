@@ -1,0 +1,72 @@
+"""Shared draws (runner/draws.py): per-op properties with one strategy check the same drawn examples."""
+from __future__ import annotations
+
+import pytest
+
+from conformance import run
+from conformance.checks.properties import PROPERTIES
+from conformance.checks.properties import base
+from conformance.engines import resolve
+from conformance.runner import draws
+from conformance.runner.results import Status
+
+
+def test_properties_of_one_strategy_draw_once_per_op_and_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three properties drawing programs(op, dtype) build that strategy once, not once per cell."""
+    built = []
+    real = base.programs
+
+    def counting(*args, **kwargs):
+        built.append(args[:2])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(base, "programs", counting)
+    monkeypatch.setattr(draws, "_CACHE", type(draws._CACHE)())
+    rr = run(resolve("refengine"), profile="quick", ops=["sin"], properties=["forward", "grad_vs_torch", "jvp"],
+             dtypes=["float64"], seed=0, corpus=False)
+    assert [r.status for r in rr.results] == [Status.PASSED] * 3
+    assert built == [("sin", "float64")]
+    assert all(r.examples == draws_needed for r, draws_needed in zip(rr.results, (6, 6, 4)))
+
+
+def test_who_shares_is_read_off_the_strategies() -> None:
+    """The default strategy and nonscalar_programs are shared; a property with a strategy of its own is not."""
+    assert draws.key_of(PROPERTIES["forward"]) == draws.key_of(PROPERTIES["higher_order"]) == "programs"
+    assert draws.key_of(PROPERTIES["vjp"]) is draws.key_of(PROPERTIES["zero_cotangent"]) is base.nonscalar_programs
+    assert draws.key_of(PROPERTIES["stability"]) is None  # its own strategy: a cell of its own
+    assert draws.key_of(PROPERTIES["leaf_rule"]) is None  # op-independent
+
+
+def test_a_failure_only_a_shared_example_shows_is_not_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine wrong on one shared example's exact input: the cell's own exploration (another seed)
+    never draws it, so the cell is explored again with that example first -- and fails."""
+    import numpy as np
+    import torch
+    from broken_engines.engines import _Broken
+
+    from conformance.runner.profiles import PROFILES, cell_seed
+    from conformance.spec.ops import REGISTRY
+
+    prop = PROPERTIES["forward"]
+    pool = draws.examples(prop, "sin", "float64", 8, cell_seed(0, "draws", "sin", "float64"), "quick",
+                          frozenset(REGISTRY))
+    values = [float(v) for ex in pool for n in ex.nodes if n.op is None for v in np.ravel(n.value)]
+    magic = next(v for v in values if abs(v) > 0.01 and v not in (0.5, 1.0, 2.0, -1.0, -2.0))
+
+    class SinWrongAtOneInput(_Broken):
+        """sin wrong when its input holds one exact float (a bug a drawn example hits by luck)."""
+
+        def apply(self, op, inputs, params):
+            out = super().apply(op, inputs, params)
+            if op == "sin" and bool(torch.any(inputs[0].detach() == magic)):
+                return out + 1.0
+            return out
+
+    calls = []
+    real = draws.check
+    monkeypatch.setattr(draws, "check", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    rr = run(SinWrongAtOneInput(), profile="quick", ops=["sin"], properties=["forward"], dtypes=["float64"],
+             seed=0, corpus=False)
+    assert calls and calls[0][0] is None and calls[0][1] is not None  # the shared examples showed it
+    (r,) = rr.results
+    assert r.status == Status.FAILED and "forward" in r.message, (r.status, r.message)
+    assert PROFILES["quick"].max_examples == 6
