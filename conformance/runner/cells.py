@@ -270,10 +270,11 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
         with shape_pool.bounded(shape_bound(adapter, shapes), run_seed):
             shape_pool.prepare([op] if op != ANY_OP else ops)
             shown = None
-            if op != ANY_OP and draws.key_of(prop) is not None:
+            if draws.key_of(prop) is not None:
                 mates = draws.sharing(prop, profile.name)
-                pool = max(2, round(max(nominal_examples(profile, p) for p in mates) * scale * draws.SLACK))
-                passed, shown = draws.check(adapter, prop, op, dtype, profile.name, run_seed, available, n, pool)
+                pool = max(2, round(max(nominal_examples(profile, p) for p in mates) * scale))
+                passed, shown = draws.check(adapter, prop, op, [op] if op != ANY_OP else ops, dtype, profile.name,
+                                            run_seed, available, n, pool)
                 if passed is not None:
                     examples, worst, oracles_used = passed
                     return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],

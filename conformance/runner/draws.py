@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
 from hypothesis import Phase, given, settings
 from hypothesis import seed as hseed
@@ -34,69 +34,87 @@ from conformance.spec import shape_pool
 
 #: draws kept per process; a run goes through one (strategy, op, dtype) after another (session.py)
 CACHED = 8
-#: examples drawn beyond the largest count a sharing property needs, for the ones an adapter rejects
-SLACK = 1.25
+#: more examples drawn when a cell's adapter rejected too many (each batch half the first), at most this often
+EXTENSIONS = 3
 
-_CACHE: "OrderedDict[Hashable, tuple[int, list[Any]]]" = OrderedDict()
+_CACHE: "OrderedDict[Hashable, _Pool]" = OrderedDict()
+
+
+class _Pool:
+    """The shared examples of one key: a first batch of ``n``, then smaller ones as a cell needs them."""
+
+    def __init__(self, draw: Callable[[int, int], list[Any]], n: int) -> None:
+        self.draw, self.n, self.batches = draw, n, []  # draw(count, batch number) -> examples
+
+    def __iter__(self) -> Iterator[Any]:
+        for k in range(1 + EXTENSIONS):
+            if k == len(self.batches):
+                self.batches.append(self.draw(self.n if k == 0 else max(2, self.n // 2), k))
+            yield from self.batches[k]
 
 
 def key_of(prop: Property) -> Callable[..., Any] | str | None:
     """What ``prop`` draws from when it shares its draws (its strategy, ``"programs"`` for the default), else None.
 
-    Only per-op properties share, and only with another property of the same strategy (by identity:
-    two functions with the same body draw twice)."""
-    if not prop.per_op:
-        return None
-    mates = [p for p in PROPERTIES.values() if p.per_op and p.strategy is prop.strategy]
-    if len(mates) < 2:
+    A property shares with the others of its kind (per-op, or op-independent) that have the same
+    strategy, by identity: two functions with the same body draw twice."""
+    if len(_mates(prop)) < 2:
         return None
     return prop.strategy if prop.strategy is not None else "programs"
+
+
+def _mates(prop: Property) -> list[Property]:
+    return [p for p in PROPERTIES.values() if p.per_op == prop.per_op and p.strategy is prop.strategy]
 
 
 def sharing(prop: Property, profile: str) -> list[Property]:
     """The properties of ``profile`` that share ``prop``'s draws (``prop`` included), or [] if it draws alone."""
     if key_of(prop) is None:
         return []
-    return [p for p in PROPERTIES.values()
-            if p.per_op and p.strategy is prop.strategy and (profile in p.profiles or p is prop)]
+    return [p for p in _mates(prop) if profile in p.profiles or p is prop]
 
 
-def examples(prop: Property, op: str, dtype: str, n: int, seed: int, profile: str,
-             available: frozenset[str], context: Hashable = None) -> list[Any]:
-    """The shared examples of ``prop``'s strategy for ``op`` in ``dtype``: ``n`` drawn under ``seed``
-    (a longer list drawn earlier in this process serves too: under a ``--budget`` the counts vary).
-
-    ``context``: whatever else shapes the draw (the shape bound in force); part of the cache key."""
-    key = (key_of(prop), op, dtype, seed, profile, available, context)
-    if key in _CACHE and _CACHE[key][0] >= n:
+def examples(prop: Property, ops: Sequence[str], dtype: str, n: int, seed: int, profile: str,
+             available: frozenset[str], context: Hashable = None) -> Iterable[Any]:
+    """The shared examples of ``prop``'s strategy over ``ops`` (per-op: the cell's op) in ``dtype``:
+    ``n`` drawn under ``seed``, then more as long as a cell asks for them (up to :data:`EXTENSIONS`
+    batches).  A pool drawn earlier in this process with a larger ``n`` serves too (under a
+    ``--budget`` the counts vary).  ``context``: whatever else shapes the draw (the shape bound in
+    force); part of the cache key."""
+    key = (key_of(prop), tuple(ops), dtype, seed, profile, available, context)
+    if key in _CACHE and _CACHE[key].n >= n:
         _CACHE.move_to_end(key)
-        return _CACHE[key][1]
-    drawn: list[Any] = []
-    strategy = prop.examples([op], dtype, available)
+        return _CACHE[key]
+    strategy = prop.examples(ops, dtype, available)
 
-    @settings(settings.get_profile(f"conformance-{profile}"), max_examples=n, phases=(Phase.generate,))
-    @hseed(seed)
-    @given(strategy)
-    def collect(example: Any) -> None:
-        drawn.append(example)
+    def draw(count: int, batch: int) -> list[Any]:
+        drawn: list[Any] = []
 
-    collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]  # no database: no key
-    collect()
-    _CACHE[key] = (n, drawn)  # n asked for: hypothesis may find fewer distinct examples
-    _CACHE.move_to_end(key)
+        @settings(settings.get_profile(f"conformance-{profile}"), max_examples=count, phases=(Phase.generate,))
+        @hseed(seed + batch)
+        @given(strategy)
+        def collect(example: Any) -> None:
+            drawn.append(example)
+
+        collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]  # no database: no key
+        collect()
+        return drawn
+
+    _CACHE[key] = pool = _Pool(draw, n)
     while len(_CACHE) > CACHED:
         _CACHE.popitem(last=False)
-    return drawn
+    return pool
 
 
-def check(adapter: Adapter, prop: Property, op: str, dtype: str, profile: str, run_seed: int,
+def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: str, profile: str, run_seed: int,
           available: frozenset[str], n: int, pool: int) -> tuple[Any, Any]:
-    """Check ``prop`` on the first ``n`` examples it can judge of the ``pool`` drawn for its strategy.
+    """Check ``prop`` on the first ``n`` examples it can judge of those drawn for its strategy (a first
+    batch of ``pool``).  ``ops``: what the examples are drawn over (``[op]`` for a per-op cell).
 
     Returns ``((examples, worst, oracles), None)`` when they all pass; otherwise ``(None, example)``
     with the example that failed or raised (None when the adapter rejected too many to judge ``n``):
     the cell is then explored as a cell of its own."""
-    shared = examples(prop, op, dtype, pool, cell_seed(run_seed, "draws", op, dtype), profile, available,
+    shared = examples(prop, ops, dtype, pool, cell_seed(run_seed, "draws", op, dtype), profile, available,
                       shape_pool.active())
     judged, worst, oracles = 0, (0.0, 0.0), set()
     with outside_hypothesis():
@@ -124,7 +142,7 @@ def check(adapter: Adapter, prop: Property, op: str, dtype: str, profile: str, r
 def group_of(prop: Property, op: str, dtype: str) -> Hashable:
     """The draw a cell uses: cells with the same group run best one after another in one process."""
     name = key_of(prop)
-    return (getattr(name, "__qualname__", name), op, dtype) if name is not None else (prop.name, op, dtype)
+    return (getattr(name, "__qualname__", name), prop.per_op, op, dtype) if name is not None else (prop.name, op, dtype)
 
 
 def grouped(cells: Sequence[tuple[int, Any]], group: Callable[[Any], Hashable]) -> list[tuple[int, Any]]:
