@@ -89,3 +89,27 @@ def test_generator_properties(op: str) -> None:
 
     check()
     assert all(v > 0 for v in stats.values()), stats  # the generator reaches every structure
+
+
+@pytest.mark.parametrize("op", ["conv2d", "gather", "sin"])
+def test_pickle_and_copy_give_the_same_program_with_arrays_of_its_own(op: str) -> None:
+    """Program.__reduce__ (raw bytes) and Program.copy: equal programs; writing into one changes nothing else."""
+    import pickle
+
+    from conformance.spec.program_json import encode_program
+
+    seen = []
+
+    @settings(max_examples=15, database=None, suppress_health_check=list(HealthCheck))
+    @seed(3)
+    @given(programs(op, "float32", scalar_output=False))
+    def check(p: Program) -> None:
+        for q in (pickle.loads(pickle.dumps(p)), p.copy()):
+            assert encode_program(q) == encode_program(p)
+            leaf = q.nodes[q.leaves[0]].value
+            leaf += 1.0  # an engine writing into its input
+            assert encode_program(q) != encode_program(p)
+            assert q.cotangent is not p.cotangent
+        seen.append(p)
+    check()
+    assert seen

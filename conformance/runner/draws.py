@@ -31,6 +31,7 @@ from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.adapter import Adapter
 from conformance.runner.profiles import cell_seed
 from conformance.spec import shape_pool
+from conformance.spec.programs import Program
 
 #: draws kept per process; a run goes through one (strategy, op, dtype) after another (session.py)
 CACHED = 8
@@ -121,7 +122,8 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
         for example in shared:
             if judged >= n:
                 break
-            example = copy.deepcopy(example)  # an engine that writes into its inputs changes only its own copy
+            # an engine that writes into its inputs changes only its own copy
+            example = example.copy() if isinstance(example, Program) else copy.deepcopy(example)
             try:
                 ev = prop.check(adapter, example)
             except UnsatisfiedAssumption:
