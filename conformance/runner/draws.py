@@ -120,8 +120,6 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
     judged, worst, oracles = 0, (0.0, 0.0), set()
     with outside_hypothesis():
         for example in shared:
-            if judged >= n:
-                break
             # an engine that writes into its inputs changes only its own copy
             example = example.copy() if isinstance(example, Program) else copy.deepcopy(example)
             try:
@@ -136,6 +134,8 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
             oracles.update(ev.oracles)
             if ev.max_abs is not None:
                 worst = (max(worst[0], ev.max_abs), max(worst[1], ev.max_rel or 0.0))
+            if judged == n:
+                break  # here, not before the next one: asking the pool for it would draw another batch
     if judged < n:
         return None, None
     return (judged, worst, oracles), None
