@@ -55,6 +55,20 @@ def test_saved_failure_replays_to_the_same_failure_then_clean_after_the_fix(bad_
     assert [o.verdict for o in after] == ["fixed"]
 
 
+def test_a_replayed_failure_is_the_same_finding_as_the_bug_drawn_afresh(bad_op: str, tmp_path: Path) -> None:
+    """A replay is diagnosed like a drawn failure: a run where one dtype's cell fails only by its
+    corpus replay still reports the bug once, on the op, with the same finding id."""
+    rr = run(resolve(ENGINE), profile="quick", ops=[bad_op], properties=["grad_vs_numerical"], seed=0, corpus=False)
+    fresh = [(f.id, f.culprit, sorted(map(tuple, f.cells))) for f in rr.findings()]
+    assert len(fresh) == 1 and fresh[0][1] == {"op": bad_op}
+    corpus.save_failures(rr, tmp_path)
+    (outcome,) = corpus.replay(resolve(ENGINE), corpus.load_dirs([tmp_path]))
+    k = next(k for k, r in enumerate(rr.results) if r.key == outcome.result.key)
+    rr.results[k] = outcome.result  # as if exploration had missed it and only the replay failed
+    assert rr.results[k].message.startswith(corpus.REPLAY_PREFIX)
+    assert [(f.id, f.culprit, sorted(map(tuple, f.cells))) for f in rr.findings()] == fresh
+
+
 def test_file_names_are_stable_and_resaving_does_not_duplicate(bad_op: str, tmp_path: Path) -> None:
     """Running the same failing cell twice leaves one file per failure, byte-identical."""
     first = _failures(tmp_path, bad_op)

@@ -328,7 +328,7 @@ def _explored(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
     if not failures:
         return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
                       oracles=sorted(oracles_used), **base)
-    return _failed(failures, op, prop, base)
+    return failed_result(failures, op, prop, base)
 
 
 def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
@@ -440,7 +440,7 @@ def restore_grad_mode(adapter: Adapter) -> None:
         torch.set_grad_enabled(True)
 
 
-def _failed(failures: list["Failure"], op: str, prop: Property, base: dict[str, Any]) -> Result:
+def failed_result(failures: list["Failure"], op: str, prop: Property, base: dict[str, Any]) -> Result:
     """The Result of a cell that found ``failures``: its own first failure decides the status;
     a cell whose every failure lies in another op reads blocked-by that op."""
     own = [f for f in failures if not f.blocked_by(op)]

@@ -31,7 +31,7 @@ from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines import resolve
 from conformance.engines.adapter import Adapter
 from conformance.errors import ConfigError
-from conformance.runner.cells import not_applicable, restore_grad_mode
+from conformance.runner.cells import diagnose, failed_result, not_applicable, restore_grad_mode
 from conformance.runner.profiles import HARNESS_VERSION
 from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, RunResults, Status
@@ -202,32 +202,36 @@ def replay_entry(adapter: Adapter, entry: Entry) -> Outcome:
         why = f"engine lacks op(s) {', '.join(o for o in used if not adapter.has_op(o))} used by the example"
     if why:
         return Outcome(entry, "not-applicable", why, seconds=time.perf_counter() - t0)
-    status, oracles, expected, observed, tb = Status.FAILED, [], None, None, None
+    status, ev, exc, tb = Status.FAILED, None, None, None
     try:
         with outside_hypothesis():
             ev = prop.check(adapter, example)
-        ok, msg, oracles, expected, observed = ev.ok, ev.message, ev.oracles, ev.expected, ev.observed
+        ok, msg = ev.ok, ev.message
     except UnsatisfiedAssumption:
         return Outcome(entry, "inconclusive", "the check discarded the example (e.g. it now sits on a kink)",
                        seconds=time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001 - an engine exception is still a failure
-        ok, msg, status, tb = False, f"{type(e).__name__}: {e}"[:500], Status.ERROR, traceback.format_exc()
+        ok, msg, status, exc, tb = False, f"{type(e).__name__}: {e}"[:500], Status.ERROR, e, traceback.format_exc()
     finally:
         restore_grad_mode(adapter)
-    dt = time.perf_counter() - t0
+    oracles = list(ev.oracles) if ev is not None else []
     if ok:
-        return Outcome(entry, "fixed", "", seconds=dt, oracles=list(oracles))
+        return Outcome(entry, "fixed", "", seconds=time.perf_counter() - t0, oracles=oracles)
+    # Diagnosed like a failure the cell found itself, so that a replayed bug and the same bug drawn
+    # afresh are one finding (same culprit and signature), not two.
+    failure = diagnose(adapter, prop, entry.op, status, msg, example, ev, exc, tb)
     where = entry.path.name if entry.path else "entry"
     repro = script(adapter, prop, entry.op, example, msg, entry.seed or 0)  # None when not scriptable
     if repro is not None:
         engine = adapter.spec or adapter.name
         repro = f"# {REPLAY_PREFIX}: conformance replay {entry.path or where} --engine {engine}\n" + repro
-    result = Result(engine=adapter.name, op=entry.op, property=entry.property, dtype=entry.dtype, status=status,
-                    examples=1, message=f"{REPLAY_PREFIX} {where}: {msg}"[:500], expected=expected,
-                    observed=observed, reproducer=repro, seed=entry.seed, duration_s=dt, oracles=list(oracles),
-                    traceback=tb, program=entry.example)
-    return Outcome(entry, "still-failing", msg, same_failure=msg == entry.message, seconds=dt, result=result,
-                   oracles=list(oracles))
+    failure.message, failure.reproducer = f"{REPLAY_PREFIX} {where}: {msg}"[:500], repro
+    result = failed_result([failure], entry.op, prop, dict(
+        engine=adapter.name, op=entry.op, property=entry.property, dtype=entry.dtype, examples=1,
+        seed=entry.seed, duration_s=time.perf_counter() - t0))
+    result.program = entry.example
+    return Outcome(entry, "still-failing", msg, same_failure=msg == entry.message, seconds=result.duration_s,
+                   result=result, oracles=oracles)
 
 
 def replay(adapter: Adapter, entries: Sequence[Entry]) -> list[Outcome]:
