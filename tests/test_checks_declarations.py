@@ -15,7 +15,7 @@ from conformance.checks.properties.base import Evidence, violations
 from conformance.engines import resolve
 from conformance.engines.adapter import Adapter
 from conformance.engines.contract import checked
-from conformance.runner.cells import plan
+from conformance.runner.plan import plan
 from conformance.runner.profiles import PROFILES
 from conformance.runner.results import ANY_OP, Status
 from conformance.spec.ops import REGISTRY

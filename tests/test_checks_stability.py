@@ -13,7 +13,7 @@ from conformance import run
 from conformance.checks.properties import PROPERTIES
 from conformance.checks.properties.stability import _numerical, _strategy
 from conformance.engines import resolve
-from conformance.runner.cells import plan
+from conformance.runner.plan import plan
 from conformance.runner.profiles import PROFILES
 from conformance.runner.results import Status
 from conformance.spec.ops import REGISTRY

@@ -10,7 +10,7 @@ from conformance import run
 from conformance.checks.diagnosis import culprit
 from conformance.checks.properties import PROPERTIES
 from conformance.engines import resolve
-from conformance.runner.cells import plan
+from conformance.runner.plan import plan
 from conformance.runner.profiles import PROFILES
 from conformance.runner.results import ANY_OP, Status
 from conformance.spec.programs import programs

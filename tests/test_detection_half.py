@@ -63,7 +63,7 @@ def test_half_cells_need_the_dtype_capability_and_an_op_torch_runs_in_it() -> No
 
 
 def test_quick_runs_no_half_cell() -> None:
-    from conformance.runner.cells import plan
+    from conformance.runner.plan import plan
     from conformance.runner.profiles import PROFILES
 
     assert not [c for c in plan(PROFILES["quick"]) if c[2] in ("float16", "bfloat16")]

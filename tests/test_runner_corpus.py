@@ -13,7 +13,7 @@ from conformance import run
 from conformance.cli.main import main
 from conformance.engines import resolve
 from conformance.runner import corpus
-from conformance.runner.cells import plan
+from conformance.runner.plan import plan
 from conformance.runner.profiles import PROFILES
 from conformance.runner.results import Status
 from conformance.spec import user_ops as userops

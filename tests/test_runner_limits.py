@@ -12,7 +12,7 @@ from conformance import ConfigError, run
 from conformance.engines import resolve
 from conformance.engines.adapter import ALL_CAPABILITIES, COMPILES
 from conformance.runner.budget import Budget
-from conformance.runner.cells import DEFAULT_SHAPE_POOL, shape_bound
+from conformance.runner.plan import DEFAULT_SHAPE_POOL, shape_bound
 from conformance.spec import shape_pool
 from conformance.spec.ops import REGISTRY
 

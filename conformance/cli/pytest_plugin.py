@@ -16,7 +16,7 @@ import pytest
 
 from conformance.engines import resolve
 from conformance.errors import ConfigError
-from conformance.runner.cells import plan
+from conformance.runner.plan import plan
 from conformance.runner.profiles import PROFILES, resolve_seed
 
 

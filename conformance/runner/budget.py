@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from conformance.runner.cells import Cell, nominal_examples
+from conformance.runner.plan import Cell, nominal_examples
 from conformance.runner.results import RunResults
 
 #: cells finished (with at least one example) before the measured rate is trusted

@@ -19,14 +19,14 @@ from hypothesis import given, settings
 from hypothesis import seed as hseed
 from hypothesis.errors import Flaky, HypothesisException, StopTest, Unsatisfiable, UnsatisfiedAssumption
 
-from conformance.checks import oracles as O
 from conformance.checks.diagnosis import culprit, fault_of, rejected_by_adapter
-from conformance.checks.properties import PROPERTIES, Property
+from conformance.checks.properties import Property
 from conformance.checks.properties.base import Evidence
-from conformance.engines.adapter import COMPILES, Adapter
+from conformance.engines.adapter import Adapter
 from conformance.engines.contract import WrongResultError, checked
 from conformance.runner import draws
-from conformance.runner.profiles import ANY_OP_FACTOR, Profile, cell_seed
+from conformance.runner.plan import nominal_examples, not_applicable, shape_bound, uncallable
+from conformance.runner.profiles import Profile, cell_seed
 from conformance.runner.reproducer import script
 from conformance.runner.findings import signature_of
 from conformance.runner.results import ANY_OP, Result, Status
@@ -35,7 +35,6 @@ from conformance.spec.ops import REGISTRY
 from conformance.spec.program_json import corpus_program
 from conformance.spec.programs import Program
 
-Cell = tuple[Property, str, str]  # (property, op, dtype)
 
 
 @dataclass
@@ -118,90 +117,6 @@ class _Mismatch(AssertionError):
 
 class _EngineError(Exception):
     """The engine raised where no error was expected (Status.ERROR)."""
-
-
-def plan(profile: Profile, ops: Sequence[str] | None = None, properties: Sequence[str] | None = None,
-         dtypes: Sequence[str] | None = None) -> list[Cell]:
-    """The cells of a run, in order: (property, op, dtype).  Any-op properties are one cell (op ``*``).
-
-    A property runs only in the profiles it declares (``mpmath_extreme``: thorough)."""
-    selected_ops = list(ops) if ops else list(REGISTRY)
-    cells = []
-    for name in properties or list(PROPERTIES):
-        prop = PROPERTIES[name]
-        if profile.name not in prop.profiles:
-            continue
-        targets = [o for o in selected_ops if prop.applies(o)] if prop.per_op else [ANY_OP]
-        cells += [(prop, o, dt) for o in targets for dt in prop.dtypes if not dtypes or dt in dtypes]
-    return cells
-
-
-def uncallable(adapter: Adapter, prop: Property, op: str) -> str | None:
-    """Why torch cannot call an op whose OpSpec says it has a torch equivalent, or None.
-
-    Asked where torch must call it: when the property consults the torch oracle, or when torch is
-    the engine under test.  A wrong namespace in the spec (``M.softplus`` for
-    ``torch.nn.functional.softplus``) would otherwise make those cells not-applicable -- untested,
-    and a run of nothing but them a false "conformant" -- so it is an error that says what to fix.
-    """
-    spec = REGISTRY.get(op)
-    if op == ANY_OP or spec is None or not spec.torch_equivalent:
-        return None
-    engine_is_torch = getattr(adapter, "M", None) is not None and getattr(adapter, "M") is sys.modules.get("torch")
-    if not (prop.uses_torch or engine_is_torch):
-        return None
-    try:
-        missing = O.torch_adapter().missing_names(op)
-    except Exception:  # noqa: BLE001 - no torch here: the cell itself reports why the oracle cannot run
-        return None
-    if not missing:
-        return None
-    names = ", ".join(f"M.{n}" for n in missing)
-    return (f"op {op}: its OpSpec names torch equivalent {spec.torch_equivalent!r}, but torch has no {names} "
-            f"(template {spec.template_for({})!r}); point the template at the namespace where torch has it "
-            "(e.g. M.nn.functional.NAME), or set torch_equivalent='' if torch has no such op")
-
-
-def not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> str | None:
-    """Why ``adapter`` cannot be asked this cell's question, or None when it can.
-
-    Read off the property's declaration; the most basic reason is given first.
-    """
-    missing = sorted(prop.capabilities - set(adapter.capabilities))
-    if missing:
-        return f"engine lacks capability {', '.join(missing)}"
-    if dtype not in adapter.capabilities:
-        return f"engine lacks dtype {dtype}"
-    if op != ANY_OP and not adapter.has_op(op):
-        return f"engine has no op {op}"
-    if op != ANY_OP and prop.uses_torch and op in REGISTRY and not REGISTRY[op].torch_equivalent:
-        return f"op {op} has no torch equivalent and {prop.name} needs the torch oracle"  # a user op
-    lacking = sorted(m for m in prop.methods if not adapter.implements(m))
-    if lacking:
-        return f"the check calls adapter method(s) {', '.join(lacking)}, which the adapter does not implement"
-    lacking = sorted(o for o in prop.helper_ops if not adapter.has_op(o))
-    if lacking:
-        return f"the check needs op(s) {', '.join(lacking)}, which the engine lacks"
-    if prop.refuses is not None and op != ANY_OP:
-        return prop.refuses(op, dtype)  # the oracle cannot judge this op in this dtype (torch refuses it)
-    return None
-
-
-#: input shapes per op and rank for an engine that declares the ``compiles`` capability (``--shapes``)
-DEFAULT_SHAPE_POOL = 3
-
-
-def shape_bound(adapter: Adapter, shapes: int | None) -> int | None:
-    """The shape pool size of a run (None: unbounded): ``shapes`` as given (0: unbounded), else
-    :data:`DEFAULT_SHAPE_POOL` for an engine that compiles, else unbounded."""
-    if shapes is None:
-        return DEFAULT_SHAPE_POOL if COMPILES in adapter.capabilities else None
-    return shapes or None
-
-
-def nominal_examples(profile: Profile, prop: Property) -> int:
-    """The examples a cell of ``prop`` gets in ``profile`` (before a ``--budget`` scales them)."""
-    return max(2, round(profile.max_examples / prop.cost * (1 if prop.per_op else ANY_OP_FACTOR)))
 
 
 #: explorations of one cell: the first, then up to this many more with each found bug set aside

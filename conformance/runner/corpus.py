@@ -31,7 +31,8 @@ from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines import resolve
 from conformance.engines.adapter import Adapter
 from conformance.errors import ConfigError
-from conformance.runner.cells import diagnose, failed_result, not_applicable, restore_grad_mode
+from conformance.runner.cells import diagnose, failed_result, restore_grad_mode
+from conformance.runner.plan import not_applicable
 from conformance.runner.profiles import HARNESS_VERSION
 from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, RunResults, Status

@@ -42,7 +42,8 @@ from conformance.runner import corpus as project_corpus
 from conformance.runner import deviations as deviation_file
 from conformance.runner import draws
 from conformance.runner.budget import Budget, Limits, budget_line
-from conformance.runner.cells import Cell, nominal_examples, plan, run_cell, shape_bound
+from conformance.runner.cells import run_cell
+from conformance.runner.plan import Cell, nominal_examples, plan, shape_bound
 from conformance.runner.profiles import HARNESS_VERSION, PROFILES, resolve_seed
 from conformance.runner.results import Result, RunInfo, RunResults
 from conformance.runner.workers import WorkerConfig, WorkerPool

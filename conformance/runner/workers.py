@@ -44,7 +44,8 @@ from typing import Any, Callable, Hashable, Sequence
 from conformance.checks.properties import PROPERTIES
 from conformance.engines import resolve
 from conformance.errors import ConfigError
-from conformance.runner.cells import run_cell, shape_bound
+from conformance.runner.cells import run_cell
+from conformance.runner.plan import shape_bound
 from conformance.runner.findings import signature_of
 from conformance.runner.processes import Inherited, proc_stat, start_context, thread_limits
 from conformance.runner.profiles import PROFILES
