@@ -59,14 +59,17 @@ def test_torch_and_refengine_pass_the_integer_properties() -> None:
 
 def test_dtype_reproducers_exit_1_on_the_engine_and_0_on_torch(tmp_path) -> None:
     """A dtype failure's reproducer -- the trace script, or where calls cannot be traced (integer_leaf)
-    the example's own dtype script -- exits 1 while the dtypes differ, 0 on torch."""
-    from broken_engines.dtypes import MulScalarUpcasts, SumKeepsInt32
+    the example's own dtype script -- exits 1 while the engine's answer differs, 0 on torch: a wrong
+    dtype, and a promotion whose backward alone raises (the script runs the backward too)."""
+    from broken_engines.dtypes import MulIntBackwardRaises, MulScalarUpcasts, SumKeepsInt32
     from repro_helpers import replay
 
     for engine, ops, props in ((MulScalarUpcasts(), ["mul"], ["promotion"]),
+                               (MulIntBackwardRaises(), ["mul"], ["promotion"]),
                                (SumKeepsInt32(), ["sum"], ["integer_reduction"])):
         rr = run(engine, profile="ci", ops=ops, properties=props, seed=0, corpus=False)
         (f, *_) = rr.findings()
+        assert engine.__class__ is not MulIntBackwardRaises or "backward raised TypeError" in f.message, f.message
         bad = replay(f.reproducer, tmp_path)
         assert bad.returncode == 1, (bad.stdout, bad.stderr[-2000:])
         good = replay(f.reproducer, tmp_path, "torch")

@@ -21,6 +21,28 @@ class MulScalarUpcasts(_Broken):
         return super().apply(op, inputs, params)
 
 
+class _RaisesInBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, y: torch.Tensor) -> torch.Tensor:
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
+        raise TypeError("log does not accept dtype int64")
+
+
+class MulIntBackwardRaises(_Broken):
+    """mul of a float tensor with an int64 tensor runs forward (promoted, torch's dtype and values) but its
+    backward raises, as a derivative rule that uses the integer operand before promoting it does (jax's
+    xlogy, J1 in docs/findings.md).  The failure is in the backward only: a reproducer that checks the
+    forward dtype alone passes."""
+
+    def apply(self, op: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = super().apply(op, inputs, params)
+        ints = any(isinstance(v, torch.Tensor) and v.dtype == torch.int64 for v in inputs)
+        return _RaisesInBackward.apply(out) if op == "mul" and ints and out.requires_grad else out
+
+
 class IntegerRequiresGradIgnored(_Broken):
     """``requires_grad=True`` on an integer tensor is dropped silently (the tensor is made, and never
     gets a gradient), where torch raises: a user asking for d/d(indices) learns nothing."""

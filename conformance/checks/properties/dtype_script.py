@@ -3,7 +3,9 @@ exit 1 while the engine's answer (a result dtype, or raising) differs from torch
 
 A dtype failure is not a wrong number, so the value-replaying trace scripts of
 ``runner.reproducer`` see no difference and fall back to the example's ``to_script``: this is
-it.  The script drives both engines through the harness's own adapters (``resolve``), so it
+it.  ``staged_script`` goes on past the result dtype, for a check that goes on too (promotion:
+the forward values, the backward, each gradient's dtype and values), so that a failure in any
+stage is one the script shows.  The script drives both engines through the harness's own adapters (``resolve``), so it
 works for torch-like engines and ``pkg.mod:Class`` adapters alike; run it from the directory
 the adapter imports from.
 """
@@ -62,4 +64,69 @@ def script(engine: str, title: str, operands: Sequence[str], op: str | None, par
         "same = got == want or (got.startswith('raises') and want.startswith('raises'))",
         "print('OK' if same else 'DIFFERS', '| engine:', got, '| torch:', want)",
         "sys.exit(0 if same else 1)",
+    ]) + "\n"
+
+
+def staged_script(engine: str, title: str, operands: Sequence[str], op: str, params: dict[str, Any],
+                  cotangent: Any, grads: Sequence[int], kinds: Sequence[str],
+                  tolerances: dict[str, tuple[float, float]]) -> str:
+    """The reproducer of a check in stages: the result dtype, the forward values, then (with the
+    ``cotangent``, in each engine's own result dtype) the backward and, for operand ``i`` in ``grads``,
+    its gradient's dtype and values.  The first stage that raises ends an engine's answer; the answers
+    are compared stage by stage, values within ``tolerances[dtype]`` (atol scaled by max(1, max |torch|),
+    as the harness compares): the forward's at torch's result dtype, the gradients' at float32 when any
+    operand or the result is float32."""
+    return "\n".join([
+        f"# conformance reproducer: {title} on {engine}; exits 1 while its answer differs from torch's",
+        "import os, sys",
+        "import numpy as np",
+        "sys.path.insert(0, os.getcwd())  # run from where the adapter imports",
+        "from conformance.engines import resolve",
+        "",
+        f"TOL = {dict(tolerances)!r}  # conformance.spec.tolerances, by dtype: (atol, rtol)",
+        f"KINDS = {tuple(kinds)!r}",
+        "",
+        "def build(A):",
+        f"    xs = [{', '.join(operands)}]",
+        f"    y = A.apply({op!r}, xs, {params_source(params)})",
+        "    dtype = A.dtype_of(y)",
+        "    yield 'result dtype', dtype",
+        "    yield 'forward', A.to_numpy(y)",
+        f"    A.backward(y, A.leaf(np.asarray({np.asarray(cotangent).tolist()!r}, dtype=dtype), dtype, False))",
+        "    yield 'backward', 'ran'",
+        f"    for i in {list(grads)!r}:",
+        "        g = A.grad_of(xs[i])",
+        "        yield f'grad {i} dtype', None if g is None else str(g.dtype)",
+        "        yield f'grad {i}', g",
+        "",
+        "def answer(spec):",
+        "    A, got = resolve(spec), []",
+        "    try:",
+        "        for stage in build(A):",
+        "            got.append(stage)",
+        "    except Exception as e:",
+        "        got.append(('raises', type(e).__name__ + ': ' + str(e)[:200]))",
+        "    return got",
+        "",
+        "def differs(got, want):",
+        "    coarse = 'float32' if 'float32' in KINDS + (want[0][1],) else 'float64'",
+        "    for (stage, g), (stage_w, w) in zip(got, want):",
+        "        if stage != stage_w:",
+        "            return f'{stage_w}: the engine {stage} ({g})'",
+        "        if isinstance(w, np.ndarray):",
+        "            atol, rtol = TOL[want[0][1] if stage == 'forward' else coarse]",
+        "            g = None if g is None else np.asarray(g, dtype=np.float64)",
+        "            w = np.asarray(w, dtype=np.float64)",
+        "            scale = max([1.0] + [float(v) for v in np.abs(w[np.isfinite(w)]).ravel()])",
+        "            if g is None or g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol * scale, "
+        "equal_nan=True):",
+        "                return f'{stage}: got {g if g is None else g.tolist()}, torch {w.tolist()}'",
+        "        elif stage != 'raises' and g != w:",
+        "            return f'{stage}: got {g}, torch {w}'",
+        "    return None if len(got) == len(want) else f'the engine stopped at {got[-1]}, torch at {want[-1]}'",
+        "",
+        f"engine = sys.argv[1] if len(sys.argv) > 1 else {engine!r}  # `python SCRIPT torch`: torch against itself",
+        "why = differs(answer(engine), answer('torch'))",
+        "print('OK' if why is None else 'DIFFERS: ' + why)",
+        "sys.exit(0 if why is None else 1)",
     ]) + "\n"

@@ -112,9 +112,13 @@ class Mixed:
             return float(spec.kink([np.asarray(v, dtype=np.float64) for v in self.values], self.params))
 
     def to_script(self, engine: str, dtype: str | None = None) -> str:
-        """A script running this call on ``engine`` and on torch; it exits 1 while the result dtypes differ."""
+        """A script running this call, its backward and its gradients on ``engine`` and on torch, as the
+        check does; it exits 1 while any stage differs (dtype, values, raising)."""
         ops = [dtype_script.operand(v, k, rg) for k, v, rg in zip(self.kinds, self.values, self.requires_grad)]
-        return dtype_script.script(engine, self.describe(), ops, self.op, self.params)
+        grads = [i for i, rg in enumerate(self.requires_grad) if rg]
+        tols = {dt: tuple(tolerance(ORACLE, dt)) for dt in FLOAT_KINDS}
+        return dtype_script.staged_script(engine, self.describe(), ops, self.op, self.params, self.cotangent,
+                                          grads, self.kinds, tols)
 
 
 #: the order ``Mixed.mix`` lists kinds in
