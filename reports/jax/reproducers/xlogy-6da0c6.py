@@ -1,0 +1,107 @@
+# property 'promotion' (An op on operands of mixed dtypes (float32, float64, int64 tensors, Python floats and ints) returns torch's result dtype and values, and each leaf's gradient has the leaf's dtype.) failed: xlogy(float64 zero-dim, int64 zero-dim): backward raised TypeError: log does not accept dtype int64. Accepted dtypes are subtypes of floating, complexfloating.; torch differentiates it
+# replay: conformance run --engine conformance.engines.peers.jax:JaxAdapter --ops xlogy --properties promotion --seed 0
+# This script prints the program's values on the engine; it does not compare them (no trace shows this failure); compare with torch's, below
+# conformance reproducer: xlogy(float64 zero-dim, int64 zero-dim) on conformance.engines.peers.jax:JaxAdapter; exits 1 while its answer differs from torch's
+import os, sys
+import numpy as np
+sys.path.insert(0, os.getcwd())  # run from where the adapter imports
+from conformance.engines import resolve
+
+TOL = {'float32': (1e-05, 1e-05), 'float64': (1e-10, 1e-10)}  # conformance.spec.tolerances, by dtype: (atol, rtol)
+KINDS = ('float64', 'int64')
+
+def build(A):
+    xs = [A.leaf(np.array(1.0), 'float64', True), A.integer_leaf(np.array(1.0).astype('int64'), 'int64', False)]
+    y = A.apply('xlogy', xs, {})
+    dtype = A.dtype_of(y)
+    yield 'result dtype', dtype
+    yield 'forward', A.to_numpy(y)
+    A.backward(y, A.leaf(np.asarray(1.75, dtype=dtype), dtype, False))
+    yield 'backward', 'ran'
+    for i in [0]:
+        g = A.grad_of(xs[i])
+        yield f'grad {i} dtype', None if g is None else str(g.dtype)
+        yield f'grad {i}', g
+
+def answer(spec):
+    A, got = resolve(spec), []
+    try:
+        for stage in build(A):
+            got.append(stage)
+    except Exception as e:
+        got.append(('raises', type(e).__name__ + ': ' + str(e)[:200]))
+    return got
+
+def differs(got, want):
+    coarse = 'float32' if 'float32' in KINDS + (want[0][1],) else 'float64'
+    for (stage, g), (stage_w, w) in zip(got, want):
+        if stage != stage_w:
+            return f'{stage_w}: the engine {stage} ({g})'
+        if isinstance(w, np.ndarray):
+            atol, rtol = TOL[want[0][1] if stage == 'forward' else coarse]
+            g = None if g is None else np.asarray(g, dtype=np.float64)
+            w = np.asarray(w, dtype=np.float64)
+            scale = max([1.0] + [float(v) for v in np.abs(w[np.isfinite(w)]).ravel()])
+            if g is None or g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True):
+                return f'{stage}: got {g if g is None else g.tolist()}, torch {w.tolist()}'
+        elif stage != 'raises' and g != w:
+            return f'{stage}: got {g}, torch {w}'
+    return None if len(got) == len(want) else f'the engine stopped at {got[-1]}, torch at {want[-1]}'
+
+engine = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.jax:JaxAdapter'  # `python SCRIPT torch`: torch against itself
+why = differs(answer(engine), answer('torch'))
+print('OK' if why is None else 'DIFFERS: ' + why)
+sys.exit(0 if why is None else 1)
+
+# The same program on torch:
+# # conformance reproducer: xlogy(float64 zero-dim, int64 zero-dim) on torch; exits 1 while its answer differs from torch's
+# import os, sys
+# import numpy as np
+# sys.path.insert(0, os.getcwd())  # run from where the adapter imports
+# from conformance.engines import resolve
+# 
+# TOL = {'float32': (1e-05, 1e-05), 'float64': (1e-10, 1e-10)}  # conformance.spec.tolerances, by dtype: (atol, rtol)
+# KINDS = ('float64', 'int64')
+# 
+# def build(A):
+#     xs = [A.leaf(np.array(1.0), 'float64', True), A.integer_leaf(np.array(1.0).astype('int64'), 'int64', False)]
+#     y = A.apply('xlogy', xs, {})
+#     dtype = A.dtype_of(y)
+#     yield 'result dtype', dtype
+#     yield 'forward', A.to_numpy(y)
+#     A.backward(y, A.leaf(np.asarray(1.75, dtype=dtype), dtype, False))
+#     yield 'backward', 'ran'
+#     for i in [0]:
+#         g = A.grad_of(xs[i])
+#         yield f'grad {i} dtype', None if g is None else str(g.dtype)
+#         yield f'grad {i}', g
+# 
+# def answer(spec):
+#     A, got = resolve(spec), []
+#     try:
+#         for stage in build(A):
+#             got.append(stage)
+#     except Exception as e:
+#         got.append(('raises', type(e).__name__ + ': ' + str(e)[:200]))
+#     return got
+# 
+# def differs(got, want):
+#     coarse = 'float32' if 'float32' in KINDS + (want[0][1],) else 'float64'
+#     for (stage, g), (stage_w, w) in zip(got, want):
+#         if stage != stage_w:
+#             return f'{stage_w}: the engine {stage} ({g})'
+#         if isinstance(w, np.ndarray):
+#             atol, rtol = TOL[want[0][1] if stage == 'forward' else coarse]
+#             g = None if g is None else np.asarray(g, dtype=np.float64)
+#             w = np.asarray(w, dtype=np.float64)
+#             scale = max([1.0] + [float(v) for v in np.abs(w[np.isfinite(w)]).ravel()])
+#             if g is None or g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True):
+#                 return f'{stage}: got {g if g is None else g.tolist()}, torch {w.tolist()}'
+#         elif stage != 'raises' and g != w:
+#             return f'{stage}: got {g}, torch {w}'
+#     return None if len(got) == len(want) else f'the engine stopped at {got[-1]}, torch at {want[-1]}'
+# 
+# engine = sys.argv[1] if len(sys.argv) > 1 else 'torch'  # `python SCRIPT torch`: torch against itself
+# why = differs(answer(engine), answer('torch'))
+# print('OK' if why is None else 'DIFFERS: ' + why)
+# sys.exit(0 if why is None else 1)
