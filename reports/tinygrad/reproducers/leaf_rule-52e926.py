@@ -27,7 +27,7 @@ def value(t):
     return t  # adapters hand out numpy arrays already
 
 warnings.filterwarnings('ignore')  # torch warns when .grad of a non-leaf is read
-ATOL, RTOL = 1e-05, 1e-05  # conformance.spec.tolerances: torch-float64 at float32
+ATOL, RTOL = 1e-10, 1e-10  # conformance.spec.tolerances: torch-float64 at float64
 
 
 def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
@@ -96,12 +96,12 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)"):
-    v0 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)
+with step(0, "v0 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)"):
+    v0 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)
 with step(1, "v1 = A.apply('clamp', [v0], {'lo': None, 'hi': 0.5})"):
     v1 = A.apply('clamp', [v0], {'lo': None, 'hi': 0.5})
-with step(2, "v2 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)"):
-    v2 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)
+with step(2, "v2 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)"):
+    v2 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)
 with step(3, 'A.requires_grad(v0)'):
     see('A.requires_grad(v0)', A.requires_grad(v0), True)
 with step(4, 'A.is_leaf(v0)'):
@@ -120,8 +120,8 @@ with step(10, 'A.is_leaf(v2)'):
     see('A.is_leaf(v2)', A.is_leaf(v2), True)
 with step(11, 'A.grad_fn_name(v2) is not None'):
     see('A.grad_fn_name(v2) is not None', A.grad_fn_name(v2) is not None, False)
-with step(12, "v12 = A.leaf(np.array(1.75, dtype='float64'), 'float32', False)"):
-    v12 = A.leaf(np.array(1.75, dtype='float64'), 'float32', False)
+with step(12, "v12 = A.leaf(np.array(1.75, dtype='float64'), 'float64', False)"):
+    v12 = A.leaf(np.array(1.75, dtype='float64'), 'float64', False)
 with step(13, 'A.backward(v1, v12, None, False)'):
     A.backward(v1, v12, None, False)
 with step(14, 'v14 = A.grad_tensor(v0)'):

@@ -1,5 +1,5 @@
-# property 'forward' (Forward values equal the numpy float64 reference, in the program's dtype.) failed: TypeError: '<=' not supported between instances of 'int' and 'tuple'
-# replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter --ops logsumexp --properties forward --seed 0
+# property 'zero_cotangent' (A zero cotangent gives exactly zero leaf gradients.) failed: TypeError: '<=' not supported between instances of 'int' and 'tuple'
+# replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter --ops logsumexp --properties zero_cotangent --seed 0
 # It makes the 2 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
 # printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.

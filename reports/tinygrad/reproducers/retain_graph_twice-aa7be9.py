@@ -1,7 +1,6 @@
-# corpus replay: conformance replay corpus/any.accumulation.float64.tinygrad.e6050d2f2cca.json --engine conformance.engines.peers.tinygrad:TinygradAdapter
-# property 'accumulation' (Gradients accumulate in .grad across backward calls.) failed: grads accumulate across backward calls: v0: got 1.9, expected 1.3 (abs err 0.64 > tol 2.6e-12, oracle rule-repeat)
-# replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter  --properties accumulation --seed 0
-# It makes the 12 adapter calls the check made, on the engine, and compares what each
+# property 'retain_graph_twice' (Two retained backwards accumulate identical grads; inputs, cotangent not mutated; no aliasing.) failed: AssertionError: memory coalescing should be on INDEX, not Ops.WHERE
+# replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter --ops trace --properties retain_graph_twice --seed 0
+# It makes the 8 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
 # printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.
 # vN is what the call of step N returned (numbering of its own, not the program's).
@@ -97,29 +96,21 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array(0.82, dtype='float64'), 'float64', True)"):
-    v0 = A.leaf(np.array(0.82, dtype='float64'), 'float64', True)
-with step(1, "v1 = A.leaf(np.array([[-1.38]], dtype='float64'), 'float64', False)"):
-    v1 = A.leaf(np.array([[-1.38]], dtype='float64'), 'float64', False)
-with step(2, "v2 = A.apply('transpose', [v1], {'dim0': 0, 'dim1': -1})"):
-    v2 = A.apply('transpose', [v1], {'dim0': 0, 'dim1': -1})
-with step(3, "v3 = A.apply('add', [v0, v2], {})"):
-    v3 = A.apply('add', [v0, v2], {})
-with step(4, "v4 = A.leaf(np.array([[0.64]], dtype='float64'), 'float64', False)"):
-    v4 = A.leaf(np.array([[0.64]], dtype='float64'), 'float64', False)
-with step(5, 'A.backward(v3, v4, None, False)'):
-    A.backward(v3, v4, None, False)
-with step(6, 'A.grad_of(v0)'):
-    see('A.grad_of(v0)', A.grad_of(v0), np.array(0.64, dtype='float64'))
-with step(7, "v7 = A.apply('transpose', [v1], {'dim0': 0, 'dim1': -1})"):
-    v7 = A.apply('transpose', [v1], {'dim0': 0, 'dim1': -1})
-with step(8, "v8 = A.apply('add', [v0, v7], {})"):
-    v8 = A.apply('add', [v0, v7], {})
-with step(9, "v9 = A.leaf(np.array([[0.64]], dtype='float64'), 'float64', False)"):
-    v9 = A.leaf(np.array([[0.64]], dtype='float64'), 'float64', False)
-with step(10, 'A.backward(v8, v9, None, False)'):
-    A.backward(v8, v9, None, False)
-with step(11, 'A.grad_of(v0)'):
-    see('A.grad_of(v0)', A.grad_of(v0), np.array(1.28, dtype='float64'))
+with step(0, 'v0 = A.leaf(np.array([[3.0, 1.6455405950546265], [2.510029435157776...'):
+    v0 = A.leaf(np.array([[3.0, 1.6455405950546265], [2.510029435157776, -1.2834473848342896], [-0.9953720569610596, 2.1810024976730347], [-0.9337599277496338, -2.626798152923584]], dtype='float64'), 'float64', True)
+with step(1, "v1 = A.apply('trace', [v0], {})"):
+    v1 = A.apply('trace', [v0], {})
+with step(2, "v2 = A.leaf(np.array(-0.779132604598999, dtype='float64'), 'float64..."):
+    v2 = A.leaf(np.array(-0.779132604598999, dtype='float64'), 'float64', False)
+with step(3, 'A.backward(v1, v2, True, False)'):
+    A.backward(v1, v2, True, False)
+with step(4, 'A.to_numpy(v2)'):
+    see('A.to_numpy(v2)', A.to_numpy(v2), np.array(-0.779132604598999, dtype='float64'))
+with step(5, 'A.grad_of(v0)'):
+    see('A.grad_of(v0)', A.grad_of(v0), np.array([[-0.779132604598999, 0.0], [0.0, -0.779132604598999], [0.0, 0.0], [0.0, 0.0]], dtype='float64'))
+with step(6, 'A.backward(v1, v2, True, False)'):
+    A.backward(v1, v2, True, False)
+with step(7, 'A.grad_of(v0)'):
+    see('A.grad_of(v0)', A.grad_of(v0), np.array([[-1.558265209197998, 0.0], [0.0, -1.558265209197998], [0.0, 0.0], [0.0, 0.0]], dtype='float64'))
 
 finish()
