@@ -32,12 +32,11 @@ from conformance.runner.trace import (
     Recorder,
     Ref,
     Trace,
-    difference,
     differences,
     replay,
 )
 from conformance.spec.ops import REGISTRY
-from conformance.spec.tolerances import tolerance
+from conformance.spec.tolerances import difference, tolerance
 
 
 def script(adapter: Any, prop: Any, op: str, example: Any, message: str, run_seed: int,

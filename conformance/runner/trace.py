@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from conformance.engines.adapter import Adapter
+from conformance.spec.tolerances import difference
 
-__all__ = ["Call", "Outcome", "Recorder", "Ref", "Trace", "difference", "differences", "replay"]
+__all__ = ["Call", "Outcome", "Recorder", "Ref", "Trace", "differences", "replay"]
 
 #: methods whose result is an object later calls may use: a tensor, a list of tensors, a context manager
 PRODUCES = {"leaf": "tensor", "apply": "tensor", "apply_inplace": "tensor", "detach": "tensor",
@@ -290,25 +291,6 @@ def replay(trace: Trace, adapter: Any) -> list[Outcome]:
 
 
 # -- comparing ---------------------------------------------------------------------------------
-def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
-    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values)."""
-    got = got.item() if isinstance(got, np.generic) else got
-    if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
-        if got.shape != exp.shape:
-            return f"got shape {got.shape}, expected shape {exp.shape}"
-        if got.dtype != exp.dtype:
-            return f"got dtype {got.dtype}, expected {exp.dtype}"
-        g, e = got.astype(np.float64), exp.astype(np.float64)
-        finite = np.abs(e[np.isfinite(e)])
-        scale = max(1.0, float(finite.max())) if finite.size else 1.0
-        close = (np.abs(g - e) <= atol * scale + rtol * np.abs(e)) | (g == e) | (np.isnan(g) & np.isnan(e))
-        return None if close.all() else f"got {got.tolist()}, expected {exp.tolist()}"
-    if isinstance(got, np.ndarray) or isinstance(exp, np.ndarray) or type(got) is not type(exp) or got != exp:
-        show = [v.tolist() if isinstance(v, np.ndarray) else v for v in (got, exp)]
-        return f"got {show[0]!r}, expected {show[1]!r}"
-    return None
-
-
 def differences(got: list[Outcome], exp: list[Outcome], tol: tuple[float, float]) -> list[str]:
     """Where two runs of one trace part: per call, the error category, then each observation."""
     found = []

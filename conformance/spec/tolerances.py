@@ -92,3 +92,24 @@ def tolerance(oracle: str, dtype: str) -> Tol:
         return TOLERANCES[(oracle, dtype)]
     except KeyError:
         raise KeyError(f"no tolerance for oracle {oracle!r} at {dtype} in conformance.spec.tolerances") from None
+
+
+def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
+    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values).
+
+    conformance.spec.tolerances' rule for one observation, as trace replays and reproducer scripts apply it."""
+    got = got.item() if isinstance(got, np.generic) else got
+    if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
+        if got.shape != exp.shape:
+            return f"got shape {got.shape}, expected shape {exp.shape}"
+        if got.dtype != exp.dtype:
+            return f"got dtype {got.dtype}, expected {exp.dtype}"
+        g, e = got.astype(np.float64), exp.astype(np.float64)
+        finite = np.abs(e[np.isfinite(e)])
+        scale = max(1.0, float(finite.max())) if finite.size else 1.0
+        close = (np.abs(g - e) <= atol * scale + rtol * np.abs(e)) | (g == e) | (np.isnan(g) & np.isnan(e))
+        return None if close.all() else f"got {got.tolist()}, expected {exp.tolist()}"
+    if isinstance(got, np.ndarray) or isinstance(exp, np.ndarray) or type(got) is not type(exp) or got != exp:
+        show = [v.tolist() if isinstance(v, np.ndarray) else v for v in (got, exp)]
+        return f"got {show[0]!r}, expected {show[1]!r}"
+    return None

@@ -11,9 +11,12 @@ the adapter imports from.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence
 
 import numpy as np
+
+from conformance.spec.tolerances import difference
 
 
 def operand(v: Any, kind: str, requires_grad: bool) -> str:
@@ -32,6 +35,16 @@ def params_source(params: dict[str, Any]) -> str:
     return "{" + ", ".join(items) + "}"
 
 
+def _head(engine: str, title: str) -> list[str]:
+    """The first lines of every dtype script: what it is, and the harness's adapters to drive both engines."""
+    return [f"# conformance reproducer: {title} on {engine}; exits 1 while its answer differs from torch's",
+            "import os, sys",
+            "import numpy as np",
+            "sys.path.insert(0, os.getcwd())  # run from where the adapter imports",
+            "from conformance.engines import resolve",
+            ""]
+
+
 def script(engine: str, title: str, operands: Sequence[str], op: str | None, params: dict[str, Any],
            answer: str = "A.dtype_of(y)") -> str:
     """The reproducer: ``operands`` (sources from ``operand``), then ``op`` applied to them (None: the
@@ -43,12 +56,7 @@ def script(engine: str, title: str, operands: Sequence[str], op: str | None, par
     else:
         body += [f"    y = A.apply({op!r}, xs, {params_source(params)})", f"    return {answer}"]
     return "\n".join([
-        f"# conformance reproducer: {title} on {engine}; exits 1 while its answer differs from torch's",
-        "import os, sys",
-        "import numpy as np",
-        "sys.path.insert(0, os.getcwd())  # run from where the adapter imports",
-        "from conformance.engines import resolve",
-        "",
+        *_head(engine, title),
         "def answer(spec):",
         "    A = resolve(spec)",
         "    try:",
@@ -73,16 +81,10 @@ def staged_script(engine: str, title: str, operands: Sequence[str], op: str, par
     """The reproducer of a check in stages: the result dtype, the forward values, then (with the
     ``cotangent``, in each engine's own result dtype) the backward and, for operand ``i`` in ``grads``,
     its gradient's dtype and values.  The first stage that raises ends an engine's answer; the answers
-    are compared stage by stage, values within ``tolerances[dtype]`` (atol scaled by max(1, max |torch|),
-    as the harness compares): the forward's at torch's result dtype, the gradients' at float32 when any
-    operand or the result is float32."""
+    are compared stage by stage by the harness's own ``difference``, values within ``tolerances[dtype]``: the
+    forward's at torch's result dtype, the gradients' at float32 when any operand or the result is float32."""
     return "\n".join([
-        f"# conformance reproducer: {title} on {engine}; exits 1 while its answer differs from torch's",
-        "import os, sys",
-        "import numpy as np",
-        "sys.path.insert(0, os.getcwd())  # run from where the adapter imports",
-        "from conformance.engines import resolve",
-        "",
+        *_head(engine, title),
         f"TOL = {dict(tolerances)!r}  # conformance.spec.tolerances, by dtype: (atol, rtol)",
         f"KINDS = {tuple(kinds)!r}",
         "",
@@ -108,21 +110,17 @@ def staged_script(engine: str, title: str, operands: Sequence[str], op: str, par
         "        got.append(('raises', type(e).__name__ + ': ' + str(e)[:200]))",
         "    return got",
         "",
+        inspect.getsource(difference).rstrip(),
+        "",
         "def differs(got, want):",
         "    coarse = 'float32' if 'float32' in KINDS + (want[0][1],) else 'float64'",
         "    for (stage, g), (stage_w, w) in zip(got, want):",
         "        if stage != stage_w:",
         "            return f'{stage_w}: the engine {stage} ({g})'",
-        "        if isinstance(w, np.ndarray):",
-        "            atol, rtol = TOL[want[0][1] if stage == 'forward' else coarse]",
-        "            g = None if g is None else np.asarray(g, dtype=np.float64)",
-        "            w = np.asarray(w, dtype=np.float64)",
-        "            scale = max([1.0] + [float(v) for v in np.abs(w[np.isfinite(w)]).ravel()])",
-        "            if g is None or g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol * scale, "
-        "equal_nan=True):",
-        "                return f'{stage}: got {g if g is None else g.tolist()}, torch {w.tolist()}'",
-        "        elif stage != 'raises' and g != w:",
-        "            return f'{stage}: got {g}, torch {w}'",
+        "        tol = TOL[want[0][1] if stage == 'forward' else coarse] if isinstance(w, np.ndarray) else (0, 0)",
+        "        why = None if stage == 'raises' else difference(g, w, *tol)  # any error is torch's 'raises' too",
+        "        if why:",
+        "            return f'{stage}: {why} (expected: torch)'",
         "    return None if len(got) == len(want) else f'the engine stopped at {got[-1]}, torch at {want[-1]}'",
         "",
         f"engine = sys.argv[1] if len(sys.argv) > 1 else {engine!r}  # `python SCRIPT torch`: torch against itself",
