@@ -1,16 +1,16 @@
 """Shared draws: per-op properties that ask for the same kind of example are checked on one draw.
 
-Most per-op properties draw the same examples -- ``programs(op, dtype)``, or the non-scalar
-programs of ``nonscalar_programs`` -- and drawing is most of a cell's cost (hypothesis's strategies
-and engine: ~70 % of a ``ci`` run, against ~25 % for the checks).  So the cells of such properties
-do not each run a hypothesis test of their own: the examples of one (strategy, op, dtype) are drawn
-once, under a seed of their own, and every cell of that strategy runs its check over them in a
-plain loop.  A cell whose check passes on its share of them (its property's example count) is
-passed; a cell where anything else happens -- a wrong answer, an exception, examples its adapter
-rejected until too few were left -- runs as a cell always did, a hypothesis test under the cell's
-own seed that shrinks what it finds (runner/cells.py).  What the shared examples showed is never
-dropped: should that exploration find nothing, it is run again with the failing shared example
-given to hypothesis first.
+Most per-op properties draw the same examples -- ``programs(op, dtype)``, or the non-scalar programs
+of ``nonscalar_programs`` -- and drawing is most of a cell's cost (hypothesis's strategies and
+engine: ~70 % of a ``ci`` run, against ~25 % for the checks). So the cells of such properties do not
+each run a hypothesis test of their own: the examples of one (strategy, op, dtype) are drawn once,
+under a seed of their own (runner/sampler.py: without hypothesis's test engine around them), and
+every cell of that strategy runs its check over them in a plain loop. A cell whose check passes on
+its share of them (its property's example count) is passed; a cell where anything else happens -- a
+wrong answer, an exception, examples its adapter rejected until too few were left -- runs as a cell
+always did, a hypothesis test under the cell's own seed that shrinks what it finds
+(runner/cells.py). What the shared examples showed is never dropped: should that exploration find
+nothing, it is run again with the failing shared example given to hypothesis first.
 
 The drawn examples depend only on the strategy, op, dtype, run seed, pool size and the engine's ops,
 never on which properties a run selected or on what their checks did, so a cell's result does not
@@ -22,13 +22,12 @@ import copy
 from collections import OrderedDict
 from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
-from hypothesis import Phase, given, settings
-from hypothesis import seed as hseed
 from hypothesis.errors import UnsatisfiedAssumption
 
 from conformance.checks.properties import PROPERTIES, Property
 from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.adapter import Adapter
+from conformance.runner import sampler
 from conformance.runner.profiles import cell_seed
 from conformance.spec import shape_pool
 from conformance.spec.programs import Program
@@ -89,17 +88,7 @@ def examples(prop: Property, ops: Sequence[str], dtype: str, n: int, seed: int, 
     strategy = prop.examples(ops, dtype, available)
 
     def draw(count: int, batch: int) -> list[Any]:
-        drawn: list[Any] = []
-
-        @settings(settings.get_profile(f"conformance-{profile}"), max_examples=count, phases=(Phase.generate,))
-        @hseed(seed + batch)
-        @given(strategy)
-        def collect(example: Any) -> None:
-            drawn.append(example)
-
-        collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]  # no database: no key
-        collect()
-        return drawn
+        return sampler.sample(strategy, count, seed + batch, profile)
 
     _CACHE[key] = pool = _Pool(draw, n)
     while len(_CACHE) > CACHED:

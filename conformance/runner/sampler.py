@@ -1,0 +1,125 @@
+"""Examples drawn from a strategy without running a hypothesis test: the shared draws' source.
+
+A shared draw (runner/draws.py) only needs ``count`` examples of a strategy, never a test to run,
+shrink or replay.  Collecting them through ``@given`` costs hypothesis's whole test engine per
+example (its bookkeeping of every choice, the random module's state saved and restored, the
+search tree of what it tried): about half of each draw's time.  :func:`sample` draws the same
+strategies through the same choice provider (so the same values: small and boundary floats,
+edge-case integers), on a ``random.Random(seed)``, and keeps the engine's two habits that matter to
+what is found: the simplest example comes first, and the first tenth are small ones (a short random
+start, completed with the simplest choices).  Duplicates (the same choices) are drawn again.
+
+It uses hypothesis's ``ConjectureData`` and ``BuildContext``, which are not public API; where they
+are missing or changed, :func:`sample` collects through ``@given`` as before, more slowly.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from hypothesis import Phase, given, settings
+from hypothesis import seed as hseed
+from hypothesis.errors import UnsatisfiedAssumption
+from hypothesis.strategies import SearchStrategy
+
+try:  # not public API: when hypothesis changes it, the @given path takes over (see `direct`)
+    from hypothesis.control import BuildContext
+    from hypothesis.errors import StopTest
+    from hypothesis.internal.conjecture.choice import ChoiceTemplate, choices_key
+    from hypothesis.internal.conjecture.data import ConjectureData
+    _INTERNALS = True
+except ImportError:  # pragma: no cover - depends on the installed hypothesis
+    _INTERNALS = False
+
+#: draws tried per example wanted before giving up on a strategy that rejects (a filter, assume())
+ATTEMPTS = 10
+#: the longest random start of a "small" example (hypothesis's novel prefixes are a few choices)
+SMALL_PREFIX = 8
+
+
+def sample(strategy: SearchStrategy[Any], count: int, seed: int, profile: str | None = None) -> list[Any]:
+    """Up to ``count`` distinct examples of ``strategy`` drawn under ``seed`` (the same ones each time).
+
+    Fewer come back only when the strategy rejects nearly everything it draws.  ``profile``: the
+    hypothesis settings profile the ``@given`` fallback runs under."""
+    if direct():
+        try:
+            return _direct(strategy, count, seed)
+        except _Unusable:
+            pass
+    return _through_given(strategy, count, seed, profile)
+
+
+def direct() -> bool:
+    """Whether the installed hypothesis has what :func:`_direct` uses."""
+    return _INTERNALS
+
+
+class _Unusable(Exception):
+    """hypothesis's internals did not behave as this module expects (the @given path is used)."""
+
+
+def _direct(strategy: SearchStrategy[Any], count: int, seed: int) -> list[Any]:
+    rnd = random.Random(seed)
+    drawn: list[Any] = []
+    seen: set[Any] = set()
+    small = max(1, count // 10)
+    for attempt in range(ATTEMPTS * max(1, count)):
+        if len(drawn) >= count:
+            break
+        if attempt == 0:
+            prefix: tuple[Any, ...] = (ChoiceTemplate("simplest", count=None),)
+        elif len(drawn) <= small:
+            prefix = _small_prefix(strategy, rnd)
+        else:
+            prefix = ()
+        got = _draw(strategy, rnd, prefix)
+        if got is None:
+            continue
+        key, value = choices_key(got[0]), got[1]
+        if key not in seen:
+            seen.add(key)
+            drawn.append(value)
+    return drawn
+
+
+def _small_prefix(strategy: SearchStrategy[Any], rnd: random.Random) -> tuple[Any, ...]:
+    """The first few choices of a random draw, then the simplest choices for the rest."""
+    got = _draw(strategy, rnd, ())
+    if got is None:
+        return ()
+    choices = got[0]
+    start = choices[:rnd.randint(1, max(1, min(SMALL_PREFIX, len(choices))))]
+    return (*start, ChoiceTemplate("simplest", count=None))
+
+
+def _draw(strategy: SearchStrategy[Any], rnd: random.Random, prefix: tuple[Any, ...]) -> tuple[Any, Any] | None:
+    """(choices, value) of one draw, or None when the strategy rejected it."""
+    try:
+        data = ConjectureData(random=rnd, prefix=prefix)
+        with BuildContext(data, wrapped_test=_no_test):
+            value = data.draw(strategy)
+        return tuple(data.choices), value
+    except (StopTest, UnsatisfiedAssumption):
+        return None
+    except TypeError as e:  # a changed constructor or signature: not our strategy's fault
+        raise _Unusable(str(e)) from e
+
+
+def _no_test() -> None:  # BuildContext names the test it draws for; there is none
+    return None
+
+
+def _through_given(strategy: SearchStrategy[Any], count: int, seed: int, profile: str | None) -> list[Any]:
+    drawn: list[Any] = []
+    base = settings.get_profile(f"conformance-{profile}") if profile else settings()
+
+    @settings(base, max_examples=count, phases=(Phase.generate,), database=None)
+    @hseed(seed)
+    @given(strategy)
+    def collect(example: Any) -> None:
+        drawn.append(example)
+
+    collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]  # no database: no key
+    collect()
+    return drawn
