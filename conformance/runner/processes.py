@@ -30,6 +30,14 @@ def start_context(preload: str) -> Any:
     return ctx
 
 
+def warm_up(ctx: Any) -> None:
+    """Start ``ctx``'s forkserver now, so its imports (torch: 1-2 s) run while the caller does other
+    work, instead of when the first worker is forked.  Nothing for a spawn context."""
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        forkserver.ensure_running()
+
+
 @dataclass(frozen=True)
 class Inherited:
     """What a spawned process takes from its parent at start, sent explicitly to a forked worker."""

@@ -18,6 +18,7 @@
 """
 from __future__ import annotations
 
+import bisect
 import os
 import pathlib
 import platform
@@ -92,10 +93,17 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
     cells = plan(prof, ops, properties, dtypes)
     selected = shard_cells(cells, opts.shard)
     n = max(1, min(opts.workers, len(selected)))
-    replayed = _replay_corpus(name, adapter, cells, say) if corpus else []
 
     def ready(engine_name: str) -> None:
         say(f"conformance: engine {engine_name}, profile {profile}, seed {run_seed}{opts.note}")
+
+    limits = Limits(shapes, Budget(budget, [nominal_examples(prof, p) for _, (p, _, _) in selected])
+                     if budget is not None else None, prof)
+    in_process = n == 1 and not opts.isolated
+    pool = None if in_process else _pool(name, profile, ops, run_seed, n, opts.timeout, limits, ready)
+    if pool is not None:
+        pool.warm_up()  # the workers' imports run beside the corpus replay
+    replayed = _replay_corpus(name, adapter, cells, say) if corpus else []
 
     out = pathlib.Path(report) if report is not None else None
     flush = throttled(lambda rr: _write(reports.write_results_json, rr, out))
@@ -106,12 +114,10 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
         if out is not None:  # after each cell (throttled to <=10% of the run): a killed run loses ~nothing
             flush(rr)
 
-    limits = Limits(shapes, Budget(budget, [nominal_examples(prof, p) for _, (p, _, _) in selected])
-                     if budget is not None else None, prof)
     try:
         with sigterm_interrupts(), hypothesis_storage_outside_cwd():
-            rr = _execute(name, adapter if n == 1 and not opts.isolated else None, profile, ops, properties,
-                          run_seed, selected, n, opts.timeout, progress, save, argv, ready, limits)
+            rr = _execute(name, adapter if in_process else pool, profile, ops, properties, run_seed, selected,
+                          progress, save, argv, ready, limits)
     except KeyboardInterrupt:
         if out is not None and holder:
             _write(reports.write_results_json, holder[0], out)  # info.complete stays False
@@ -223,26 +229,27 @@ def _replay_corpus(name: str, adapter: Adapter | None, cells: list[Cell], say: L
     return outcomes
 
 
-def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str] | None,
-             properties: Sequence[str] | None, seed: int, cells: list[tuple[int, Cell]], workers: int, timeout: float,
-             progress: Progress | None, on_result: Callable[[RunResults], None], argv: Sequence[str],
-             ready: Callable[[str], None], limits: Limits | None = None) -> RunResults:
-    """Run ``cells`` (plan index, cell) in process (``adapter`` given) or in ``workers`` processes.
+def _execute(name: str, runner: Adapter | WorkerPool, profile: str, ops: Sequence[str] | None,
+             properties: Sequence[str] | None, seed: int, cells: list[tuple[int, Cell]], progress: Progress | None,
+             on_result: Callable[[RunResults], None], argv: Sequence[str], ready: Callable[[str], None],
+             limits: Limits | None = None) -> RunResults:
+    """Run ``cells`` (plan index, cell) in process (``runner`` an Adapter) or in a pool's worker processes.
 
     ``on_result`` gets the RunResults after every finished cell (plan order), so the caller holds
     everything finished so far when a KeyboardInterrupt arrives.
     """
     holder: list[RunResults] = []
-    done: dict[int, Result] = {}
+    done: list[int] = []  # plan indices of rr.results, in order
     limits = limits or Limits()
 
     def finished(index: int, r: Result) -> None:
-        done[index] = r
+        at = bisect.bisect(done, index)  # in plan order as they come: not a sort of all of them per cell
+        done.insert(at, index)
         rr = holder[0]
         if limits.budget is not None:
             limits.budget.finished(r.examples or 0)
             rr.info.budget_minutes, rr.info.budget_cut = limits.budget.minutes, limits.budget.cut
-        rr.results = [done[i] for i in sorted(done)]
+        rr.results.insert(at, r)
         if progress:
             progress(len(done), len(cells), f"{r.property} {r.op} {r.dtype}")
         on_result(rr)
@@ -254,13 +261,10 @@ def _execute(name: str, adapter: Adapter | None, profile: str, ops: Sequence[str
         holder.append(rr)
         on_result(rr)
 
-    if adapter is not None:
-        _in_process(adapter, profile, ops, properties, seed, cells, started, finished, argv, ready, limits)
+    if isinstance(runner, WorkerPool):
+        _in_workers(name, runner, profile, properties, seed, cells, started, finished, argv)
     else:
-        # Every engine in workers has the per-example deadline, trusted ones too: it counts the
-        # worker's CPU time (workers.py), so a loaded machine does not turn slow examples into hangs.
-        _in_workers(name, profile, ops, properties, seed, cells, workers, timeout, started, finished, argv, ready,
-                    limits)
+        _in_process(runner, profile, ops, properties, seed, cells, started, finished, argv, ready, limits)
     rr = holder[0]
     rr.info.finished_at = datetime.now(timezone.utc).isoformat()
     rr.info.complete = True
@@ -286,14 +290,19 @@ def _in_process(adapter: Adapter, profile: str, ops: Sequence[str] | None, prope
         rr.info.torch_version = getattr(sys.modules["torch"], "__version__", None)
 
 
-def _in_workers(engine: str, profile: str, ops: Sequence[str] | None, properties: Sequence[str] | None, seed: int,
-                cells: list[tuple[int, Cell]], n: int, timeout: float, started: Callable[[RunResults], None],
-                finished: Callable[[int, Result], None], argv: Sequence[str], ready: Callable[[str], None],
-                limits: Limits) -> None:
-    pool = WorkerPool(WorkerConfig(engine, profile, seed, list(ops) if ops else None, timeout, limits.shapes), n,
+def _pool(engine: str, profile: str, ops: Sequence[str] | None, seed: int, n: int, timeout: float, limits: Limits,
+          ready: Callable[[str], None]) -> WorkerPool:
+    # Every engine in workers has the per-example deadline, trusted ones too: it counts the
+    # worker's CPU time (workers.py), so a loaded machine does not turn slow examples into hangs.
+    return WorkerPool(WorkerConfig(engine, profile, seed, list(ops) if ops else None, timeout, limits.shapes), n,
                       on_ready=lambda info: ready(info.name),
                       scale_of=lambda c: limits.scale((PROPERTIES[c[0]], c[1], c[2])),
                       group_of=lambda c: draws.group_of(PROPERTIES[c[0]], c[1], c[2]))
+
+
+def _in_workers(engine: str, pool: WorkerPool, profile: str, properties: Sequence[str] | None, seed: int,
+                cells: list[tuple[int, Cell]], started: Callable[[RunResults], None],
+                finished: Callable[[int, Result], None], argv: Sequence[str]) -> None:
     rr = RunResults(run_info(engine, None, None, profile, seed, properties, argv))
     started(rr)
 

@@ -47,7 +47,7 @@ from conformance.errors import ConfigError
 from conformance.runner.cells import run_cell
 from conformance.runner.plan import shape_bound
 from conformance.runner.findings import signature_of
-from conformance.runner.processes import Inherited, proc_stat, start_context, thread_limits
+from conformance.runner.processes import Inherited, proc_stat, start_context, thread_limits, warm_up
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, Status
@@ -184,10 +184,19 @@ class WorkerPool:
     scale_of: Callable[[Cell], float] | None = None  # the share of its examples a cell gets (--budget)
     group_of: Callable[[Cell], Hashable] | None = None  # cells sharing one draw (runner/draws.py)
 
+    def warm_up(self) -> None:
+        """Start what the workers fork from (a forkserver importing torch and the harness) in the
+        background now, so the caller's work before :meth:`run` (the corpus replay) overlaps it."""
+        with self._thread_limits():  # the forkserver's environment is the workers' at import time
+            warm_up(start_context(__name__))
+
+    def _thread_limits(self) -> Any:
+        return thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None)
+
     def _spawn(self) -> _Worker:
         ctx = start_context(__name__)
         parent, child = ctx.Pipe()
-        with thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None):
+        with self._thread_limits():
             proc = ctx.Process(target=_worker_main, args=(child, self.cfg, Inherited.now()), daemon=True,
                                name="conformance-worker")
             proc.start()
