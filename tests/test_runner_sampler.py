@@ -56,3 +56,10 @@ def test_programs_drawn_directly_vary_like_hypothesis_draws(op):
     assert len(got) == 20
     shapes = {tuple(n.value.shape) for p in got for n in p.nodes if n.op is None and n.requires_grad}
     assert len(shapes) >= 3
+
+
+def test_a_smaller_pool_is_the_start_of_a_larger_one():
+    # a --budget run asks for fewer examples than the pool a full run drew: the same ones, fewer
+    strategy = PROPERTIES["grad_vs_numerical"].examples(["softmax"], "float32", frozenset(REGISTRY))
+    few, many = sampler.sample(strategy, 5, 9), sampler.sample(strategy, 40, 9)
+    assert [pickle.dumps(x) for x in few] == [pickle.dumps(x) for x in many[:5]]

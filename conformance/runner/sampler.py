@@ -6,8 +6,8 @@ example (its bookkeeping of every choice, the random module's state saved and re
 search tree of what it tried): about half of each draw's time.  :func:`sample` draws the same
 strategies through the same choice provider (so the same values: small and boundary floats,
 edge-case integers), on a ``random.Random(seed)``, and keeps the engine's two habits that matter to
-what is found: the simplest example comes first, and the first tenth are small ones (a short random
-start, completed with the simplest choices).  Duplicates (the same choices) are drawn again.
+what is found: the simplest example comes first, then a few small ones (a short random start,
+completed with the simplest choices).  Duplicates (the same choices) are drawn again.
 
 It uses hypothesis's ``ConjectureData`` and ``BuildContext``, which are not public API; where they
 are missing or changed, :func:`sample` collects through ``@given`` as before, more slowly.
@@ -33,6 +33,9 @@ except ImportError:  # pragma: no cover - depends on the installed hypothesis
 
 #: draws tried per example wanted before giving up on a strategy that rejects (a filter, assume())
 ATTEMPTS = 10
+#: examples after the simplest that are small; a fixed number, so a pool's first k examples are the same
+#: whatever its size (a run under --budget asks for fewer)
+SMALL = 2
 #: the longest random start of a "small" example (hypothesis's novel prefixes are a few choices)
 SMALL_PREFIX = 8
 
@@ -63,13 +66,12 @@ def _direct(strategy: SearchStrategy[Any], count: int, seed: int) -> list[Any]:
     rnd = random.Random(seed)
     drawn: list[Any] = []
     seen: set[Any] = set()
-    small = max(1, count // 10)
     for attempt in range(ATTEMPTS * max(1, count)):
         if len(drawn) >= count:
             break
         if attempt == 0:
             prefix: tuple[Any, ...] = (ChoiceTemplate("simplest", count=None),)
-        elif len(drawn) <= small:
+        elif len(drawn) <= SMALL:
             prefix = _small_prefix(strategy, rnd)
         else:
             prefix = ()
@@ -84,13 +86,16 @@ def _direct(strategy: SearchStrategy[Any], count: int, seed: int) -> list[Any]:
 
 
 def _small_prefix(strategy: SearchStrategy[Any], rnd: random.Random) -> tuple[Any, ...]:
-    """The first few choices of a random draw, then the simplest choices for the rest."""
-    got = _draw(strategy, rnd, ())
-    if got is None:
-        return ()
-    choices = got[0]
-    start = choices[:rnd.randint(1, max(1, min(SMALL_PREFIX, len(choices))))]
-    return (*start, ChoiceTemplate("simplest", count=None))
+    """A few random choices (a draw cut short after them), then the simplest choices for the rest."""
+    data = ConjectureData(random=rnd, max_choices=rnd.randint(1, SMALL_PREFIX))
+    try:
+        with BuildContext(data, wrapped_test=_no_test):
+            data.draw(strategy)
+    except (StopTest, UnsatisfiedAssumption):
+        pass  # the usual end: out of choices
+    except TypeError as e:
+        raise _Unusable(str(e)) from e
+    return (*data.choices, ChoiceTemplate("simplest", count=None))
 
 
 def _draw(strategy: SearchStrategy[Any], rnd: random.Random, prefix: tuple[Any, ...]) -> tuple[Any, Any] | None:
