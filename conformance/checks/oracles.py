@@ -205,29 +205,47 @@ def projected_derivatives(p: Program, leaf: int, directions: list[np.ndarray]) -
 
 
 @_oracle
-def numerical_jvp(p: Program, u: dict[int, np.ndarray]) -> np.ndarray:
+def numerical_jvp(p: Program, u: dict[int, np.ndarray], wider: float = 1.0) -> np.ndarray:
     """``J u`` of the output by central differences of the float64 forward, every leaf moved along ``u`` at once.
 
-    The step is ``projected_derivatives``'s: eps^(1/3) times the size of the largest moved value."""
+    The step is ``projected_derivatives``'s: eps^(1/3) times the size of the largest moved value
+    (times ``wider``)."""
     x = {i: p.nodes[i].value for i in u}
-    scale = max([1.0] + [float(np.max(np.abs(v))) for v in x.values() if v.size])
-    h = EPS64 ** (1.0 / 3.0) * scale
+    h = _jvp_step(p, u) * wider
     plus = p.evaluate({i: x[i] + h * u[i] for i in u})[p.output]
     minus = p.evaluate({i: x[i] - h * u[i] for i in u})[p.output]
     return np.asarray((plus - minus) / (2 * h))
 
 
+def _jvp_step(p: Program, u: dict[int, np.ndarray]) -> float:
+    return float(EPS64 ** (1.0 / 3.0) * max([1.0] + [float(np.max(np.abs(p.nodes[i].value)))
+                                                      for i in u if p.nodes[i].value.size]))
+
+
 @_oracle
-def numerical_hvp(p: Program, leaves: list[int], w: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+def jvp_uncertainty(p: Program, u: dict[int, np.ndarray], exp: np.ndarray) -> np.ndarray:
+    """How far each element of ``numerical_jvp``'s J u (``exp``) may be off: its rounding -- each
+    evaluation of an output element y rounds it by at least eps |y| (as in ``difference_rounding``),
+    the quotient divides the two errors by 2 h; an output of 2e9 along a derivative of 0.8: 0.04 --
+    or, where larger, how far it moves at twice the step (rounding amplified by the ops before the
+    output, and truncation, are what a step change shows)."""
+    y = np.abs(np.asarray(p.evaluate()[p.output], dtype=np.float64))
+    rounding = 2.0 * EPS64 * y / (2.0 * _jvp_step(p, u))
+    return np.maximum(rounding, np.abs(numerical_jvp(p, u, wider=2.0) - exp))
+
+
+@_oracle
+def numerical_hvp(p: Program, leaves: list[int], w: dict[int, np.ndarray],
+                  wider: float = 1.0) -> dict[int, np.ndarray]:
     """(Hessian of the objective) @ w, restricted to ``leaves``, by the four-point stencil
     [f(x+h e_i+t w) - f(x+h e_i-t w) - f(x-h e_i+t w) + f(x-h e_i-t w)] / (4 h t).
 
     h is element i's own second-order step (eps^(1/4) max(1, |x_i|)); t, the step along w (which moves
     every leaf), is the smallest of the leaves' steps.  One step for both, taken from the largest leaf,
     was as coarse for a leaf of size 1 as for one of size 256 beside it (a solve whose singular values
-    were drawn up to 256: its reflection leaves' HVP off by 5e-4 relative, torch and refengine alike)."""
-    steps = {i: _step(p.nodes[i].value, 2) for i in leaves}
-    t = min((float(np.min(s)) for s in steps.values() if s.size), default=EPS64 ** 0.25)
+    were drawn up to 256: its reflection leaves' HVP off by 5e-4 relative, torch and refengine alike).
+    ``wider`` multiplies both steps."""
+    steps, t = _hvp_steps(p, leaves, wider)
     base = {i: p.nodes[i].value for i in leaves}
 
     def f(shift_leaf: int | None, idx: Any, a: float, b: float) -> float:
@@ -245,6 +263,26 @@ def numerical_hvp(p: Program, leaves: list[int], w: dict[int, np.ndarray]) -> di
             r[k] = (f(i, k, h, 1) - f(i, k, h, -1) - f(i, k, -h, 1) + f(i, k, -h, -1)) / (4 * h * t)
         out[i] = r
     return out
+
+
+def _hvp_steps(p: Program, leaves: list[int], wider: float = 1.0) -> tuple[dict[int, np.ndarray], float]:
+    """``numerical_hvp``'s steps: each element's own h, and t along w."""
+    steps = {i: _step(p.nodes[i].value, 2) * wider for i in leaves}
+    return steps, min((float(np.min(s)) for s in steps.values() if s.size), default=EPS64 ** 0.25 * wider)
+
+
+@_oracle
+def hvp_uncertainty(p: Program, leaves: list[int], w: dict[int, np.ndarray],
+                    exp: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """How far each element of ``numerical_hvp`` (``exp``) may be off: its rounding -- the stencil is two
+    differences of the objective, each off by at least ``difference_rounding``, over 4 h t -- or, where
+    larger, how far it moves at twice the steps.  An svd whose objective is 2.4e8 (singular values drawn
+    up to the module's COND_MAX) moved its HVP by ~20 between steps of 1.2e-4 and 3e-4, where the
+    final sum's rounding alone accounts for 3.6; torch and refengine agreed to 1e-8 with the wider step."""
+    steps, t = _hvp_steps(p, leaves)
+    r = difference_rounding(p)
+    wide = numerical_hvp(p, leaves, w, wider=2.0)
+    return {i: np.maximum(2.0 * r / (4.0 * steps[i] * t), np.abs(wide[i] - exp[i])) for i in leaves}
 
 
 # -- (b) torch float64 ----------------------------------------------------------------------
