@@ -7,16 +7,54 @@ properties (``conformance/checks/rounding.py``) hold no number of their own.
 """
 from __future__ import annotations
 
+from typing import Iterator, Mapping
+
 import numpy as np
 
-#: dtype name -> numpy scalar type (values are drawn exactly representable in it)
-NP_DTYPES: dict[str, type] = {"float64": np.float64, "float32": np.float32, "float16": np.float16}
-try:  # pragma: no branch - present wherever jax is
-    import ml_dtypes
 
-    NP_DTYPES["bfloat16"] = ml_dtypes.bfloat16
-except ImportError:  # no bfloat16 on the numpy side: the dtype cannot be drawn
-    pass
+class _NumpyDtypes(Mapping[str, type]):
+    """numpy's float64, float32 and float16, and ml_dtypes' bfloat16 where it is installed.
+
+    ml_dtypes is imported when bfloat16 is first asked for (or the names are listed): its import
+    takes ~0.8 s, in every process that imports the harness (the run, each worker's forkserver,
+    every reproducer script), and only the half-precision cells need it."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, type] = {"float64": np.float64, "float32": np.float32, "float16": np.float16}
+        self._complete = False
+
+    def _load(self) -> None:
+        if self._complete:
+            return
+        self._complete = True
+        try:  # pragma: no branch - present wherever jax is
+            import ml_dtypes
+
+            self._types["bfloat16"] = ml_dtypes.bfloat16
+        except ImportError:  # no bfloat16 on the numpy side: the dtype cannot be drawn
+            pass
+
+    def __getitem__(self, name: str) -> type:
+        if name not in self._types:
+            self._load()
+        return self._types[name]
+
+    def __contains__(self, name: object) -> bool:
+        if name not in self._types:
+            self._load()
+        return name in self._types
+
+    def __iter__(self) -> Iterator[str]:
+        self._load()
+        return iter(self._types)
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._types)
+
+
+#: dtype name -> numpy scalar type (values are drawn exactly representable in it)
+NP_DTYPES: Mapping[str, type] = _NumpyDtypes()
 
 #: the 16-bit floating dtypes: cells of their own (the half-precision properties), never in every property
 HALF_DTYPES = ("float16", "bfloat16")

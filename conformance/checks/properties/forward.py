@@ -27,11 +27,11 @@ from conformance.checks import oracles as O
 from conformance.checks.properties.base import (Evidence, from_comparison, named, nonscalar_programs, prop,
                                                 require_smooth)
 from conformance.engines import adapter as caps
+from conformance.spec.dtypes import unit_roundoff
 from conformance.spec.ops import REGISTRY
 from conformance.spec.programs import NP_DTYPES, Program
 
 #: unit roundoff of each dtype: the size of one rounding, the unit of the transpose rule's tolerance
-UNIT_ROUNDOFF = {dt: float(np.finfo(t).eps) / 2 for dt, t in NP_DTYPES.items()}
 
 
 def direction(p: Program) -> dict[int, np.ndarray]:
@@ -105,7 +105,7 @@ def transpose_tolerance(p: Program, v: np.ndarray, ju: np.ndarray, jtv: list[np.
     norm_u = float(np.sqrt(sum(np.sum(w * w) for w in u)))
     norm_v = float(np.linalg.norm(v))
     terms = norm_v * norm_u + norm_v * float(np.linalg.norm(ju)) + norm_jtv * norm_u
-    return n * UNIT_ROUNDOFF[p.dtype] * (terms + cancelled_terms(p, vals, dict(zip(sorted(p.grad_leaves), u))))
+    return n * unit_roundoff(p.dtype) * (terms + cancelled_terms(p, vals, dict(zip(sorted(p.grad_leaves), u))))
 
 
 def cancelled_terms(p: Program, vals: list[np.ndarray], u: dict[int, np.ndarray]) -> float:
