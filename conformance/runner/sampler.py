@@ -6,7 +6,7 @@ example (its bookkeeping of every choice, the random module's state saved and re
 search tree of what it tried): about half of each draw's time.  :func:`sample` draws the same
 strategies through the same choice provider (so the same values: small and boundary floats,
 edge-case integers), on a ``random.Random(seed)``, and keeps the engine's two habits that matter to
-what is found: the simplest example comes first, then a few small ones (a short random start,
+what is found: the simplest example comes first, and a tenth are small ones (a short random start,
 completed with the simplest choices).  Duplicates (the same choices) are drawn again.
 
 It uses hypothesis's ``ConjectureData`` and ``BuildContext``, which are not public API; where they
@@ -33,9 +33,10 @@ except ImportError:  # pragma: no cover - depends on the installed hypothesis
 
 #: draws tried per example wanted before giving up on a strategy that rejects (a filter, assume())
 ATTEMPTS = 10
-#: examples after the simplest that are small; a fixed number, so a pool's first k examples are the same
-#: whatever its size (a run under --budget asks for fewer)
-SMALL = 2
+#: every SMALL_EVERY-th example is a small one (hypothesis: the first tenth), at fixed places so that a pool's
+#: first k examples are the same whatever its size (a --budget run asks for fewer; serial and parallel runs
+#: must agree), and none in the few examples of a quick cell, where small ones would crowd out the rest
+SMALL_EVERY = 10
 #: the longest random start of a "small" example (hypothesis's novel prefixes are a few choices)
 SMALL_PREFIX = 8
 
@@ -71,7 +72,7 @@ def _direct(strategy: SearchStrategy[Any], count: int, seed: int) -> list[Any]:
             break
         if attempt == 0:
             prefix: tuple[Any, ...] = (ChoiceTemplate("simplest", count=None),)
-        elif len(drawn) <= SMALL:
+        elif len(drawn) % SMALL_EVERY == SMALL_EVERY - 1:
             prefix = _small_prefix(strategy, rnd)
         else:
             prefix = ()
