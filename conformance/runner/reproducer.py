@@ -25,6 +25,7 @@ from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.adapter import Adapter
 from conformance.engines.contract import CheckedAdapter
 from conformance.runner.findings import PROGRAM_ONLY
+from conformance.runner.gradcheck_script import gradcheck_script
 from conformance.runner.results import ANY_OP
 from conformance.runner.trace import (
     Call,
@@ -58,6 +59,9 @@ def script(adapter: Any, prop: Any, op: str, example: Any, message: str, run_see
     if body is not None:
         return head + body
     try:
+        checked = _gradcheck(adapter, prop, evidence_program or program)
+        if checked is not None:
+            return head + checked
         return _program_script(adapter.spec or adapter.name, head, evidence_program or program)
     except Exception:  # noqa: BLE001 - a program that cannot print itself: no reproducer
         return None
@@ -72,6 +76,15 @@ def _head(adapter: Any, prop: Any, op: str, message: str, run_seed: int, selecti
     return (f"# property {prop.name!r} ({prop.doc}) failed: {message[:300]}\n"
             f"# replay: conformance run --engine {name} {replay_ops} "
             f"--properties {prop.name} --seed {run_seed}\n")
+
+
+def _gradcheck(adapter: Any, prop: Any, program: Any) -> str | None:
+    """A gradient failure against central differences that torch shares: checked on the engine alone."""
+    if program is None or "numerical" not in getattr(prop, "oracles", ()) or not hasattr(program, "grad_leaves"):
+        return None
+    from conformance.checks.oracles import tolerance_for  # the checks import torch lazily; so does this
+
+    return gradcheck_script(program, adapter.spec or adapter.name, tuple(tolerance_for(program, "numerical")))
 
 
 def _program_script(name: str, head: str, program: Any) -> str | None:
