@@ -157,3 +157,24 @@ def test_the_differences_uncertainty_is_tiny_where_they_are_accurate() -> None:
     assert float(np.max(O.hvp_uncertainty(p, [0], w, exp)[0])) < 1e-6
     u = {0: np.linspace(-1, 1, 5)}
     assert float(np.max(O.jvp_uncertainty(p, u, O.numerical_jvp(p, u)))) < 1e-8
+
+
+def test_the_transpose_bound_counts_tanhs_cancelling_terms(monkeypatch) -> None:
+    """tanh(sinh(x)) at x = -2.96 (ci --seed 0): tanh saturates, its derivative 1 - y^2 ~ 2e-8 is formed from
+    terms of size 1, and jax's forward and reverse modes parted by 1.36e-15 there (6e-9 relative) where the bound
+    without those terms was 4.5e-16.  With tanh's formula_scale the bound counts them; a wrong rule (off by a
+    fraction of J u ~ 1.5e-7) is still far outside it."""
+    from conformance.checks.properties.forward import transpose_tolerance
+    from conformance.spec.ops import REGISTRY
+
+    p = _fixture("tanh_saturated_transpose_program.json")
+    (i,) = p.grad_leaves
+    u = [np.array([0.75])]
+    ju = O.numerical_jvp(p, {i: u[0]})
+    v = p.cotangent
+    jtv = [O.numerical_grads(p, [i])[i]]
+    with_terms = transpose_tolerance(p, v, ju, jtv, u)
+    import dataclasses
+    monkeypatch.setitem(REGISTRY, "tanh", dataclasses.replace(REGISTRY["tanh"], formula_scale=None))
+    without = transpose_tolerance(p, v, ju, jtv, u)
+    assert without < 1.36e-15 < with_terms < 1e-3 * float(np.abs(ju).max())
