@@ -31,7 +31,9 @@ ATOL, RTOL = 1e-10, 1e-10  # conformance.spec.tolerances: torch-float64 at float
 
 
 def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
-    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values)."""
+    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values).
+
+    conformance.spec.tolerances' rule for one observation, as trace replays and reproducer scripts apply it."""
     got = got.item() if isinstance(got, np.generic) else got
     if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
         if got.shape != exp.shape:

@@ -32,20 +32,35 @@ def answer(spec):
         got.append(('raises', type(e).__name__ + ': ' + str(e)[:200]))
     return got
 
+def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
+    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values).
+
+    conformance.spec.tolerances' rule for one observation, as trace replays and reproducer scripts apply it."""
+    got = got.item() if isinstance(got, np.generic) else got
+    if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
+        if got.shape != exp.shape:
+            return f"got shape {got.shape}, expected shape {exp.shape}"
+        if got.dtype != exp.dtype:
+            return f"got dtype {got.dtype}, expected {exp.dtype}"
+        g, e = got.astype(np.float64), exp.astype(np.float64)
+        finite = np.abs(e[np.isfinite(e)])
+        scale = max(1.0, float(finite.max())) if finite.size else 1.0
+        close = (np.abs(g - e) <= atol * scale + rtol * np.abs(e)) | (g == e) | (np.isnan(g) & np.isnan(e))
+        return None if close.all() else f"got {got.tolist()}, expected {exp.tolist()}"
+    if isinstance(got, np.ndarray) or isinstance(exp, np.ndarray) or type(got) is not type(exp) or got != exp:
+        show = [v.tolist() if isinstance(v, np.ndarray) else v for v in (got, exp)]
+        return f"got {show[0]!r}, expected {show[1]!r}"
+    return None
+
 def differs(got, want):
     coarse = 'float32' if 'float32' in KINDS + (want[0][1],) else 'float64'
     for (stage, g), (stage_w, w) in zip(got, want):
         if stage != stage_w:
             return f'{stage_w}: the engine {stage} ({g})'
-        if isinstance(w, np.ndarray):
-            atol, rtol = TOL[want[0][1] if stage == 'forward' else coarse]
-            g = None if g is None else np.asarray(g, dtype=np.float64)
-            w = np.asarray(w, dtype=np.float64)
-            scale = max([1.0] + [float(v) for v in np.abs(w[np.isfinite(w)]).ravel()])
-            if g is None or g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True):
-                return f'{stage}: got {g if g is None else g.tolist()}, torch {w.tolist()}'
-        elif stage != 'raises' and g != w:
-            return f'{stage}: got {g}, torch {w}'
+        tol = TOL[want[0][1] if stage == 'forward' else coarse] if isinstance(w, np.ndarray) else (0, 0)
+        why = None if stage == 'raises' else difference(g, w, *tol)  # any error is torch's 'raises' too
+        if why:
+            return f'{stage}: {why} (expected: torch)'
     return None if len(got) == len(want) else f'the engine stopped at {got[-1]}, torch at {want[-1]}'
 
 engine = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.hips_autograd:AutogradAdapter'  # `python SCRIPT torch`: torch against itself
@@ -85,20 +100,35 @@ sys.exit(0 if why is None else 1)
 #         got.append(('raises', type(e).__name__ + ': ' + str(e)[:200]))
 #     return got
 # 
+# def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
+#     """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values).
+# 
+#     conformance.spec.tolerances' rule for one observation, as trace replays and reproducer scripts apply it."""
+#     got = got.item() if isinstance(got, np.generic) else got
+#     if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
+#         if got.shape != exp.shape:
+#             return f"got shape {got.shape}, expected shape {exp.shape}"
+#         if got.dtype != exp.dtype:
+#             return f"got dtype {got.dtype}, expected {exp.dtype}"
+#         g, e = got.astype(np.float64), exp.astype(np.float64)
+#         finite = np.abs(e[np.isfinite(e)])
+#         scale = max(1.0, float(finite.max())) if finite.size else 1.0
+#         close = (np.abs(g - e) <= atol * scale + rtol * np.abs(e)) | (g == e) | (np.isnan(g) & np.isnan(e))
+#         return None if close.all() else f"got {got.tolist()}, expected {exp.tolist()}"
+#     if isinstance(got, np.ndarray) or isinstance(exp, np.ndarray) or type(got) is not type(exp) or got != exp:
+#         show = [v.tolist() if isinstance(v, np.ndarray) else v for v in (got, exp)]
+#         return f"got {show[0]!r}, expected {show[1]!r}"
+#     return None
+# 
 # def differs(got, want):
 #     coarse = 'float32' if 'float32' in KINDS + (want[0][1],) else 'float64'
 #     for (stage, g), (stage_w, w) in zip(got, want):
 #         if stage != stage_w:
 #             return f'{stage_w}: the engine {stage} ({g})'
-#         if isinstance(w, np.ndarray):
-#             atol, rtol = TOL[want[0][1] if stage == 'forward' else coarse]
-#             g = None if g is None else np.asarray(g, dtype=np.float64)
-#             w = np.asarray(w, dtype=np.float64)
-#             scale = max([1.0] + [float(v) for v in np.abs(w[np.isfinite(w)]).ravel()])
-#             if g is None or g.shape != w.shape or not np.allclose(g, w, rtol=rtol, atol=atol * scale, equal_nan=True):
-#                 return f'{stage}: got {g if g is None else g.tolist()}, torch {w.tolist()}'
-#         elif stage != 'raises' and g != w:
-#             return f'{stage}: got {g}, torch {w}'
+#         tol = TOL[want[0][1] if stage == 'forward' else coarse] if isinstance(w, np.ndarray) else (0, 0)
+#         why = None if stage == 'raises' else difference(g, w, *tol)  # any error is torch's 'raises' too
+#         if why:
+#             return f'{stage}: {why} (expected: torch)'
 #     return None if len(got) == len(want) else f'the engine stopped at {got[-1]}, torch at {want[-1]}'
 # 
 # engine = sys.argv[1] if len(sys.argv) > 1 else 'torch'  # `python SCRIPT torch`: torch against itself

@@ -27,11 +27,13 @@ def value(t):
     return t  # adapters hand out numpy arrays already
 
 warnings.filterwarnings('ignore')  # torch warns when .grad of a non-leaf is read
-ATOL, RTOL = 1e-05, 1e-05  # conformance.spec.tolerances: torch-float64 at float32
+ATOL, RTOL = 1e-10, 1e-10  # conformance.spec.tolerances: torch-float64 at float64
 
 
 def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
-    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values)."""
+    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values).
+
+    conformance.spec.tolerances' rule for one observation, as trace replays and reproducer scripts apply it."""
     got = got.item() if isinstance(got, np.generic) else got
     if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
         if got.shape != exp.shape:
@@ -96,20 +98,20 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array([[[0.25]]], dtype='float64'), 'float32', False)"):
-    v0 = A.leaf(np.array([[[0.25]]], dtype='float64'), 'float32', False)
-with step(1, "v1 = A.leaf(np.array([-1.5], dtype='float64'), 'float32', False)"):
-    v1 = A.leaf(np.array([-1.5], dtype='float64'), 'float32', False)
-with step(2, "v2 = A.leaf(np.array([1.0], dtype='float64'), 'float32', False)"):
-    v2 = A.leaf(np.array([1.0], dtype='float64'), 'float32', False)
-with step(3, "v3 = A.leaf(np.array([-1.375], dtype='float64'), 'float32', False)"):
-    v3 = A.leaf(np.array([-1.375], dtype='float64'), 'float32', False)
-with step(4, "v4 = A.leaf(np.array([1.625], dtype='float64'), 'float32', True)"):
-    v4 = A.leaf(np.array([1.625], dtype='float64'), 'float32', True)
+with step(0, "v0 = A.leaf(np.array([[[0.25]]], dtype='float64'), 'float64', False)"):
+    v0 = A.leaf(np.array([[[0.25]]], dtype='float64'), 'float64', False)
+with step(1, "v1 = A.leaf(np.array([-1.5], dtype='float64'), 'float64', False)"):
+    v1 = A.leaf(np.array([-1.5], dtype='float64'), 'float64', False)
+with step(2, "v2 = A.leaf(np.array([1.0], dtype='float64'), 'float64', False)"):
+    v2 = A.leaf(np.array([1.0], dtype='float64'), 'float64', False)
+with step(3, "v3 = A.leaf(np.array([-1.375], dtype='float64'), 'float64', False)"):
+    v3 = A.leaf(np.array([-1.375], dtype='float64'), 'float64', False)
+with step(4, "v4 = A.leaf(np.array([1.625], dtype='float64'), 'float64', True)"):
+    v4 = A.leaf(np.array([1.625], dtype='float64'), 'float64', True)
 with step(5, "v5 = A.apply('solve', [v0, v1, v2, v3, v4], {'k': 1})"):
     v5 = A.apply('solve', [v0, v1, v2, v3, v4], {'k': 1})
-with step(6, "v6 = A.leaf(np.array([[0.0]], dtype='float64'), 'float32', False)"):
-    v6 = A.leaf(np.array([[0.0]], dtype='float64'), 'float32', False)
+with step(6, "v6 = A.leaf(np.array([[0.0]], dtype='float64'), 'float64', False)"):
+    v6 = A.leaf(np.array([[0.0]], dtype='float64'), 'float64', False)
 with step(7, 'A.backward(v5, v6, None, False)'):
     A.backward(v5, v6, None, False)
 

@@ -1,5 +1,5 @@
-# property 'promotion' (An op on operands of mixed dtypes (float32, float64, int64 tensors, Python floats and ints) returns torch's result dtype and values, and each leaf's gradient has the leaf's dtype.) failed: sub of float32 with float64 zero-dim returned float64; torch returns float32: sub(float64 zero-dim, float32)
-# replay: conformance run --engine conformance.engines.peers.jax:JaxAdapter --ops sub --properties promotion --seed 0
+# property 'promotion' (An op on operands of mixed dtypes (float32, float64, int64 tensors, Python floats and ints) returns torch's result dtype and values, and each leaf's gradient has the leaf's dtype.) failed: mul of float32 with float64 zero-dim returned float64; torch returns float32: mul(float64 zero-dim, float32)
+# replay: conformance run --engine conformance.engines.peers.jax:JaxAdapter --ops mul --properties promotion --seed 0
 # It makes the 4 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
 # printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.
@@ -31,7 +31,9 @@ ATOL, RTOL = 1e-10, 1e-10  # conformance.spec.tolerances: torch-float64 at float
 
 
 def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
-    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values)."""
+    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values).
+
+    conformance.spec.tolerances' rule for one observation, as trace replays and reproducer scripts apply it."""
     got = got.item() if isinstance(got, np.generic) else got
     if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
         if got.shape != exp.shape:
@@ -100,8 +102,8 @@ with step(0, "v0 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)"):
     v0 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)
 with step(1, "v1 = A.leaf(np.array([[-0.5, 1.5, -1.5, 2.5]], dtype='float64'), 'f..."):
     v1 = A.leaf(np.array([[-0.5, 1.5, -1.5, 2.5]], dtype='float64'), 'float32', False)
-with step(2, "v2 = A.apply('sub', [v0, v1], {})"):
-    v2 = A.apply('sub', [v0, v1], {})
+with step(2, "v2 = A.apply('mul', [v0, v1], {})"):
+    v2 = A.apply('mul', [v0, v1], {})
 with step(3, 'A.dtype_of(v2)'):
     see('A.dtype_of(v2)', A.dtype_of(v2), 'float32')
 

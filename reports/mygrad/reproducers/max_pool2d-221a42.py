@@ -1,6 +1,6 @@
-# property 'forward' (Forward values equal the numpy float64 reference, in the program's dtype.) failed: forward value: output[0, 0, 2, 0]: got -4, expected -2 (abs err 2 > tol 0.012, oracle numpy; 4 of 5 elements out of tolerance)
+# property 'forward' (Forward values equal the numpy float64 reference, in the program's dtype.) failed: forward value: output: got 5.3, expected 3.6 (abs err 1.7 > tol 0.014, oracle numpy)
 # replay: conformance run --engine conformance.engines.peers.mygrad:MyGradAdapter --ops max_pool2d --properties forward --seed 0
-# It makes the 9 adapter calls the check made, on the engine, and compares what each
+# It makes the 6 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
 # printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.
 # vN is what the call of step N returned (numbering of its own, not the program's).
@@ -31,7 +31,9 @@ ATOL, RTOL = 1e-05, 1e-05  # conformance.spec.tolerances: torch-float64 at float
 
 
 def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
-    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values)."""
+    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values).
+
+    conformance.spec.tolerances' rule for one observation, as trace replays and reproducer scripts apply it."""
     got = got.item() if isinstance(got, np.generic) else got
     if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
         if got.shape != exp.shape:
@@ -96,23 +98,17 @@ def finish():
     print("OK")
 
 
-with step(0, 'v0 = A.leaf(np.array([[[[1.0], [-1.0], [2.0], [-2.0], [3.0]]]], dty...'):
-    v0 = A.leaf(np.array([[[[1.0], [-1.0], [2.0], [-2.0], [3.0]]]], dtype='float64'), 'float32', True)
+with step(0, 'v0 = A.leaf(np.array([[[[-1.125], [-0.769601583480835]], [[-0.77252...'):
+    v0 = A.leaf(np.array([[[[-1.125], [-0.769601583480835]], [[-0.7725237607955933], [-1.0715982913970947]]]], dtype='float64'), 'float32', True)
 with step(1, "v1 = A.apply('transpose', [v0], {'dim0': 0, 'dim1': -1})"):
     v1 = A.apply('transpose', [v0], {'dim0': 0, 'dim1': -1})
 with step(2, "v2 = A.apply('max_pool2d', [v1], {'kernel_size': 1, 'stride': 1})"):
     v2 = A.apply('max_pool2d', [v1], {'kernel_size': 1, 'stride': 1})
-with step(3, "v3 = A.apply('tanh', [v2], {})"):
-    v3 = A.apply('tanh', [v2], {})
-with step(4, 'v4 = A.leaf(np.array([[[[-0.75], [0.125], [-0.125], [0.375], [-0.37...'):
-    v4 = A.leaf(np.array([[[[-0.75], [0.125], [-0.125], [0.375], [-0.375]]]], dtype='float64'), 'float32', False)
-with step(5, "v5 = A.apply('mul', [v1, v4], {})"):
-    v5 = A.apply('mul', [v1, v4], {})
-with step(6, "v6 = A.apply('sum', [v5], {'dim': None, 'keepdim': False})"):
-    v6 = A.apply('sum', [v5], {'dim': None, 'keepdim': False})
-with step(7, "v7 = A.apply('add', [v3, v6], {})"):
-    v7 = A.apply('add', [v3, v6], {})
-with step(8, 'A.to_numpy(v7)'):
-    see('A.to_numpy(v7)', A.to_numpy(v7), np.array([[[[-2.238405704498291], [-3.761594295501709], [-2.0359723567962646], [-3.9640276432037354], [-2.0049452781677246]]]], dtype='float32'))
+with step(3, "v3 = A.apply('mul', [v2, v2], {})"):
+    v3 = A.apply('mul', [v2, v2], {})
+with step(4, "v4 = A.apply('sum', [v3], {'dim': None, 'keepdim': False})"):
+    v4 = A.apply('sum', [v3], {'dim': None, 'keepdim': False})
+with step(5, 'A.to_numpy(v4)'):
+    see('A.to_numpy(v4)', A.to_numpy(v4), np.array(3.60302734375, dtype='float32'))
 
 finish()
