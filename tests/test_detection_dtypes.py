@@ -64,12 +64,16 @@ def test_dtype_reproducers_exit_1_on_the_engine_and_0_on_torch(tmp_path) -> None
     from broken_engines.dtypes import MulIntBackwardRaises, MulScalarUpcasts, SumKeepsInt32
     from repro_helpers import replay
 
+    from conformance.runner.findings import PROGRAM_ONLY
+
     for engine, ops, props in ((MulScalarUpcasts(), ["mul"], ["promotion"]),
                                (MulIntBackwardRaises(), ["mul"], ["promotion"]),
                                (SumKeepsInt32(), ["sum"], ["integer_reduction"])):
         rr = run(engine, profile="ci", ops=ops, properties=props, seed=0, corpus=False)
         (f, *_) = rr.findings()
         assert engine.__class__ is not MulIntBackwardRaises or "backward raised TypeError" in f.message, f.message
+        # it compares, so it does not say it only prints values (the program script's first line)
+        assert PROGRAM_ONLY not in f.reproducer, f.reproducer[:400]
         bad = replay(f.reproducer, tmp_path)
         assert bad.returncode == 1, (bad.stdout, bad.stderr[-2000:])
         good = replay(f.reproducer, tmp_path, "torch")

@@ -88,9 +88,12 @@ def _gradcheck(adapter: Any, prop: Any, program: Any) -> str | None:
 
 
 def _program_script(name: str, head: str, program: Any) -> str | None:
-    """The program alone: one forward and one backward, on engine ``name`` and (commented) on torch."""
+    """The program alone: one forward and one backward, on engine ``name`` and (commented) on torch; an
+    example whose own script compares with torch (``compares_with_torch``: the dtype scripts) as it is."""
     if program is None:
         return None
+    if getattr(program, "compares_with_torch", False):
+        return head + program.to_script(name)
     torch_version = "\n".join("# " + line for line in program.to_script("torch").splitlines())
     return (head + PROGRAM_ONLY + " this failure); compare with torch's, below\n" + program.to_script(name)
             + "\n# The same program on torch:\n" + torch_version + "\n")

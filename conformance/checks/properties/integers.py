@@ -8,7 +8,7 @@ them all.  Both properties need the adapter's ``integer_leaf`` and are not-appli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from hypothesis import strategies as st
@@ -30,6 +30,8 @@ _INTS = range(-3, 4)
 @dataclass
 class IntegerCall:
     """``op`` on one integer or bool tensor (``value`` holds its elements as int64, or bool)."""
+
+    compares_with_torch: ClassVar[bool] = True  # to_script runs it on torch too and exits 1 on a difference
 
     op: str | None  # None: no op, only the leaf (the requires_grad rule)
     dtype: str

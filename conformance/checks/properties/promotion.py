@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from hypothesis import reject
@@ -59,6 +59,8 @@ def promotes(op: str) -> bool:
 class Mixed:
     """One op on operands of drawn kinds: ``values[i]`` is a float64 array (a tensor kind, already
     representable in its dtype) or a Python number; only floating tensors may require grad."""
+
+    compares_with_torch: ClassVar[bool] = True  # to_script runs it on torch too and exits 1 on a difference
 
     op: str
     kinds: tuple[str, ...]
