@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from hypothesis.errors import HypothesisException, StopTest
 
+from conformance.checks.oracles import tolerance_for
 from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.adapter import Adapter
 from conformance.engines.contract import CheckedAdapter
@@ -82,8 +83,6 @@ def _gradcheck(adapter: Any, prop: Any, program: Any) -> str | None:
     """A gradient failure against central differences that torch shares: checked on the engine alone."""
     if program is None or "numerical" not in getattr(prop, "oracles", ()) or not hasattr(program, "grad_leaves"):
         return None
-    from conformance.checks.oracles import tolerance_for  # the checks import torch lazily; so does this
-
     return gradcheck_script(program, adapter.spec or adapter.name, tuple(tolerance_for(program, "numerical")))
 
 

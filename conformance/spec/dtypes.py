@@ -39,11 +39,6 @@ class _NumpyDtypes(Mapping[str, type]):
             self._load()
         return self._types[name]
 
-    def __contains__(self, name: object) -> bool:
-        if name not in self._types:
-            self._load()
-        return name in self._types
-
     def __iter__(self) -> Iterator[str]:
         self._load()
         return iter(self._types)

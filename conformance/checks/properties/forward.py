@@ -31,8 +31,6 @@ from conformance.spec.dtypes import unit_roundoff
 from conformance.spec.ops import REGISTRY
 from conformance.spec.programs import NP_DTYPES, Program
 
-#: unit roundoff of each dtype: the size of one rounding, the unit of the transpose rule's tolerance
-
 
 def direction(p: Program) -> dict[int, np.ndarray]:
     """A tangent ``u`` per leaf requiring grad: uniform in [-1, 1], exactly representable in the dtype.

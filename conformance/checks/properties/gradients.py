@@ -25,13 +25,7 @@ def _grads_vs_numerical(A: Any, p: Program) -> Evidence:
     for i in leaves:  # large leaves: projections first, the full gradient only to explain a failure
         if i in expected:
             continue
-        g = grads[i]
-        rng = np.random.default_rng(i)
-        dirs = [rng.choice([-1.0, 1.0], size=p.nodes[i].value.shape) for _ in range(O.N_PROJECTIONS)]
-        proj = O.projected_derivatives(p, i, dirs)
-        obs = [float(np.sum(g * d)) for d in dirs] if g is not None and g.shape == dirs[0].shape else None
-        c = O.compare({"p": np.array(proj)}, {"p": None if obs is None else np.array(obs)}, tol, "numerical")
-        if not c.ok:
+        if not _agrees_along_directions(p, i, grads[i], tol):
             expected.update(O.numerical_grads(p, [i], full=True))
     obs = {i: grads[i] for i in leaves}
     exp = {i: expected[i] for i in leaves if i in expected}
@@ -68,17 +62,21 @@ def _torch_wrong(p: Program, grads: dict[int, Any], tgrads: dict[int, Any]) -> b
         g, t = grads.get(i), tgrads.get(i)
         if g is None or t is None or np.shape(g) != np.shape(t) or np.shape(t) != p.nodes[i].value.shape:
             return False  # a missing or misshapen gradient: not a question of values
-        rng = np.random.default_rng(i)
-        dirs = [rng.choice([-1.0, 1.0], size=t.shape) for _ in range(O.N_PROJECTIONS)]
-        exact = {"p": np.array(O.projected_derivatives(p, i, dirs))}
-
-        def agrees(x: Any) -> bool:
-            along = np.array([float(np.sum(np.asarray(x, dtype=np.float64) * d)) for d in dirs])
-            return O.compare(exact, {"p": along}, tol, "numerical").ok
-        if not agrees(g):
+        if not _agrees_along_directions(p, i, g, tol):
             return False
-        torch_off = torch_off or not agrees(t)
+        torch_off = torch_off or not _agrees_along_directions(p, i, t, tol)
     return torch_off
+
+
+def _agrees_along_directions(p: Program, leaf: int, grad: Any, tol: Any) -> bool:
+    """Whether ``grad`` of ``leaf`` matches central differences along N_PROJECTIONS random sign directions
+    (seeded by the leaf): a few forward evaluations, where the full gradient costs two per element."""
+    rng = np.random.default_rng(leaf)
+    dirs = [rng.choice([-1.0, 1.0], size=p.nodes[leaf].value.shape) for _ in range(O.N_PROJECTIONS)]
+    exact = np.array(O.projected_derivatives(p, leaf, dirs))
+    along = (np.array([float(np.sum(np.asarray(grad, dtype=np.float64) * d)) for d in dirs])
+             if grad is not None and np.shape(grad) == dirs[0].shape else None)
+    return O.compare({"p": exact}, {"p": along}, tol, "numerical").ok
 
 
 @prop("vjp", family="gradients", oracles={"numerical"}, strategy=nonscalar_programs, cost=2.0)
