@@ -69,3 +69,69 @@ def test_quick_runs_no_half_cell() -> None:
     assert not [c for c in plan(PROFILES["quick"]) if c[2] in ("float16", "bfloat16")]
     assert {c[0].name for c in plan(PROFILES["ci"]) if c[2] == "float16"} == {
         "half_forward", "half_grad", "half_accumulation"}
+
+
+def test_std_gradient_bound_counts_the_rounding_of_x_minus_mean(monkeypatch) -> None:
+    """std over two float16 values 0.036 apart (drawn at ci, seed 0): torch's float16 gradient rounds x - mean,
+    terms of size 1.5, then divides by std = 0.026, and misses float64 by 0.03.  Over two elements the
+    gradient's own Jacobian is 0 along that error, so only std's declared formula_scale bounds it; without the
+    declaration torch itself failed half_grad.  std's forward bound does not grow with it (forward_scale)."""
+    import dataclasses
+
+    import numpy as np
+
+    from conformance.checks import oracles as O
+    from conformance.checks import rounding as R
+    from conformance.spec.ops import REGISTRY
+    from conformance.spec.programs import Node, Program
+
+    x = np.array([[1.375, -0.9892578125, 1.4892578125, 0.92138671875],
+                  [-1.7392578125, -0.99609375, 1.525390625, -0.034820556640625]], dtype=np.float16)
+    cot = np.array([0.60791015625, 1.376953125, -1.53125, 1.1201171875], dtype=np.float16)
+    p = Program([Node(value=x, requires_grad=True), Node("std", (0,), {"dim": -2, "correction": 1, "keepdim": False})], 1,
+                "float16", cot, "std")
+    T = O.torch_adapter()
+    leaf = T.leaf(x, "float16", True)
+    T.backward(T.apply("std", [leaf], dict(p.nodes[1].params)), T.leaf(cot, "float16", False))
+    got = R.as_float64(T.grad_of(leaf))
+    _, expected = O.torch_grads(p)
+    J, H = R.jacobians(p), R.gradient_hessians(p)
+    error = np.abs(got - expected[0])
+    assert float(error[0, 2]) > 0.02  # the case itself: torch's own float16 gradient is this far off
+    bound = R.gradient_bounds(p, expected, J, H)[0]
+    assert np.all(error <= bound)
+    # coarse where a slice's std is tiny (the scale is one number per program: column 1's std is 0.0048), yet a
+    # gradient twice the right one still fails
+    assert np.any(np.abs(expected[0]) > bound)
+    forward = R.forward_bound(p, p.evaluate()[1], J)
+    monkeypatch.setitem(REGISTRY, "std", dataclasses.replace(REGISTRY["std"], formula_scale=None, forward_scale=None))
+    assert not np.all(error <= R.gradient_bounds(p, expected, J, H)[0])
+    assert np.array_equal(forward, R.forward_bound(p, p.evaluate()[1], J))
+
+
+def test_gradient_hessians_take_one_side_at_the_edge_of_a_domain() -> None:
+    """A binary_cross_entropy target of exactly 0 or 1 (drawn at ci, seed 0): torch refuses a target moved
+    outside [0, 1], so the Hessian of the gradient in the target is a one-sided difference there.  Before,
+    half_grad errored inside the harness on both refengine and torch."""
+    import numpy as np
+
+    from conformance.checks import rounding as R
+    from conformance.checks.properties import PROPERTIES
+    from conformance.engines import resolve
+    from conformance.spec.programs import Node, Program
+
+    x = np.array([[0.66748046875, 0.8125, 0.62451171875], [0.875, 0.179443359375, 0.274169921875],
+                  [0.826171875, 0.446044921875, 0.375]])
+    target = np.array([[0.0, 1.0, 0.417236328125], [0.76953125, 0.162841796875, 0.96337890625],
+                       [0.8798828125, 0.125, 0.66455078125]])
+    cot = np.array([[1.0234375, 0.4521484375, -0.95751953125], [1.2392578125, 1.759765625, -0.125],
+                    [-1.005859375, 1.7998046875, 0.732421875]])
+    p = Program([Node(value=x, requires_grad=True), Node(value=target),
+                 Node("binary_cross_entropy", (0, 1), {"reduction": "none"})], 2, "float16", cot,
+                "binary_cross_entropy")
+    H = R.gradient_hessians(p)[0][1]  # d grad(input) / d target: -v / (x (1 - x)) on the diagonal
+    expected = -cot.reshape(-1) / (x * (1 - x)).reshape(-1)
+    assert np.allclose(np.diag(H), expected, rtol=1e-6)
+    for engine in ("refengine", "torch"):
+        ev = PROPERTIES["half_grad"].check(resolve(engine), p)
+        assert ev.ok, (engine, ev.message)

@@ -66,7 +66,8 @@ def jacobians(p: Program) -> dict[int, np.ndarray]:
 
 
 def forward_bound(p: Program, y: np.ndarray, J: dict[int, np.ndarray]) -> np.ndarray:
-    """Per output element: c u (|y| + |J| |x| + s) + c * smallest subnormal (see the module doc).
+    """Per output element: c u (|y| + |J| |x| + s) + c * smallest subnormal (see the module doc); with ``J``
+    left out (``{}``), a smaller bound: what lies within it lies within the whole bound too.
 
     ``s`` (the op's ``formula_scale``, at least 1): the formula's own terms are taken at a scale of at
     least 1, as every comparison of the harness measures errors on a scale of at least 1 (``compare``'s
@@ -75,7 +76,7 @@ def forward_bound(p: Program, y: np.ndarray, J: dict[int, np.ndarray]) -> np.nda
     dtype, which moves a result of -0.018 by u whatever its size (found by the torch ci run, seed 0)."""
     u, c = unit_roundoff(p.dtype), HALF_ROUNDINGS
     cond = sum(np.abs(J[i]) @ np.abs(p.nodes[i].value).reshape(-1) for i in J) if J else 0.0
-    terms = np.abs(y).reshape(-1) + cond + _formula_scale(p)
+    terms = np.abs(y).reshape(-1) + cond + _formula_scale(p, forward=True)
     return (c * u * terms + c * smallest_subnormal(p.dtype)).reshape(np.shape(y))
 
 
@@ -86,21 +87,35 @@ def _torch_grads_at(p: Program, leaf: int, value: np.ndarray) -> dict[int, np.nd
 
 
 def gradient_hessians(p: Program) -> dict[int, dict[int, np.ndarray]]:
-    """``H[j][i]``: d grad(leaf j) / d leaf i, (size j, size i), central differences of torch's float64 gradient."""
+    """``H[j][i]``: d grad(leaf j) / d leaf i, (size j, size i), central differences of torch's float64 gradient.
+
+    A leaf on the edge of its op's domain (binary_cross_entropy's target of exactly 0 or 1) has a one-sided
+    difference there, on the side torch accepts."""
     H: dict[int, dict[int, np.ndarray]] = {j: {} for j in p.grad_leaves}
+    at_x: list[dict[int, np.ndarray | None]] = []  # torch's gradient at the program's own inputs, when needed
     for i in p.leaves:
         x = p.nodes[i].value
         h = _step(x).reshape(-1)
         cols: dict[int, list[np.ndarray]] = {j: [] for j in H}
         for k in range(x.size):
-            xp, xm = x.copy().reshape(-1), x.copy().reshape(-1)
-            xp[k] += h[k]
-            xm[k] -= h[k]
-            gp, gm = _torch_grads_at(p, i, xp.reshape(x.shape)), _torch_grads_at(p, i, xm.reshape(x.shape))
+            sides = []
+            for sign in (1.0, -1.0):
+                moved = x.copy().reshape(-1)
+                moved[k] += sign * h[k]
+                try:
+                    sides.append((_torch_grads_at(p, i, moved.reshape(x.shape)), sign * h[k]))
+                except O.OracleError:
+                    if sign < 0 and not sides:
+                        raise  # torch refuses both sides: nothing to difference
+            if len(sides) == 1:  # one side lies outside the domain: difference with the point itself
+                if not at_x:
+                    at_x.append(O.torch_grads(p)[1])
+                sides.append((at_x[0], 0.0))
+            (gp, hp), (gm, hm) = sides
             for j in H:
                 a, b = gp.get(j), gm.get(j)
                 zero = np.zeros(p.nodes[j].value.size)
-                cols[j].append(zero if a is None or b is None else (np.reshape(a, -1) - np.reshape(b, -1)) / (2 * h[k]))
+                cols[j].append(zero if a is None or b is None else (np.reshape(a, -1) - np.reshape(b, -1)) / (hp - hm))
         for j in H:
             H[j][i] = np.stack(cols[j], axis=1) if cols[j] else np.zeros((p.nodes[j].value.size, 0))
     return H
@@ -108,7 +123,10 @@ def gradient_hessians(p: Program) -> dict[int, dict[int, np.ndarray]]:
 
 def gradient_bounds(p: Program, g: dict[int, np.ndarray | None], J: dict[int, np.ndarray],
                     H: dict[int, dict[int, np.ndarray]]) -> dict[int, np.ndarray]:
-    """Per gradient element of each leaf requiring grad: c u (|g| + |v|^T |J| + |H_v| |x| + max|v| s) + c tiny."""
+    """Per gradient element of each leaf requiring grad: c u (|g| + |v|^T |J| + |H_v| |x| + max|v| s) + c tiny.
+
+    Every term is non-negative, so a bound with ``J`` and ``H`` left out (``{}``: the costly ones) is
+    smaller: what lies within it lies within the whole bound too."""
     u, c, tiny = unit_roundoff(p.dtype), HALF_ROUNDINGS, smallest_subnormal(p.dtype)
     y = p.evaluate()[p.output]
     v = np.ones(np.size(y)) if p.cotangent is None else np.abs(p.cotangent).reshape(-1)
@@ -117,21 +135,24 @@ def gradient_bounds(p: Program, g: dict[int, np.ndarray | None], J: dict[int, np
     for j in p.grad_leaves:
         shape = p.nodes[j].value.shape
         gj = np.zeros(shape) if g.get(j) is None else np.abs(g[j])
-        terms = gj.reshape(-1) + v @ np.abs(J[j])
-        terms = terms + sum(np.abs(H[j][i]) @ np.abs(p.nodes[i].value).reshape(-1) for i in H[j])
+        terms = gj.reshape(-1) + (v @ np.abs(J[j]) if j in J else 0.0)
+        terms = terms + sum(np.abs(H[j][i]) @ np.abs(p.nodes[i].value).reshape(-1) for i in H.get(j, {}))
         terms = terms + (float(np.max(v)) if v.size else 0.0) * s
         out[j] = (c * u * terms + c * tiny).reshape(shape)
     return out
 
 
-def _formula_scale(p: Program) -> float:
-    """The largest ``formula_scale`` of the program's ops at their inputs (1 where an op declares none)."""
+def _formula_scale(p: Program, forward: bool = False) -> float:
+    """The largest ``formula_scale`` of the program's ops at their inputs (1 where an op declares none);
+    ``forward``: of their forward formulas (``forward_scale`` where an op declares one)."""
     vals = p.evaluate()
     scale = 1.0
     for n in p.nodes:
         spec = REGISTRY.get(n.op) if n.op is not None else None
-        if spec is not None and spec.formula_scale is not None:
-            scale = max(scale, float(spec.formula_scale([vals[k] for k in n.inputs], n.params)))
+        declared = None if spec is None else (spec.forward_scale or spec.formula_scale) if forward \
+            else spec.formula_scale
+        if declared is not None:
+            scale = max(scale, float(declared([vals[k] for k in n.inputs], n.params)))
     return scale
 
 

@@ -268,6 +268,10 @@ class OpSpec:
     # they cancel to a far smaller Jacobian (normalize: 1/|x|; the norm layers: their condition kappa); None: 1.
     # Rounding error follows the terms, not the result: jvp_vjp_transpose scales its bound by it
     formula_scale: Callable[..., float] | None = None
+    # the same for the op's forward formula, where it differs from the derivatives' (std: its forward's x - mean
+    # is counted by the conditioning already, while its gradient divides that difference by (n - 1) std); None:
+    # formula_scale. Read by the half-precision forward bound (checks/rounding.py)
+    forward_scale: Callable[..., float] | None = None
     requires: tuple[str, ...] = ()  # namespace attributes the op needs, e.g. "Tensor.expand"
     tol: Overrides = field(default_factory=dict)  # this op's exceptions to spec.tolerances.TOLERANCES
     torch_equivalent: str = ""  # "torch.sum"; "": torch has no such op and torch oracles skip it

@@ -154,6 +154,22 @@ def _std_kink(xs: list[np.ndarray], p: dict) -> float:
     return float(np.min(np.std(x, axis=ax)))
 
 
+def _std_scale(xs: list[np.ndarray], p: dict) -> float:
+    """std's gradient is v (x - mean) / ((n - c) std): terms of size |x| cancel to x - mean, then are divided by
+    (n - c) std.  Where std is small beside |x| the rounding of x - mean dominates the gradient's error; and
+    for two elements the Jacobian of the gradient is 0 along it (the gradient is +-v / sqrt(2) whatever x), so
+    the bound's |H_v| |x| term does not count it."""
+    x = xs[0]
+    if x.size == 0:
+        return 0.0
+    ax = _axes_or_none(x, p["dim"])
+    n = x.size // max(1, np.size(np.sum(x, axis=ax)))
+    with np.errstate(all="ignore"):
+        s = np.max(np.abs(x), axis=ax) / ((n - p["correction"]) * np.std(x, axis=ax, ddof=p["correction"]))
+    s = np.asarray(s)[np.isfinite(s)]
+    return float(np.max(s)) if s.size else 0.0
+
+
 def _norm_sample(draw: Any) -> Sample:
     shp = S.shape(draw)
     dim = S.reduce_dims(draw, len(shp))
@@ -199,7 +215,8 @@ SPECS = [
            notes="the lower median; dim=None: of all elements"),
     OpSpec(name="std", family=FAMILY, arity=1,
            template="M.std($x0, dim=$dim, correction=$correction, keepdim=$keepdim)", sample=_std_sample,
-           reference=_std_ref, kink=_std_kink, torch_equivalent="torch.std"),
+           reference=_std_ref, kink=_std_kink, formula_scale=_std_scale, forward_scale=lambda xs, p: 1.0,
+           torch_equivalent="torch.std"),
     OpSpec(name="norm", family=FAMILY, arity=1, template="M.norm($x0, p=$p, dim=$dim, keepdim=$keepdim)",
            sample=_norm_sample, reference=_norm_ref, kink=_norm_kink, torch_equivalent="torch.norm"),
 ]
