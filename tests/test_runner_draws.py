@@ -29,10 +29,12 @@ def test_properties_of_one_strategy_draw_once_per_op_and_dtype(monkeypatch: pyte
 
 
 def test_who_shares_is_read_off_the_strategies() -> None:
-    """The default strategy and nonscalar_programs are shared; a property with a strategy of its own is not."""
+    """The default strategy and nonscalar_programs are shared; a property with a strategy of its own draws alone."""
     assert draws.key_of(PROPERTIES["forward"]) == draws.key_of(PROPERTIES["higher_order"]) == "programs"
     assert draws.key_of(PROPERTIES["vjp"]) is draws.key_of(PROPERTIES["zero_cotangent"]) is base.nonscalar_programs
-    assert draws.key_of(PROPERTIES["stability"]) is None  # its own strategy: a cell of its own
+    assert draws.sharing(PROPERTIES["stability"], "ci") == [PROPERTIES["stability"]]  # its own strategy
+    assert draws.group_of(PROPERTIES["stability"], "exp", "float64") != draws.group_of(PROPERTIES["forward"], "exp",
+                                                                                      "float64")
     # op-independent rules share among themselves (programs over every op), not with per-op cells
     assert draws.key_of(PROPERTIES["leaf_rule"]) == draws.key_of(PROPERTIES["hooks"]) == "programs"
     assert PROPERTIES["forward"] not in draws.sharing(PROPERTIES["leaf_rule"], "ci")

@@ -141,7 +141,7 @@ def test_torch_grad_aliasing_bug_is_found_and_listed_as_known() -> None:
     """A real PyTorch bug the harness found: .grad of 0-d leaves fed by stack() alias one
     buffer, so a second backward counts twice.  conformance/engines/expectations/torch.toml lists it.
 
-    Most seeds' draws miss it at ci (seed 0 did before runner/sampler.py changed how the shared examples are
+    Most seeds' draws miss it at ci (seed 0 did before spec/sampler.py changed how the shared examples are
     drawn; of seeds 1-8, seed 8 does now): the corpus entries in corpus/ replay it on every run whatever the
     seed, and a seed that draws it finds it afresh."""
     torch_toml = expectations.load(ROOT / "conformance" / "engines" / "expectations" / "torch.toml")

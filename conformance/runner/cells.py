@@ -184,17 +184,15 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
     try:
         with shape_pool.bounded(shape_bound(adapter, shapes), run_seed):
             shape_pool.prepare([op] if op != ANY_OP else ops)
-            shown = None
-            if draws.key_of(prop) is not None:
-                mates = draws.sharing(prop, profile.name)
-                pool = max(2, round(max(nominal_examples(profile, p) for p in mates) * scale))
-                passed, shown = draws.check(adapter, prop, op, [op] if op != ANY_OP else ops, dtype, profile.name,
-                                            run_seed, available, n, pool)
-                if passed is not None:
-                    examples, worst, oracles_used = passed
-                    return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
-                                  oracles=sorted(oracles_used), examples=examples,
-                                  duration_s=time.perf_counter() - t0, **base)
+            mates = draws.sharing(prop, profile.name)
+            pool = max(2, round(max(nominal_examples(profile, p) for p in mates) * scale))
+            passed, shown = draws.check(adapter, prop, op, [op] if op != ANY_OP else ops, dtype, profile.name,
+                                        run_seed, available, n, pool)
+            if passed is not None:
+                examples, worst, oracles_used = passed
+                return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
+                              oracles=sorted(oracles_used), examples=examples,
+                              duration_s=time.perf_counter() - t0, **base)
             r = _explored(adapter, prop, op, dtype, profile, run_seed, ops, selection, available, n, base, t0)
             if shown is not None and r.status == Status.PASSED:
                 # the cell's own exploration missed what a shared example showed: show it to hypothesis first

@@ -2,10 +2,11 @@
 
 Most per-op properties draw the same examples -- ``programs(op, dtype)``, or the non-scalar programs
 of ``nonscalar_programs`` -- and drawing is most of a cell's cost (hypothesis's strategies and
-engine: ~70 % of a ``ci`` run, against ~25 % for the checks). So the cells of such properties do not
-each run a hypothesis test of their own: the examples of one (strategy, op, dtype) are drawn once,
-under a seed of their own (runner/sampler.py: without hypothesis's test engine around them), and
-every cell of that strategy runs its check over them in a plain loop. A cell whose check passes on
+engine: ~70 % of a ``ci`` run, against ~25 % for the checks). So no cell runs a hypothesis test of
+its own first: the examples of one (strategy, op, dtype) are drawn once, under a seed of their own
+(spec/sampler.py: without hypothesis's test engine around them), and every cell of that strategy runs
+its check over them in a plain loop.  A property whose strategy no other has draws the same way, for
+itself (hypothesis's generation phase cost its half-precision cells twice as much). A cell whose check passes on
 its share of them (its property's example count) is passed; a cell where anything else happens -- a
 wrong answer, an exception, examples its adapter rejected until too few were left -- runs as a cell
 always did, a hypothesis test under the cell's own seed that shrinks what it finds
@@ -27,7 +28,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from conformance.checks.properties import PROPERTIES, Property
 from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.adapter import Adapter
-from conformance.runner import sampler
+from conformance.spec import sampler
 from conformance.runner.profiles import cell_seed
 from conformance.spec import shape_pool
 from conformance.spec.programs import Program
@@ -53,13 +54,12 @@ class _Pool:
             yield from self.batches[k]
 
 
-def key_of(prop: Property) -> Callable[..., Any] | str | None:
-    """What ``prop`` draws from when it shares its draws (its strategy, ``"programs"`` for the default), else None.
+def key_of(prop: Property) -> Callable[..., Any] | str:
+    """What ``prop`` draws from (its strategy, ``"programs"`` for the default).
 
     A property shares with the others of its kind (per-op, or op-independent) that have the same
-    strategy, by identity: two functions with the same body draw twice."""
-    if len(_mates(prop)) < 2:
-        return None
+    strategy, by identity: two functions with the same body draw twice.  A property alone with its
+    strategy draws up front too: the sampler is cheaper than a hypothesis test per cell."""
     return prop.strategy if prop.strategy is not None else "programs"
 
 
@@ -68,9 +68,7 @@ def _mates(prop: Property) -> list[Property]:
 
 
 def sharing(prop: Property, profile: str) -> list[Property]:
-    """The properties of ``profile`` that share ``prop``'s draws (``prop`` included), or [] if it draws alone."""
-    if key_of(prop) is None:
-        return []
+    """The properties of ``profile`` that share ``prop``'s draws (``prop`` included)."""
     return [p for p in _mates(prop) if profile in p.profiles or p is prop]
 
 
@@ -133,7 +131,7 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
 def group_of(prop: Property, op: str, dtype: str) -> Hashable:
     """The draw a cell uses: cells with the same group run best one after another in one process."""
     name = key_of(prop)
-    return (getattr(name, "__qualname__", name), prop.per_op, op, dtype) if name is not None else (prop.name, op, dtype)
+    return (getattr(name, "__qualname__", name), prop.per_op, op, dtype)
 
 
 def grouped(cells: Sequence[tuple[int, Any]], group: Callable[[Any], Hashable]) -> list[tuple[int, Any]]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import seed as hseed
 from hypothesis import strategies as st
+
+from conformance.spec import sampler
 
 #: samples drawn per op to fill a pool (the kept ones are those whose shapes fit the bound)
 CANDIDATES = 60
@@ -57,17 +57,7 @@ def pool(spec: Any, n: int, seed: int) -> st.SearchStrategy[Any]:
 
 def pooled_samples(spec: Any, n: int, seed: int) -> list[Any]:
     """Samples of ``spec`` drawn under ``seed``, kept while each rank has at most ``n`` distinct shapes."""
-    drawn: list[Any] = []
-
-    @settings(database=None, max_examples=CANDIDATES, phases=(Phase.generate,), deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @hseed(seed)
-    @given(st.data())
-    def collect(data: Any) -> None:
-        drawn.append(spec.sample(data.draw))
-
-    collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
-    collect()
+    drawn = samples(spec, CANDIDATES, seed)
     shapes: dict[int, set[tuple[int, ...]]] = {}
     kept = []
     for s in drawn:
@@ -80,6 +70,16 @@ def pooled_samples(spec: Any, n: int, seed: int) -> list[Any]:
     # none kept: every sample has more than n distinct shapes of one rank (n=1 and an op whose inputs
     # always differ): the first sample alone, the smallest pool there is
     return kept or drawn[:1]
+
+
+def samples(spec: Any, count: int, seed: int) -> list[Any]:
+    """``count`` samples of ``spec`` drawn freely under ``seed``, the simplest first (the same ones each time)."""
+    return sampler.sample(_sample_of(spec), count, seed)
+
+
+@st.composite
+def _sample_of(draw: Any, spec: Any) -> Any:
+    return spec.sample(draw)
 
 
 def prepare(ops: Any) -> None:

@@ -67,6 +67,7 @@ class Tensor:
                 continue
             for p, pg in zip(t.parents, t.grads(g)):
                 if pg is not None and p.requires_grad:
+                    pg = pg.astype(p.data.dtype, copy=False)  # float32 + float64: each input's grad in its dtype
                     pending[id(p)] = pg if id(p) not in pending else pending[id(p)] + pg
 
 

@@ -1,4 +1,4 @@
-"""runner/sampler.py: the shared draws' examples, drawn without hypothesis's test engine."""
+"""spec/sampler.py: the shared draws' examples, drawn without hypothesis's test engine."""
 from __future__ import annotations
 
 import pickle
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import strategies as st
 
 from conformance.checks.properties import PROPERTIES
-from conformance.runner import sampler
+from conformance.spec import sampler
 from conformance.spec.ops import REGISTRY
 
 
