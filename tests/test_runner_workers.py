@@ -49,13 +49,14 @@ def test_segfault_is_an_error_with_signal_and_reproducer(faulty_run: RunResults)
         assert r.status == Status.ERROR
         assert "SIGSEGV" in r.message and "worker was restarted" in r.message
         assert r.reproducer and "'sin'" in r.reproducer and "--ops sin" in r.reproducer
+        assert "A.apply('sin', [v0]" in r.reproducer  # the program itself, as the worker wrote it down
 
 
 def test_hang_times_out_as_an_error(faulty_run: RunResults) -> None:
     """An endless loop is killed after --timeout and reported with its program."""
     for r in _cells(faulty_run, "cos"):
         assert r.status == Status.ERROR and "timed out (one example hung: 3s of CPU, or 3s blocked" in r.message
-        assert r.reproducer and "'cos'" in r.reproducer
+        assert r.reproducer and "'cos'" in r.reproducer and "A.apply('cos', [v0]" in r.reproducer
 
 
 def test_os_exit_is_an_error_with_exit_code(faulty_run: RunResults) -> None:

@@ -6,10 +6,11 @@ Protocol (one ``Pipe`` per worker, pickled tuples):
   share of its examples, below 1 under a ``--budget``; ``crashed``: ops that killed a worker, which
   op-independent cells no longer draw), ``None`` to stop;
 * worker -> parent: ``("ready", EngineInfo)`` once the adapter is built (``("fatal", msg)``
-  when it cannot be), ``("example", index, program_pickle)`` BEFORE each example runs, and
-  ``("result", index, Result)`` when the cell is done.
+  when it cannot be), and ``("result", index, Result)`` when the cell is done;
+* BEFORE each example runs, the worker writes it, with the time and its CPU seconds, into memory
+  shared with the parent (runner/progress.py), which reads it only when it needs to.
 
-Because every example is announced before it runs, a worker that dies (segfault, abort,
+Because every example is written down before it runs, a worker that dies (segfault, abort,
 ``os._exit``) or hangs on one example leaves the parent holding the program that did it.  A crash
 costs once: the op that crashed (the cell's op, or the focus op of the program an op-independent
 cell was running) is remembered, its remaining cells
@@ -30,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -48,6 +48,7 @@ from conformance.runner.cells import run_cell
 from conformance.runner.plan import shape_bound
 from conformance.runner.findings import signature_of
 from conformance.runner.processes import Inherited, proc_stat, start_context, thread_limits, warm_up
+from conformance.runner.progress import Progress
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
 from conformance.runner.results import ANY_OP, Result, Status
@@ -100,7 +101,7 @@ def _preload_oracle() -> None:
         pass
 
 
-def _worker_main(conn: Connection, cfg: WorkerConfig, inherited: Inherited | None = None) -> None:
+def _worker_main(conn: Connection, cfg: WorkerConfig, progress: Progress, inherited: Inherited | None = None) -> None:
     """Body of a worker process: build the adapter, then run cells until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
@@ -119,7 +120,8 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, inherited: Inherited | Non
     conn.send(("ready", info))
     while (msg := conn.recv()) is not None:
         index, pname, op, dtype, scale, crashed = msg
-        prop = _announcing(PROPERTIES[pname], conn, index)
+        progress.begin_cell(index)
+        prop = _announcing(PROPERTIES[pname], progress)
         drawable = [o for o in engine_ops if o not in crashed]
         r = run_cell(adapter, prop, op, dtype, PROFILES[cfg.profile], cfg.seed, drawable, cfg.ops,
                      shapes=cfg.shapes, scale=scale)
@@ -137,16 +139,12 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="conformance-parent-watch").start()
 
 
-def _announcing(prop: Any, conn: Connection, index: int) -> Any:
-    """``prop`` whose check first sends the example to the parent (so a crash keeps its program)."""
+def _announcing(prop: Any, progress: Progress) -> Any:
+    """``prop`` whose check first writes the example down for the parent (so a crash keeps its program)."""
     check = prop.check
 
     def announced(adapter: Any, example: Any) -> Any:
-        try:
-            blob = pickle.dumps(example) if hasattr(example, "to_script") else None
-        except Exception:  # noqa: BLE001 - an unpicklable example still counts as progress
-            blob = None
-        conn.send(("example", index, blob))
+        progress.begin_example(example)
         return check(adapter, example)
     return dataclasses.replace(prop, check=announced)
 
@@ -159,8 +157,8 @@ class _Worker:
     info: EngineInfo | None = None
     queue: deque = field(default_factory=deque)  # (index, cell) sent, not yet answered; [0] is running
     started: float = 0.0
+    progress: Progress | None = None  # what it runs now, written by the worker (runner/progress.py)
     examples: int = 0
-    last: bytes | None = None  # pickled program of the example running now
     since: float = 0.0  # when the example running now (or the cell, before its first) began
     cpu0: float | None = None  # the worker's CPU seconds then (None: the OS does not say)
     group: Hashable = None  # the draw group (runner/draws.py) of the cell last sent to it
@@ -196,13 +194,14 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         ctx = start_context(__name__)
         parent, child = ctx.Pipe()
+        progress = Progress(ctx)
         with self._thread_limits():
-            proc = ctx.Process(target=_worker_main, args=(child, self.cfg, Inherited.now()), daemon=True,
+            proc = ctx.Process(target=_worker_main, args=(child, self.cfg, progress, Inherited.now()), daemon=True,
                                name="conformance-worker")
             proc.start()
         child.close()
         self.spawned += 1
-        return _Worker(proc, parent, time.monotonic() + max(STARTUP_TIMEOUT, self.cfg.timeout))
+        return _Worker(proc, parent, time.monotonic() + max(STARTUP_TIMEOUT, self.cfg.timeout), progress=progress)
 
     def run(self, cells: Sequence[tuple[int, Cell]], on_result: Callable[[int, Result], None]) -> None:
         """Run ``(index, cell)`` pairs; ``on_result(index, result)`` as each finishes (any order)."""
@@ -217,6 +216,8 @@ class WorkerPool:
                             on_result(index, self._blocked(cell))
                         else:
                             self._assign(w, index, cell)
+                for w in self.workers:
+                    self._refresh(w)
                 now = time.monotonic()
                 wait([w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers],
                      timeout=min(1.0, max(0.01, min(w.deadline for w in self.workers) - now)))
@@ -253,7 +254,7 @@ class WorkerPool:
 
     def _begin(self, w: _Worker) -> None:
         """The worker starts on ``w.queue[0]`` now (or goes idle)."""
-        w.examples, w.last, w.started = 0, None, time.monotonic()
+        w.examples, w.started = 0, time.monotonic()
         w.deadline = w.started + self.cfg.timeout if w.queue else float("inf")
         w.since, w.cpu0 = w.started, _cpu_seconds(w.proc.pid)
 
@@ -265,6 +266,7 @@ class WorkerPool:
         except (EOFError, OSError):
             pass
         dead = not w.proc.is_alive()
+        self._refresh(w)
         late = time.monotonic() > w.deadline and (bool(w.queue) or w.info is None) and self._hung(w)
         if not (dead or late):
             return w
@@ -288,16 +290,19 @@ class WorkerPool:
             w.deadline = float("inf")
         elif kind == "fatal":
             raise ConfigError(msg[1])
-        elif kind == "example":
-            w.examples += 1
-            w.last = msg[2]
-            w.since = time.monotonic()
-            w.deadline = w.since + self.cfg.timeout
-            w.cpu0 = _cpu_seconds(w.proc.pid)
         elif kind == "result":
             on_result(msg[1], msg[2])
             w.queue.popleft()
             self._begin(w)
+
+    def _refresh(self, w: _Worker) -> None:
+        """Take in what ``w`` wrote: a new example of the cell it runs moves its deadline."""
+        if not w.queue or w.progress is None:
+            return
+        cell, examples, since, cpu0 = w.progress.read()
+        if cell == w.queue[0][0] and since > w.since:
+            w.examples, w.since, w.cpu0 = examples, since, cpu0
+            w.deadline = since + self.cfg.timeout
 
     def _hung(self, w: _Worker) -> bool:
         """Past its wall deadline: is ``w`` hung, or only slowed down by load (then look again in 1 s)?"""
@@ -316,7 +321,8 @@ class WorkerPool:
         what = _death(w.proc, late, self.cfg.timeout)
         msg = (f"engine {what} during example {w.examples} of this cell; the worker was restarted "
                "and the run went on")
-        program = pickle.loads(w.last) if w.last else None
+        self._refresh(w)
+        program = w.progress.program() if w.progress is not None and w.examples else None
         info = self.info or EngineInfo(self.cfg.engine, None, self.cfg.engine, None)
         repro = script(SimpleNamespace(spec=info.spec, name=info.name), PROPERTIES[pname], op, program,
                        what, self.cfg.seed, self.cfg.ops)
