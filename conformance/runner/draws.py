@@ -6,7 +6,7 @@ engine: ~70 % of a ``ci`` run, against ~25 % for the checks). So no cell runs a 
 its own first: the examples of one (strategy, op, dtype) are drawn once, under a seed of their own
 (spec/sampler.py: without hypothesis's test engine around them), and every cell of that strategy runs
 its check over them in a plain loop.  A property whose strategy no other has draws the same way, for
-itself (hypothesis's generation phase cost its half-precision cells twice as much). A cell whose check passes on
+itself: a hypothesis test per cell costs its whole test engine on every example. A cell whose check passes on
 its share of them (its property's example count) is passed; a cell where anything else happens -- a
 wrong answer, an exception, examples its adapter rejected until too few were left -- runs as a cell
 always did, a hypothesis test under the cell's own seed that shrinks what it finds
