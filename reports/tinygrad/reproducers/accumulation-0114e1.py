@@ -1,46 +1,127 @@
-# property 'accumulation' (Gradients accumulate in .grad across backward calls.) failed: grads accumulate across backward calls: v0[0, 0]: got 2.6e-07, expected 2.5e-07 (abs err 7.5e-09 > tol 1.3e-12, oracle rule-repeat; 2 of 2 elements out of tolerance)
+# corpus replay: conformance replay /work/main/corpus/any.accumulation.float64.tinygrad.e6050d2f2cca.json --engine conformance.engines.peers.tinygrad:TinygradAdapter
+# property 'accumulation' (Gradients accumulate in .grad across backward calls.) failed: grads accumulate across backward calls: v0: got 1.9, expected 1.3 (abs err 0.64 > tol 2.6e-12, oracle rule-repeat)
 # replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter  --properties accumulation --seed 0
-# This script prints the program's values on the engine; it does not compare them (no trace shows this failure); compare with torch's, below
-# conformance reproducer: focus op 'batch_norm', dtype float32, engine conformance.engines.peers.tinygrad:TinygradAdapter
-import json
-import numpy as np
-import os, sys
-sys.path.insert(0, os.getcwd())  # run from where the adapter imports
-from conformance.engines.peers.tinygrad import TinygradAdapter
-A = TinygradAdapter()
-v0 = A.leaf(np.array([[6.983300685882568], [-9.415279388427734]], dtype=np.float32), 'float32', True)
-v1 = A.leaf(np.array(0.25, dtype=np.float32), 'float32', False)
-v2 = A.apply('mul', [v0, v1], {})
-v3 = A.leaf(np.array([-1.625], dtype=np.float32), 'float32', True)
-v4 = A.leaf(np.array([-1.3658599853515625], dtype=np.float32), 'float32', False)
-v5 = A.leaf(np.array(2.0, dtype=np.float32), 'float32', False)
-v6 = A.apply('mul', [v4, v5], {})
-v7 = A.apply('batch_norm', [v2, v3, v6], {})
-v8 = A.apply('tanh', [v7], {})
-cot = np.array([[-0.08533310890197754], [1.5103836059570312]], dtype=np.float32)
-A.backward(v8, None if cot is None else A.leaf(cot, 'float32', False))
-leaves = {'v0': v0, 'v1': v1, 'v3': v3, 'v4': v4, 'v5': v5}
-res = {'output': A.to_numpy(v8).tolist(),
-       'grads': {k: None if A.grad_of(t) is None else A.grad_of(t).tolist() for k, t in leaves.items()}}
-print('RESULT', json.dumps(res))
+# It makes the 12 adapter calls the check made, on the engine, and compares what each
+# shows with what torch showed for the same calls (the literals below): every difference is
+# printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.
+# vN is what the call of step N returned (numbering of its own, not the program's).
+import sys
+import warnings
 
-# The same program on torch:
-# # conformance reproducer: focus op 'batch_norm', dtype float32, engine torch
-# import json
-# import numpy as np
-# import torch as M
-# v0 = M.tensor(np.array([[6.983300685882568], [-9.415279388427734]], dtype=np.float32), dtype=M.float32, requires_grad=True)
-# v1 = M.tensor(np.array(0.25, dtype=np.float32), dtype=M.float32, requires_grad=False)
-# v2 = M.mul(v0, v1)
-# v3 = M.tensor(np.array([-1.625], dtype=np.float32), dtype=M.float32, requires_grad=True)
-# v4 = M.tensor(np.array([-1.3658599853515625], dtype=np.float32), dtype=M.float32, requires_grad=False)
-# v5 = M.tensor(np.array(2.0, dtype=np.float32), dtype=M.float32, requires_grad=False)
-# v6 = M.mul(v4, v5)
-# v7 = M.nn.functional.batch_norm(v2, None, None, v3, v6, training=True)
-# v8 = M.tanh(v7)
-# cot = np.array([[-0.08533310890197754], [1.5103836059570312]], dtype=np.float32)
-# v8.backward(None if cot is None else M.tensor(cot, dtype=M.float32))
-# leaves = {'v0': v0, 'v1': v1, 'v3': v3, 'v4': v4, 'v5': v5}
-# res = {'output': v8.detach().numpy().tolist(),
-#        'grads': {k: None if t.grad is None else t.grad.numpy().tolist() for k, t in leaves.items()}}
-# print('RESULT', json.dumps(res))
+import numpy as np
+from numpy import inf, nan  # noqa: F401
+
+ENGINE = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.tinygrad:TinygradAdapter'
+
+if ENGINE == "torch":
+    from conformance.engines.torch import TorchAdapter
+    A = TorchAdapter()
+else:
+    import os
+    sys.path.insert(0, os.getcwd())  # run from where the adapter imports
+    from conformance.engines.peers.tinygrad import TinygradAdapter
+    A = TinygradAdapter()
+is_autograd_error = A.is_autograd_error
+
+
+def value(t):
+    return t  # adapters hand out numpy arrays already
+
+warnings.filterwarnings('ignore')  # torch warns when .grad of a non-leaf is read
+ATOL, RTOL = 1e-10, 1e-10  # conformance.spec.tolerances: torch-float64 at float64
+
+
+def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
+    """None when observation ``got`` matches ``exp``, else what differs (arrays: shape, dtype, values).
+
+    conformance.spec.tolerances' rule for one observation, as trace replays and reproducer scripts apply it."""
+    got = got.item() if isinstance(got, np.generic) else got
+    if isinstance(got, np.ndarray) and isinstance(exp, np.ndarray):
+        if got.shape != exp.shape:
+            return f"got shape {got.shape}, expected shape {exp.shape}"
+        if got.dtype != exp.dtype:
+            return f"got dtype {got.dtype}, expected {exp.dtype}"
+        g, e = got.astype(np.float64), exp.astype(np.float64)
+        finite = np.abs(e[np.isfinite(e)])
+        scale = max(1.0, float(finite.max())) if finite.size else 1.0
+        close = (np.abs(g - e) <= atol * scale + rtol * np.abs(e)) | (g == e) | (np.isnan(g) & np.isnan(e))
+        return None if close.all() else f"got {got.tolist()}, expected {exp.tolist()}"
+    if isinstance(got, np.ndarray) or isinstance(exp, np.ndarray) or type(got) is not type(exp) or got != exp:
+        show = [v.tolist() if isinstance(v, np.ndarray) else v for v in (got, exp)]
+        return f"got {show[0]!r}, expected {show[1]!r}"
+    return None
+
+class BlockExit(Exception):
+    """The exception that leaves a grad-mode block (the check raised one there)."""
+
+
+DIFFS, RAISED, STEP = [], [], [None]
+
+
+class step:
+    """One call: an exception is compared with torch's there (by category), and never stops the script."""
+
+    def __init__(self, n, code, raises=None, any_outcome=False):
+        self.n, self.code, self.raises, self.any_outcome = n, code, raises, any_outcome
+
+    def __enter__(self):
+        STEP[0] = self.n
+
+    def __exit__(self, typ, exc, tb):
+        if isinstance(exc, NameError) and RAISED:
+            return True  # it uses the result of a call that raised, reported there
+        got = None if exc is None else ("autograd error" if is_autograd_error(exc) else "error")
+        if exc is not None:
+            RAISED.append(self.n)
+        if got != self.raises and not self.any_outcome:
+            what = "did not raise" if exc is None else f"raised {type(exc).__name__}: {exc}"[:300] + f" ({got})"
+            report(f"{self.code}: {what}, expected {self.raises or 'no error'}")
+        return True
+
+
+def report(what):
+    DIFFS.append(f"step {STEP[0]}: {what}")
+    print(DIFFS[-1])
+
+
+def see(label, got, exp):
+    if got is not None and not isinstance(got, (np.ndarray, np.generic, bool, int, float, str)):
+        got = value(got)
+    why = difference(got, exp, ATOL, RTOL)
+    if why:
+        report(f"{label}: {why}")
+
+
+def finish():
+    if DIFFS:
+        print(f"{len(DIFFS)} difference(s) from torch on engine {ENGINE}")
+        sys.exit(1)
+    print("OK")
+
+
+with step(0, "v0 = A.leaf(np.array(0.82, dtype='float64'), 'float64', True)"):
+    v0 = A.leaf(np.array(0.82, dtype='float64'), 'float64', True)
+with step(1, "v1 = A.leaf(np.array([[-1.38]], dtype='float64'), 'float64', False)"):
+    v1 = A.leaf(np.array([[-1.38]], dtype='float64'), 'float64', False)
+with step(2, "v2 = A.apply('transpose', [v1], {'dim0': 0, 'dim1': -1})"):
+    v2 = A.apply('transpose', [v1], {'dim0': 0, 'dim1': -1})
+with step(3, "v3 = A.apply('add', [v0, v2], {})"):
+    v3 = A.apply('add', [v0, v2], {})
+with step(4, "v4 = A.leaf(np.array([[0.64]], dtype='float64'), 'float64', False)"):
+    v4 = A.leaf(np.array([[0.64]], dtype='float64'), 'float64', False)
+with step(5, 'A.backward(v3, v4, None, False)'):
+    A.backward(v3, v4, None, False)
+with step(6, 'A.grad_of(v0)'):
+    see('A.grad_of(v0)', A.grad_of(v0), np.array(0.64, dtype='float64'))
+with step(7, "v7 = A.apply('transpose', [v1], {'dim0': 0, 'dim1': -1})"):
+    v7 = A.apply('transpose', [v1], {'dim0': 0, 'dim1': -1})
+with step(8, "v8 = A.apply('add', [v0, v7], {})"):
+    v8 = A.apply('add', [v0, v7], {})
+with step(9, "v9 = A.leaf(np.array([[0.64]], dtype='float64'), 'float64', False)"):
+    v9 = A.leaf(np.array([[0.64]], dtype='float64'), 'float64', False)
+with step(10, 'A.backward(v8, v9, None, False)'):
+    A.backward(v8, v9, None, False)
+with step(11, 'A.grad_of(v0)'):
+    see('A.grad_of(v0)', A.grad_of(v0), np.array(1.28, dtype='float64'))
+
+finish()

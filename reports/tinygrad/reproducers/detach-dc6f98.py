@@ -27,7 +27,7 @@ def value(t):
     return t  # adapters hand out numpy arrays already
 
 warnings.filterwarnings('ignore')  # torch warns when .grad of a non-leaf is read
-ATOL, RTOL = 1e-05, 1e-05  # conformance.spec.tolerances: torch-float64 at float32
+ATOL, RTOL = 1e-10, 1e-10  # conformance.spec.tolerances: torch-float64 at float64
 
 
 def difference(got, exp, atol, rtol):  # copied verbatim into reproducer scripts: no annotations
@@ -98,16 +98,16 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)"):
-    v0 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)
+with step(0, "v0 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)"):
+    v0 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)
 with step(1, "v1 = A.apply('clamp', [v0], {'lo': None, 'hi': 0.5})"):
     v1 = A.apply('clamp', [v0], {'lo': None, 'hi': 0.5})
 with step(2, "v2 = A.apply('mul', [v1, v1], {})"):
     v2 = A.apply('mul', [v1, v1], {})
 with step(3, 'A.requires_grad(v1)'):
     see('A.requires_grad(v1)', A.requires_grad(v1), True)
-with step(4, "v4 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)"):
-    v4 = A.leaf(np.array(1.0, dtype='float64'), 'float32', True)
+with step(4, "v4 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)"):
+    v4 = A.leaf(np.array(1.0, dtype='float64'), 'float64', True)
 with step(5, "v5 = A.apply('clamp', [v4], {'lo': None, 'hi': 0.5})"):
     v5 = A.apply('clamp', [v4], {'lo': None, 'hi': 0.5})
 with step(6, 'v6 = A.detach(v5)'):
@@ -115,9 +115,9 @@ with step(6, 'v6 = A.detach(v5)'):
 with step(7, 'A.requires_grad(v6)'):
     see('A.requires_grad(v6)', A.requires_grad(v6), False)
 with step(8, 'A.to_numpy(v6)'):
-    see('A.to_numpy(v6)', A.to_numpy(v6), np.array(0.5, dtype='float32'))
+    see('A.to_numpy(v6)', A.to_numpy(v6), np.array(0.5, dtype='float64'))
 with step(9, 'A.to_numpy(v5)'):
-    see('A.to_numpy(v5)', A.to_numpy(v5), np.array(0.5, dtype='float32'))
+    see('A.to_numpy(v5)', A.to_numpy(v5), np.array(0.5, dtype='float64'))
 with step(10, "v10 = A.apply('mul', [v6, v6], {})"):
     v10 = A.apply('mul', [v6, v6], {})
 with step(11, 'A.requires_grad(v10)'):

@@ -98,8 +98,8 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array([1.0, -1.0, 2.0, -2.0], dtype='float64'), 'flo..."):
-    v0 = A.leaf(np.array([1.0, -1.0, 2.0, -2.0], dtype='float64'), 'float64', True)
+with step(0, 'v0 = A.leaf(np.array([[[1.0, -1.0], [2.0, -2.0], [3.0, -3.0]], [[0....'):
+    v0 = A.leaf(np.array([[[1.0, -1.0], [2.0, -2.0], [3.0, -3.0]], [[0.5, -0.5], [1.5, -1.5], [2.5, -2.5]], [[0.25, -0.25], [0.75, -0.75], [1.25, -1.25]], [[1.75, -1.75], [2.25, -2.25], [2.75, -2.75]]], dtype='float64'), 'float64', True)
 with step(1, "v1 = A.apply('msort', [v0], {})"):
     v1 = A.apply('msort', [v0], {})
 with step(2, "v2 = A.apply('sum', [v1], {'dim': None, 'keepdim': False})"):
@@ -107,12 +107,12 @@ with step(2, "v2 = A.apply('sum', [v1], {'dim': None, 'keepdim': False})"):
 with step(3, 'A.backward(v2, None, True, False)'):
     A.backward(v2, None, True, False)
 with step(4, 'A.grad_of(v0)'):
-    see('A.grad_of(v0)', A.grad_of(v0), np.array([1.0, 1.0, 1.0, 1.0], dtype='float64'))
+    see('A.grad_of(v0)', A.grad_of(v0), np.array([[[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]], dtype='float64'))
 with step(5, 'A.backward(v2, None, True, False)'):
     A.backward(v2, None, True, False)
 with step(6, 'A.grad_of(v0)'):
-    see('A.grad_of(v0)', A.grad_of(v0), np.array([2.0, 2.0, 2.0, 2.0], dtype='float64'))
+    see('A.grad_of(v0)', A.grad_of(v0), np.array([[[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]], [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]], [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]], [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]]], dtype='float64'))
 with step(7, 'A.to_numpy(v0)'):
-    see('A.to_numpy(v0)', A.to_numpy(v0), np.array([1.0, -1.0, 2.0, -2.0], dtype='float64'))
+    see('A.to_numpy(v0)', A.to_numpy(v0), np.array([[[1.0, -1.0], [2.0, -2.0], [3.0, -3.0]], [[0.5, -0.5], [1.5, -1.5], [2.5, -2.5]], [[0.25, -0.25], [0.75, -0.75], [1.25, -1.25]], [[1.75, -1.75], [2.25, -2.25], [2.75, -2.75]]], dtype='float64'))
 
 finish()

@@ -1,6 +1,6 @@
-# property 'grad_vs_torch' (Leaf gradients (and which leaves get None) equal torch float64 to ~1e-10 relative.) failed: leaf grads: v2: got an array of shape (1,), expected None (oracle torch-float64)
-# replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter --ops index_select --properties grad_vs_torch --seed 0
-# It makes the 10 adapter calls the check made, on the engine, and compares what each
+# property 'forward' (Forward values equal the numpy float64 reference, in the program's dtype.) failed: forward value: output: got 8.4, expected 11 (abs err 3.1 > tol 2.3e-11, oracle numpy)
+# replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter --ops roll --properties forward --seed 0
+# It makes the 4 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
 # printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.
 # vN is what the call of step N returned (numbering of its own, not the program's).
@@ -98,25 +98,13 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array([1.0], dtype='float64'), 'float64', True)"):
-    v0 = A.leaf(np.array([1.0], dtype='float64'), 'float64', True)
-with step(1, "v1 = A.apply('index_select', [v0], {'dim': 0, 'index': np.array([0]..."):
-    v1 = A.apply('index_select', [v0], {'dim': 0, 'index': np.array([0], dtype='int64')})
-with step(2, "v2 = A.leaf(np.array([-0.75], dtype='float64'), 'float64', False)"):
-    v2 = A.leaf(np.array([-0.75], dtype='float64'), 'float64', False)
-with step(3, "v3 = A.apply('mul', [v0, v2], {})"):
-    v3 = A.apply('mul', [v0, v2], {})
-with step(4, "v4 = A.apply('sum', [v3], {'dim': None, 'keepdim': False})"):
-    v4 = A.apply('sum', [v3], {'dim': None, 'keepdim': False})
-with step(5, "v5 = A.apply('add', [v1, v4], {})"):
-    v5 = A.apply('add', [v1, v4], {})
-with step(6, "v6 = A.apply('sum', [v5], {'dim': None, 'keepdim': False})"):
-    v6 = A.apply('sum', [v5], {'dim': None, 'keepdim': False})
-with step(7, 'A.backward(v6, None, None, False)'):
-    A.backward(v6, None, None, False)
-with step(8, 'A.grad_of(v0)'):
-    see('A.grad_of(v0)', A.grad_of(v0), np.array([0.25], dtype='float64'))
-with step(9, 'A.grad_of(v2)'):
-    see('A.grad_of(v2)', A.grad_of(v2), None)
+with step(0, 'v0 = A.leaf(np.array([[[-2.75, 1.5008944272994995, -1.8371293544769...'):
+    v0 = A.leaf(np.array([[[-2.75, 1.5008944272994995, -1.8371293544769287, 1.8306326866149902], [0.125, -1.3932838439941406, 2.5294368267059326, -0.014764666557312012], [-0.37361669540405273, 2.25, 1.5, 0.625], [-2.906378746032715, 0.8602370023727417, -2.4065405130386353, -0.5264815092086792]], [[-0.0078125, 1.5214440822601318, 1.7151399850845337, -1.9614304304122925], [-2.235683798789978, 1.9389528036117554, -0.6594028472900391, 2.3967028856277466], [-0.015625, 0.15183770656585693, 0.690116286277771, 1.485386610031128], [1.6034717559814453, 2.2527644634246826, -2.2984124422073364, -0.4553654193878174]], [[-2.1048481464385986, 1.8790408372879028, 0.02539372444152832, 2.8656452894210815], [0.21156549453735352, -2.9627612829208374, -1.587791919708252, 1.9729042053222656], [1.5464040040969849, 1.5, 2.3349355459213257, 0.7018117904663086], [1.6928844451904297, -0.15405356884002686, 0.8337278366088867, -2.451104521751404]]], dtype='float64'), 'float64', True)
+with step(1, "v1 = A.apply('roll', [v0], {'shifts': (-2,), 'dims': (-1,)})"):
+    v1 = A.apply('roll', [v0], {'shifts': (-2,), 'dims': (-1,)})
+with step(2, "v2 = A.apply('sum', [v1], {'dim': None, 'keepdim': False})"):
+    v2 = A.apply('sum', [v1], {'dim': None, 'keepdim': False})
+with step(3, 'A.to_numpy(v2)'):
+    see('A.to_numpy(v2)', A.to_numpy(v2), np.array(11.438843488693237, dtype='float64'))
 
 finish()
