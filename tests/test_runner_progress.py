@@ -50,3 +50,25 @@ def test_a_worker_writes_what_the_parent_reads() -> None:
 def _write(pr: P.Progress) -> None:
     pr.begin_cell(3)
     pr.begin_example(_program(4))
+
+
+def test_the_parent_takes_in_an_example_begun_before_it_marked_the_cell_started() -> None:
+    """Under load the parent may take the previous cell's result (and mark this cell's start) after the worker
+    began its first example: the example still counts, and its program is the crash's."""
+    import time
+    from collections import deque
+
+    from conformance.runner.workers import WorkerConfig, WorkerPool, _Worker
+
+    pr = P.Progress(multiprocessing.get_context("spawn"))
+    pr.begin_cell(5)
+    pr.begin_example(_program(3))
+    pool = WorkerPool(WorkerConfig("refengine", "quick", 0, ["sin"], timeout=3.0), 1)
+    w = _Worker(proc=None, conn=None, deadline=float("inf"), queue=deque([(5, ("forward", "sin", "float64"))]),
+                progress=pr, since=time.monotonic())  # marked after the example began
+    pool._refresh(w)
+    assert w.examples == 1 and w.since == pr.read()[2] and w.deadline == w.since + 3.0
+    other = _Worker(proc=None, conn=None, deadline=float("inf"), queue=deque([(6, ("forward", "sin", "float64"))]),
+                    progress=pr)  # another cell than the one written: nothing taken in
+    pool._refresh(other)
+    assert other.examples == 0 and other.deadline == float("inf")

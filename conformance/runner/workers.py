@@ -296,11 +296,13 @@ class WorkerPool:
             self._begin(w)
 
     def _refresh(self, w: _Worker) -> None:
-        """Take in what ``w`` wrote: a new example of the cell it runs moves its deadline."""
+        """Take in what ``w`` wrote: a new example of the cell it runs moves its deadline.  By the count too,
+        not the time alone: a parent slow to take the previous cell's result marks this cell's start after
+        the worker began its first example."""
         if not w.queue or w.progress is None:
             return
         cell, examples, since, cpu0 = w.progress.read()
-        if cell == w.queue[0][0] and since > w.since:
+        if cell == w.queue[0][0] and (examples > w.examples or since > w.since):
             w.examples, w.since, w.cpu0 = examples, since, cpu0
             w.deadline = since + self.cfg.timeout
 
