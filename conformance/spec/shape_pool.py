@@ -83,8 +83,8 @@ def _sample_of(draw: Any, spec: Any) -> Any:
 
 
 def prepare(ops: Any) -> None:
-    """Build the pools of ``ops`` now, under the bound in force (a pool is drawn by a hypothesis test of
-    its own, which must not run inside a cell's test)."""
+    """Build the pools of ``ops`` now, under the bound in force (a pool is drawn by the sampler, under a
+    hypothesis build context of its own, which is not to be nested in a cell's running test)."""
     from conformance.spec.ops import REGISTRY  # here: spec.ops imports programs, which imports this module
 
     n = _ACTIVE["n"]
