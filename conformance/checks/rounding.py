@@ -149,8 +149,9 @@ def _formula_scale(p: Program, forward: bool = False) -> float:
     scale = 1.0
     for n in p.nodes:
         spec = REGISTRY.get(n.op) if n.op is not None else None
-        declared = None if spec is None else (spec.forward_scale or spec.formula_scale) if forward \
-            else spec.formula_scale
+        if spec is None:
+            continue
+        declared = (spec.forward_scale or spec.formula_scale) if forward else spec.formula_scale
         if declared is not None:
             scale = max(scale, float(declared([vals[k] for k in n.inputs], n.params)))
     return scale
