@@ -80,3 +80,26 @@ def test_a_failure_only_a_shared_example_shows_is_not_dropped(monkeypatch: pytes
     (r,) = rr.results
     assert r.status == Status.FAILED and "forward" in r.message, (r.status, r.message)
     assert PROFILES["quick"].max_examples == 6
+
+
+def test_a_cell_whose_every_drawn_example_the_adapter_rejects_is_not_applicable_without_exploring(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine without forward mode for an op rejects every jvp example (torch: cholesky). The shared
+    draws' rejections settle the cell: exploring it drew ~460 more examples for the adapter to reject
+    (about a second a cell, 6 s of torch's quick run)."""
+    from hypothesis import reject
+
+    from conformance.engines.refengine import RefEngineAdapter
+    from conformance.runner import cells
+
+    class NoForwardMode(RefEngineAdapter):
+        def jvp(self, fn, primals, tangents):
+            reject()
+
+    monkeypatch.setattr(cells, "_explore", lambda *a, **k: pytest.fail("explored a cell the draws settled"))
+    rr = run(NoForwardMode(), profile="quick", ops=["sin"], properties=["jvp", "forward"], dtypes=["float64"],
+             seed=0, corpus=False)
+    jvp, forward = rr.results
+    assert jvp.status == Status.NOT_APPLICABLE and "adapter rejected every example drawn" in jvp.message, (
+        jvp.status, jvp.message)
+    assert forward.status == Status.PASSED

@@ -188,6 +188,8 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
             pool = max(2, round(max(nominal_examples(profile, p) for p in mates) * scale))
             passed, shown = draws.check(adapter, prop, op, [op] if op != ANY_OP else ops, dtype, profile.name,
                                         run_seed, available, n, pool)
+            if isinstance(shown, draws.AllRejected):
+                return Result(status=Status.NOT_APPLICABLE, message=_all_rejected(shown), **base)
             if passed is not None:
                 examples, worst, oracles_used = passed
                 return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
@@ -242,6 +244,10 @@ def _explored(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
         return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
                       oracles=sorted(oracles_used), **base)
     return failed_result(failures, op, prop, base)
+
+
+def _all_rejected(count: int) -> str:
+    return f"the adapter rejected every example drawn ({count}): inputs its engine cannot express (adapter's reject())"
 
 
 def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
@@ -318,8 +324,7 @@ def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     except Unsatisfiable as e:
         if state["count"] == 0 and state.get("rejected"):
             # every example drawn was one the adapter cannot express: nothing was asked of the engine
-            state["not_applicable"] = (f"the adapter rejected every example drawn ({state['rejected']}): "
-                                       f"inputs its engine cannot express (adapter's reject())")
+            state["not_applicable"] = _all_rejected(state["rejected"])
         else:
             state["failure"] = _unexpected(e, op, prop)
     except Exception as e:  # noqa: BLE001 - flaky engines, unsatisfiable strategies: never "passed"

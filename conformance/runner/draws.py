@@ -25,6 +25,7 @@ from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
 from hypothesis.errors import UnsatisfiedAssumption
 
+from conformance.checks.diagnosis import rejected_by_adapter
 from conformance.checks.properties import PROPERTIES, Property
 from conformance.checks.properties.base import outside_hypothesis
 from conformance.engines.adapter import Adapter
@@ -99,19 +100,26 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
     """Check ``prop`` on the first ``n`` examples it can judge of those drawn for its strategy (a first
     batch of ``pool``).  ``ops``: what the examples are drawn over (``[op]`` for a per-op cell).
 
-    Returns ``((examples, worst, oracles), None)`` when they all pass; otherwise ``(None, example)``
-    with the example that failed or raised (None when the adapter rejected too many to judge ``n``):
-    the cell is then explored as a cell of its own."""
+    Returns ``((examples, worst, oracles), None)`` when they all pass; ``(None, example)`` with the
+    example that failed or raised, or ``(None, None)`` when the adapter rejected too many to judge
+    ``n``: the cell is then explored as a cell of its own.  When the adapter rejected every example
+    (an op without forward mode, say), it returns ``(None, AllRejected(count))``: an exploration
+    would only draw hundreds more for it to reject, so the cell is not-applicable."""
     shared = examples(prop, ops, dtype, pool, cell_seed(run_seed, "draws", op, dtype), profile, available,
                       shape_pool.active())
     judged, worst, oracles = 0, (0.0, 0.0), set()
+    rejected, other = 0, 0  # rejections by the adapter, and by anything else (the harness's own assume())
     with outside_hypothesis():
         for example in shared:
             # an engine that writes into its inputs changes only its own copy
             example = example.copy() if isinstance(example, Program) else copy.deepcopy(example)
             try:
                 ev = prop.check(adapter, example)
-            except UnsatisfiedAssumption:
+            except UnsatisfiedAssumption as e:
+                if rejected_by_adapter(e):
+                    rejected += 1
+                else:
+                    other += 1
                 continue  # a kink, or an input the adapter cannot express: not judged
             except Exception:  # noqa: BLE001 - the cell's own exploration says what it was, and shrinks it
                 return None, example
@@ -123,9 +131,15 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
                 worst = (max(worst[0], ev.max_abs), max(worst[1], ev.max_rel or 0.0))
             if judged == n:
                 break  # here, not before the next one: asking the pool for it would draw another batch
+    if judged == 0 and rejected and not other:
+        return None, AllRejected(rejected)
     if judged < n:
         return None, None
     return (judged, worst, oracles), None
+
+
+class AllRejected(int):
+    """:func:`check`'s answer when the adapter rejected every example drawn: how many it rejected."""
 
 
 def group_of(prop: Property, op: str, dtype: str) -> Hashable:
