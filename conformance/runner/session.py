@@ -86,9 +86,6 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
                             isolate, workers, timeout, shard, shapes, budget)
     prof = PROFILES[profile]
     run_seed = resolve_seed(prof, seed)
-    # an isolated engine never enters this process; a trusted one is built here even when its cells go
-    # to workers (the corpus replays here)
-    adapter = (None if opts.isolated else resolve(engine)) if isinstance(engine, str) else engine
     name = engine if isinstance(engine, str) else (engine.spec or engine.name)
     cells = plan(prof, ops, properties, dtypes)
     selected = shard_cells(cells, opts.shard)
@@ -102,7 +99,10 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
     in_process = n == 1 and not opts.isolated
     pool = None if in_process else _pool(name, profile, ops, run_seed, n, opts.timeout, limits, ready)
     if pool is not None:
-        pool.warm_up()  # the workers' imports run beside the corpus replay
+        pool.warm_up()  # the workers' imports run beside the engine's import here and the corpus replay
+    # an isolated engine never enters this process; a trusted one is built here even when its cells go
+    # to workers (the corpus replays here)
+    adapter = (None if opts.isolated else resolve(engine)) if isinstance(engine, str) else engine
     replayed = _replay_corpus(name, adapter, cells, say) if corpus else []
 
     out = pathlib.Path(report) if report is not None else None
