@@ -103,3 +103,26 @@ def test_a_cell_whose_every_drawn_example_the_adapter_rejects_is_not_applicable_
     assert jvp.status == Status.NOT_APPLICABLE and "adapter rejected every example drawn" in jvp.message, (
         jvp.status, jvp.message)
     assert forward.status == Status.PASSED
+
+
+def test_an_adapter_that_rejects_only_most_examples_still_gets_its_cell_explored() -> None:
+    """Rejections settle a cell only when no example of ``SETTLED_BY`` was expressible: an adapter that
+    rejects a quick cell's whole pool (15 examples) but not the 21st gets its cell checked, not not-applicable."""
+    from hypothesis import reject
+
+    from conformance.engines.refengine import RefEngineAdapter
+
+    class FirstTwentyRejected(RefEngineAdapter):
+        calls = 0
+
+        def jvp(self, fn, primals, tangents):
+            type(self).calls += 1
+            if type(self).calls <= 20:
+                reject()
+            return super().jvp(fn, primals, tangents)
+
+    assert 20 < draws.SETTLED_BY
+    rr = run(FirstTwentyRejected(), profile="quick", ops=["sin"], properties=["jvp"], dtypes=["float64"], seed=0,
+             corpus=False)
+    (r,) = rr.results
+    assert r.status == Status.PASSED and r.examples, (r.status, r.message)

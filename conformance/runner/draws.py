@@ -38,6 +38,10 @@ from conformance.spec.programs import Program
 CACHED = 8
 #: more examples drawn when a cell's adapter rejected too many (each batch half the first), at most this often
 EXTENSIONS = 3
+#: adapter rejections that settle a cell as not-applicable when the adapter rejected every example drawn: an
+#: adapter that accepts one example in 20 gets none of 100 with probability 0.6 % (hypothesis's own exploration
+#: gives up after ~460 rejections, at a second a cell)
+SETTLED_BY = 100
 
 _CACHE: "OrderedDict[Hashable, _Pool]" = OrderedDict()
 
@@ -53,6 +57,10 @@ class _Pool:
             if k == len(self.batches):
                 self.batches.append(self.draw(self.n if k == 0 else max(2, self.n // 2), k))
             yield from self.batches[k]
+
+    def beyond(self, count: int) -> list[Any]:
+        """``count`` examples after the last batch (not kept: asked for once, by a cell that needs them)."""
+        return self.draw(count, 1 + EXTENSIONS)
 
 
 def key_of(prop: Property) -> Callable[..., Any] | str:
@@ -103,8 +111,9 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
     Returns ``((examples, worst, oracles), None)`` when they all pass; ``(None, example)`` with the
     example that failed or raised, or ``(None, None)`` when the adapter rejected too many to judge
     ``n``: the cell is then explored as a cell of its own.  When the adapter rejected every example
-    (an op without forward mode, say), it returns ``(None, AllRejected(count))``: an exploration
-    would only draw hundreds more for it to reject, so the cell is not-applicable."""
+    (an op without forward mode, say), and :data:`SETTLED_BY` of them at least, it returns
+    ``(None, AllRejected(count))``: an exploration would only draw hundreds more for it to reject, so
+    the cell is not-applicable."""
     shared = examples(prop, ops, dtype, pool, cell_seed(run_seed, "draws", op, dtype), profile, available,
                       shape_pool.active())
     judged, worst, oracles = 0, (0.0, 0.0), set()
@@ -131,11 +140,26 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
                 worst = (max(worst[0], ev.max_abs), max(worst[1], ev.max_rel or 0.0))
             if judged == n:
                 break  # here, not before the next one: asking the pool for it would draw another batch
-    if judged == 0 and rejected and not other:
-        return None, AllRejected(rejected)
+        if judged == 0 and rejected and not other:
+            # every example rejected: never, or only rarely, expressible? more examples tell (any accepted: explore)
+            for example in shared.beyond(max(0, SETTLED_BY - rejected)):
+                if not _rejected_by_adapter(adapter, prop, example):
+                    return None, None
+                rejected += 1
+            return None, AllRejected(rejected)
     if judged < n:
         return None, None
     return (judged, worst, oracles), None
+
+
+def _rejected_by_adapter(adapter: Adapter, prop: Property, example: Any) -> bool:
+    try:
+        prop.check(adapter, example.copy() if isinstance(example, Program) else copy.deepcopy(example))
+    except UnsatisfiedAssumption as e:
+        return rejected_by_adapter(e)
+    except Exception:  # noqa: BLE001 - judged (an error): the cell's exploration reports it
+        return False
+    return False
 
 
 class AllRejected(int):
