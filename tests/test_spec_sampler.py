@@ -63,3 +63,17 @@ def test_a_smaller_pool_is_the_start_of_a_larger_one():
     strategy = PROPERTIES["grad_vs_numerical"].examples(["softmax"], "float32", frozenset(REGISTRY))
     few, many = sampler.sample(strategy, 5, 9), sampler.sample(strategy, 40, 9)
     assert [pickle.dumps(x) for x in few] == [pickle.dumps(x) for x in many[:5]]
+
+
+def test_draws_do_not_depend_on_the_modules_this_process_loaded(tmp_path, monkeypatch):
+    """hypothesis mixes the numbers written in every loaded non-site-packages module into its draws. A worker
+    loads other modules than a run in one process, and an engine module imported between two cells added its
+    numbers to the later cells' draws: an autograd cell at quick drew another program in a worker than in one
+    process. Draws leave those constants out, so a module loaded in between changes nothing."""
+    strategy = st.floats(-1e6, 1e6)
+    before = sampler.sample(strategy, 400, 3)
+    (tmp_path / "conformance_sampler_constants.py").write_text(
+        "CONSTANTS = [" + ", ".join(f"{k * 1234.56789:.5f}" for k in range(1, 200)) + "]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import conformance_sampler_constants  # noqa: F401 - its numbers are what hypothesis would pick up
+    assert sampler.sample(strategy, 400, 3) == before

@@ -30,7 +30,7 @@ from conformance.runner.profiles import Profile, cell_seed
 from conformance.runner.reproducer import script
 from conformance.runner.findings import signature_of
 from conformance.runner.results import ANY_OP, Result, Status
-from conformance.spec import shape_pool
+from conformance.spec import sampler, shape_pool
 from conformance.spec.ops import REGISTRY
 from conformance.spec.program_json import corpus_program
 from conformance.spec.programs import Program
@@ -312,7 +312,8 @@ def _explore(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
     # computes one from test()'s source for every cell (inspect + tokenize, ~17 ms a cell)
     test._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
     try:
-        test()
+        with sampler.without_local_constants():  # the same examples in a worker as in one process
+            test()
     except _Mismatch:
         ev = state["evidence"]
         state["failure"] = diagnose(adapter, prop, op, Status.FAILED, ev.message, ev.program or state.get("example"),

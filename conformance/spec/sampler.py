@@ -11,11 +11,19 @@ completed with the simplest choices).  Duplicates (the same choices) are drawn a
 
 It uses hypothesis's ``ConjectureData`` and ``BuildContext``, which are not public API; where they
 are missing or changed, :func:`sample` collects through ``@given`` as before, more slowly.
+
+hypothesis mixes into its draws the constants written in the source of every module loaded from
+outside site-packages (its "local constants"): here the harness's own modules, and a user's adapter
+or engine.  Which modules a process has loaded differs between a worker and a run in one process,
+and grows as modules are imported lazily, so the same seed drew different examples there, and any
+edit of a number in the harness changed every draw.  Draws and explorations run
+:func:`without_local_constants`: hypothesis's own constants (its boundary floats and integers) stay.
 """
 from __future__ import annotations
 
 import random
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from hypothesis import Phase, given, settings
 from hypothesis import seed as hseed
@@ -30,6 +38,13 @@ try:  # not public API: when hypothesis changes it, the @given path takes over (
     _INTERNALS = True
 except ImportError:  # pragma: no cover - depends on the installed hypothesis
     _INTERNALS = False
+try:  # not public API either: without it, hypothesis's local constants stay in (see the module docstring)
+    from hypothesis.internal.conjecture import providers as _providers
+    from hypothesis.internal.constants_ast import Constants as _Constants
+    _CONSTANTS = callable(getattr(_providers, "_get_local_constants", None)) and hasattr(_providers,
+                                                                                         "CONSTANTS_CACHE")
+except ImportError:  # pragma: no cover - depends on the installed hypothesis
+    _CONSTANTS = False
 
 #: draws tried per example wanted before giving up on a strategy that rejects (a filter, assume())
 ATTEMPTS = 10
@@ -46,12 +61,32 @@ def sample(strategy: SearchStrategy[Any], count: int, seed: int, profile: str | 
 
     Fewer come back only when the strategy rejects nearly everything it draws.  ``profile``: the
     hypothesis settings profile the ``@given`` fallback runs under."""
-    if direct():
-        try:
-            return _direct(strategy, count, seed)
-        except _Unusable:
-            pass
-    return _through_given(strategy, count, seed, profile)
+    with without_local_constants():
+        if direct():
+            try:
+                return _direct(strategy, count, seed)
+            except _Unusable:
+                pass
+        return _through_given(strategy, count, seed, profile)
+
+
+@contextmanager
+def without_local_constants() -> Iterator[None]:
+    """hypothesis draws inside see none of the constants of the modules this process loaded (the
+    module docstring says why).  Its cache of the constants each kind of choice may take is emptied on
+    entry and exit, so that what was computed with local constants (a user's own hypothesis tests in the
+    same process) does not leak in, nor ours out."""
+    if not _CONSTANTS:
+        yield
+        return
+    saved, none = _providers._get_local_constants, _Constants()
+    _providers._get_local_constants = lambda: none
+    _providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        _providers._get_local_constants = saved
+        _providers.CONSTANTS_CACHE.cache.clear()
 
 
 def direct() -> bool:

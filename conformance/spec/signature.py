@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hseed
 from hypothesis import strategies as st
 
+from conformance.spec import sampler
 from conformance.spec.opspec import OpSpec, Sample
 
 #: samples drawn per op (enough for each spec's branches: None / int / tuple dims, both keepdims...)
@@ -137,7 +138,8 @@ def draw_samples(spec: OpSpec, n: int = SAMPLES, seed: int = 0) -> list[Sample]:
         drawn.append(spec.sample(data.draw))
 
     collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
-    collect()
+    with sampler.without_local_constants():  # the same samples whatever modules this process loaded
+        collect()
     return drawn
 
 
