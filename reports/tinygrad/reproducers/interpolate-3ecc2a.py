@@ -1,6 +1,6 @@
-# property 'promotion' (An op on operands of mixed dtypes (float32, float64, int64 tensors, Python floats and ints) returns torch's result dtype and values, and each leaf's gradient has the leaf's dtype.) failed: remainder of float32 with float64 zero-dim returned float64; torch returns float32: remainder(float32, float64 zero-dim)
-# replay: conformance run --engine conformance.engines.peers.jax:JaxAdapter --ops remainder --properties promotion --seed 0
-# It makes the 4 adapter calls the check made, on the engine, and compares what each
+# property 'grad_dtype_shape' (.grad of a leaf has the leaf's dtype and shape.) failed: RuntimeError: UOp verification failed at 14 on Ops.INDEX dtypes.float 2 [(Ops.PARAM, dtypes.float, ParamArg(1, dtypes.float, device='CPU')), (Ops.CAST, dtypes.float, dtypes.float)] None
+# replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter --ops interpolate --properties grad_dtype_shape --seed 0
+# It makes the 5 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
 # printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.
 # vN is what the call of step N returned (numbering of its own, not the program's).
@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 from numpy import inf, nan  # noqa: F401
 
-ENGINE = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.jax:JaxAdapter'
+ENGINE = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.tinygrad:TinygradAdapter'
 
 if ENGINE == "torch":
     from conformance.engines.torch import TorchAdapter
@@ -18,8 +18,8 @@ if ENGINE == "torch":
 else:
     import os
     sys.path.insert(0, os.getcwd())  # run from where the adapter imports
-    from conformance.engines.peers.jax import JaxAdapter
-    A = JaxAdapter()
+    from conformance.engines.peers.tinygrad import TinygradAdapter
+    A = TinygradAdapter()
 is_autograd_error = A.is_autograd_error
 
 
@@ -98,13 +98,15 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array([0.369498610496521], dtype='float64'), 'float3..."):
-    v0 = A.leaf(np.array([0.369498610496521], dtype='float64'), 'float32', False)
-with step(1, "v1 = A.leaf(np.array(2.784223580360413, dtype='float64'), 'float64'..."):
-    v1 = A.leaf(np.array(2.784223580360413, dtype='float64'), 'float64', True)
-with step(2, "v2 = A.apply('remainder', [v0, v1], {})"):
-    v2 = A.apply('remainder', [v0, v1], {})
-with step(3, 'A.dtype_of(v2)'):
-    see('A.dtype_of(v2)', A.dtype_of(v2), 'float32')
+with step(0, 'v0 = A.leaf(np.array([[[2.5388669967651367, 2.6404166221618652], [-...'):
+    v0 = A.leaf(np.array([[[2.5388669967651367, 2.6404166221618652], [-2.590533971786499, 1.6895813941955566]], [[2.895592212677002, 0.03125], [-0.06026887893676758, 0.625]]], dtype='float64'), 'float32', True)
+with step(1, "v1 = A.apply('interpolate', [v0], {'size': (2,), 'mode': 'nearest',..."):
+    v1 = A.apply('interpolate', [v0], {'size': (2,), 'mode': 'nearest', 'align_corners': None})
+with step(2, 'v2 = A.leaf(np.array([[[-0.9118776321411133, 0.0], [1.3506987094879...'):
+    v2 = A.leaf(np.array([[[-0.9118776321411133, 0.0], [1.350698709487915, -0.4067041873931885]], [[-0.6909446716308594, 1.9859442710876465], [-0.14924192428588867, -1.990271806716919]]], dtype='float64'), 'float32', False)
+with step(3, 'A.backward(v1, v2, None, False)'):
+    A.backward(v1, v2, None, False)
+with step(4, 'A.grad_of(v0)'):
+    see('A.grad_of(v0)', A.grad_of(v0), np.array([[[-0.9118776321411133, 0.0], [1.350698709487915, -0.4067041873931885]], [[-0.6909446716308594, 1.9859442710876465], [-0.14924192428588867, -1.990271806716919]]], dtype='float32'))
 
 finish()

@@ -1,6 +1,6 @@
-# property 'promotion' (An op on operands of mixed dtypes (float32, float64, int64 tensors, Python floats and ints) returns torch's result dtype and values, and each leaf's gradient has the leaf's dtype.) failed: maximum of float32 with float64 zero-dim returned float64; torch returns float32: maximum(float32, float64 zero-dim)
-# replay: conformance run --engine conformance.engines.peers.jax:JaxAdapter --ops maximum --properties promotion --seed 0
-# It makes the 4 adapter calls the check made, on the engine, and compares what each
+# property 'forward' (Forward values equal the numpy float64 reference, in the program's dtype.) failed: forward value: output: got 13, expected 6.3 (abs err 6.3 > tol 0.025, oracle numpy)
+# replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter --ops repeat --properties forward --seed 0
+# It makes the 9 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
 # printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.
 # vN is what the call of step N returned (numbering of its own, not the program's).
@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 from numpy import inf, nan  # noqa: F401
 
-ENGINE = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.jax:JaxAdapter'
+ENGINE = sys.argv[1] if len(sys.argv) > 1 else 'conformance.engines.peers.tinygrad:TinygradAdapter'
 
 if ENGINE == "torch":
     from conformance.engines.torch import TorchAdapter
@@ -18,8 +18,8 @@ if ENGINE == "torch":
 else:
     import os
     sys.path.insert(0, os.getcwd())  # run from where the adapter imports
-    from conformance.engines.peers.jax import JaxAdapter
-    A = JaxAdapter()
+    from conformance.engines.peers.tinygrad import TinygradAdapter
+    A = TinygradAdapter()
 is_autograd_error = A.is_autograd_error
 
 
@@ -98,13 +98,23 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array([-0.375], dtype='float64'), 'float32', False)"):
-    v0 = A.leaf(np.array([-0.375], dtype='float64'), 'float32', False)
-with step(1, "v1 = A.leaf(np.array(-0.42524170875549316, dtype='float64'), 'float..."):
-    v1 = A.leaf(np.array(-0.42524170875549316, dtype='float64'), 'float64', True)
-with step(2, "v2 = A.apply('maximum', [v0, v1], {})"):
-    v2 = A.apply('maximum', [v0, v1], {})
-with step(3, 'A.dtype_of(v2)'):
-    see('A.dtype_of(v2)', A.dtype_of(v2), 'float32')
+with step(0, 'v0 = A.leaf(np.array([[[0.7543483972549438, 0.8993625640869141, -1....'):
+    v0 = A.leaf(np.array([[[0.7543483972549438, 0.8993625640869141, -1.734838843345642], [0.6689658164978027, 2.056635618209839, -1.9794745445251465]]], dtype='float64'), 'float32', True)
+with step(1, "v1 = A.apply('repeat', [v0], {'sizes': (3, 1, 3,)})"):
+    v1 = A.apply('repeat', [v0], {'sizes': (3, 1, 3,)})
+with step(2, "v2 = A.apply('tanh', [v1], {})"):
+    v2 = A.apply('tanh', [v1], {})
+with step(3, 'v3 = A.leaf(np.array([[[-0.0011535882949829102, 0.4575299024581909,...'):
+    v3 = A.leaf(np.array([[[-0.0011535882949829102, 0.4575299024581909, 0.243691086769104], [0.8702661991119385, -0.463779091835022, -0.16864240169525146]]], dtype='float64'), 'float32', False)
+with step(4, "v4 = A.apply('mul', [v0, v3], {})"):
+    v4 = A.apply('mul', [v0, v3], {})
+with step(5, "v5 = A.apply('sum', [v4], {'dim': None, 'keepdim': False})"):
+    v5 = A.apply('sum', [v4], {'dim': None, 'keepdim': False})
+with step(6, "v6 = A.apply('add', [v2, v5], {})"):
+    v6 = A.apply('add', [v2, v5], {})
+with step(7, "v7 = A.apply('sum', [v6], {'dim': None, 'keepdim': False})"):
+    v7 = A.apply('sum', [v6], {'dim': None, 'keepdim': False})
+with step(8, 'A.to_numpy(v7)'):
+    see('A.to_numpy(v7)', A.to_numpy(v7), np.array(6.3344855308532715, dtype='float32'))
 
 finish()
