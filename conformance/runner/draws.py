@@ -118,8 +118,17 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
                       shape_pool.active())
     judged, worst, oracles = 0, (0.0, 0.0), set()
     rejected, other = 0, 0  # rejections by the adapter, and by anything else (the harness's own assume())
+
+    def candidates() -> Iterator[Any]:
+        yield from shared
+        if judged == 0 and rejected and not other:  # never, or only rarely, expressible? more examples tell
+            for extra in shared.beyond(max(0, SETTLED_BY - rejected)):
+                if judged or other:
+                    return  # one was expressible: the cell is explored
+                yield extra
+
     with outside_hypothesis():
-        for example in shared:
+        for example in candidates():
             # an engine that writes into its inputs changes only its own copy
             example = example.copy() if isinstance(example, Program) else copy.deepcopy(example)
             try:
@@ -140,26 +149,11 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
                 worst = (max(worst[0], ev.max_abs), max(worst[1], ev.max_rel or 0.0))
             if judged == n:
                 break  # here, not before the next one: asking the pool for it would draw another batch
-        if judged == 0 and rejected and not other:
-            # every example rejected: never, or only rarely, expressible? more examples tell (any accepted: explore)
-            for example in shared.beyond(max(0, SETTLED_BY - rejected)):
-                if not _rejected_by_adapter(adapter, prop, example):
-                    return None, None
-                rejected += 1
-            return None, AllRejected(rejected)
+    if judged == 0 and rejected and not other:
+        return None, AllRejected(rejected)
     if judged < n:
         return None, None
     return (judged, worst, oracles), None
-
-
-def _rejected_by_adapter(adapter: Adapter, prop: Property, example: Any) -> bool:
-    try:
-        prop.check(adapter, example.copy() if isinstance(example, Program) else copy.deepcopy(example))
-    except UnsatisfiedAssumption as e:
-        return rejected_by_adapter(e)
-    except Exception:  # noqa: BLE001 - judged (an error): the cell's exploration reports it
-        return False
-    return False
 
 
 class AllRejected(int):
