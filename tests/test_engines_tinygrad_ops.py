@@ -46,6 +46,21 @@ def test_table_maps_registry_ops_only_and_merges_into_the_adapter(A):
     assert not A.has_op("log1p") and not A.has_op("median")  # no tinygrad method: not-applicable
 
 
+def test_the_contract_check_reads_shapes_without_running_kernels(A):
+    """``shape_of``: the contract check of each applied op runs no kernel, so tinygrad fuses the program as in
+    use and compiles far fewer kernels (without it every op's result was realized as it was applied)."""
+    from tinygrad.helpers import GlobalCounters
+
+    from conformance.engines.contract import CheckedAdapter
+    C = CheckedAdapter(A)
+    x = C.leaf(np.arange(6.0).reshape(2, 3), "float64", True)
+    before = GlobalCounters.kernel_count
+    y = C.apply("sum", [C.apply("sin", [x], {})], {"dim": 1, "keepdim": False})
+    assert C.shape_of(y) == (2,) and GlobalCounters.kernel_count == before
+    np.testing.assert_allclose(C.to_numpy(y), np.sin(np.arange(6.0).reshape(2, 3)).sum(1))
+    assert GlobalCounters.kernel_count > before
+
+
 # -- a sample of the table against the OpSpec's reference, on what the OpSpec draws ------------------------
 SAMPLE = ["eq", "round", "remainder", "fmod", "gelu", "softplus", "std", "sort", "topk", "cummax", "cumprod",
           "diag", "diagonal", "einsum", "trace", "movedim", "roll", "tile", "narrow", "unbind", "gather",

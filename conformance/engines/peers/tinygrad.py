@@ -113,6 +113,10 @@ class TinygradAdapter(Adapter):
     def to_numpy(self, t: Any) -> np.ndarray:
         return np.array(t.numpy(), copy=True)
 
+    def shape_of(self, t: Any) -> tuple[int, ...]:
+        # lazy: the contract check reads shapes without realizing each op's result (kernels fuse as in use)
+        return tuple(int(d) for d in t.shape)
+
     def grad_tensor(self, t: Any) -> Any:
         return t.grad
 
