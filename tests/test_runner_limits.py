@@ -87,15 +87,43 @@ def test_budget_scales_examples_and_says_so(tmp_path: Path) -> None:
     assert "budget cut" in (tmp_path / "summary.md").read_text()
 
 
+class Clock:
+    """A test's clock: ``now`` moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_budget_estimates_from_first_cells() -> None:
-    b = Budget(1.0, [10] * 10)
+    clock = Clock()
+    b = Budget(1.0, [10] * 10, clock)
     assert [b.scale(10) for _ in range(3)] == [1.0, 1.0, 1.0]  # warm-up: full counts
-    b.started -= 30.0  # 3 cells of 10 examples took 30 s: 1 s an example; 70 examples left, 24 s left
-    for _ in range(3):
+    for _ in range(3):  # 3 cells of 10 examples took 30 s: 1 s an example; 70 examples left, 24 s left
+        clock.now += 10.0
         b.finished(10)
     s = b.scale(10)
     assert 0.3 < s < 0.4 and b.cut
-    assert Budget(100.0, [10] * 3).scale(10) == 1.0
+    assert Budget(100.0, [10] * 3, clock).scale(10) == 1.0
+
+
+def test_budget_rate_is_the_later_half_of_the_run() -> None:
+    """An engine that compiles pays in its first cells: 10 cells at 2 s an example, then 30 at 0.2 s.
+    Over the whole run (260 s for 400 examples) the 600 examples left would need 390 s of the 280 left,
+    and the cells would be cut to ~0.7; over its later half (130 s to 260 s) they need ~250 s and run whole."""
+    clock = Clock()
+    b = Budget(10.0, [10] * 100, clock)
+    for per_example in [2.0] * 10 + [0.2] * 30:
+        b.scale(10)
+        clock.now += 10 * per_example
+        b.finished(10)
+    assert b.scale(10) == 1.0  # the whole run's rate (0.65 s) would give 280 / (0.65 * 590) = 0.73
+    assert 0.35 < b.seconds_per_example(clock.now) < 0.45  # (260 - 120) s / (400 - 60) examples
+    clock.now += 400.0  # then slow again: the later half says so
+    b.finished(10)
+    assert b.scale(10) < 0.1
 
 
 @pytest.mark.parametrize("kw", [{"shapes": -1}, {"budget": 0}])
