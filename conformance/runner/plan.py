@@ -62,6 +62,15 @@ def not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> str
 
     Read off the property's declaration; the most basic reason is given first.
     """
+    declared = undeclared(adapter, prop, op, dtype)
+    if declared is not None or prop.refuses is None or op == ANY_OP:
+        return declared
+    return prop.refuses(op, dtype)  # the oracle cannot judge this op in this dtype (torch refuses it)
+
+
+def undeclared(adapter: Adapter, prop: Property, op: str, dtype: str) -> str | None:
+    """Why this cell asks for what the engine does not declare (a capability, a dtype, an op, an adapter
+    method), or None: ``not_applicable`` without asking the oracle which ops it refuses (which runs torch)."""
     missing = sorted(prop.capabilities - set(adapter.capabilities))
     if missing:
         return f"engine lacks capability {', '.join(missing)}"
@@ -77,8 +86,6 @@ def not_applicable(adapter: Adapter, prop: Property, op: str, dtype: str) -> str
     lacking = sorted(o for o in prop.helper_ops if not adapter.has_op(o))
     if lacking:
         return f"the check needs op(s) {', '.join(lacking)}, which the engine lacks"
-    if prop.refuses is not None and op != ANY_OP:
-        return prop.refuses(op, dtype)  # the oracle cannot judge this op in this dtype (torch refuses it)
     return None
 
 

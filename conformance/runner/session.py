@@ -42,12 +42,12 @@ from conformance.errors import ConfigError, unknown_name
 from conformance.runner import corpus as project_corpus
 from conformance.runner import deviations as deviation_file
 from conformance.runner import draws
-from conformance.runner.budget import Budget, Limits, budget_line
+from conformance.runner.budget import Budget, Limits, budget_line, cell_key
 from conformance.runner.cells import run_cell
-from conformance.runner.plan import Cell, nominal_examples, plan, shape_bound
+from conformance.runner.plan import Cell, nominal_examples, plan, shape_bound, undeclared
 from conformance.runner.profiles import HARNESS_VERSION, PROFILES, resolve_seed
 from conformance.runner.results import Result, RunInfo, RunResults
-from conformance.runner.workers import WorkerConfig, WorkerPool
+from conformance.runner.workers import EngineInfo, WorkerConfig, WorkerPool
 from conformance.spec import user_ops
 from conformance.spec.ops import REGISTRY
 
@@ -94,8 +94,8 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
     def ready(engine_name: str) -> None:
         say(f"conformance: engine {engine_name}, profile {profile}, seed {run_seed}{opts.note}")
 
-    limits = Limits(shapes, Budget(budget, [nominal_examples(prof, p) for _, (p, _, _) in selected])
-                     if budget is not None else None, prof)
+    limits = Limits(shapes, Budget(budget, {cell_key(c): nominal_examples(prof, c[0]) for _, c in selected})
+                    if budget is not None else None)
     in_process = n == 1 and not opts.isolated
     pool = None if in_process else _pool(name, profile, ops, run_seed, n, opts.timeout, limits, ready)
     if pool is not None:
@@ -247,7 +247,7 @@ def _execute(name: str, runner: Adapter | WorkerPool, profile: str, ops: Sequenc
         done.insert(at, index)
         rr = holder[0]
         if limits.budget is not None:
-            limits.budget.finished(r.examples or 0)
+            limits.budget.finished((r.property, r.op, r.dtype), r.examples or 0)
             rr.info.budget_minutes, rr.info.budget_cut = limits.budget.minutes, limits.budget.cut
         rr.results.insert(at, r)
         if progress:
@@ -282,6 +282,8 @@ def _in_process(adapter: Adapter, profile: str, ops: Sequence[str] | None, prope
     started(rr)
     rr.info.shapes = shape_bound(adapter, limits.shapes)
     engine_ops = [o for o in (ops or list(REGISTRY)) if adapter.has_op(o)]
+    if limits.budget is not None:
+        limits.budget.skip(cell_key(c) for _, c in cells if undeclared(adapter, *c))
     for index, cell in draws.grouped(cells, lambda c: draws.group_of(*c)):  # a shared draw's cells together
         prop, op, dtype = cell
         finished(index, run_cell(adapter, prop, op, dtype, PROFILES[profile], seed, engine_ops, ops,
@@ -295,9 +297,15 @@ def _pool(engine: str, profile: str, ops: Sequence[str] | None, seed: int, n: in
     # Every engine in workers has the per-example deadline, trusted ones too: it counts the
     # worker's CPU time (workers.py), so a loaded machine does not turn slow examples into hangs.
     return WorkerPool(WorkerConfig(engine, profile, seed, list(ops) if ops else None, timeout, limits.shapes), n,
-                      on_ready=lambda info: ready(info.name),
+                      on_ready=lambda info: _engine_ready(info, limits, ready),
                       scale_of=lambda c: limits.scale((PROPERTIES[c[0]], c[1], c[2])),
                       group_of=lambda c: draws.group_of(PROPERTIES[c[0]], c[1], c[2]))
+
+
+def _engine_ready(info: EngineInfo, limits: Limits, ready: Callable[[str], None]) -> None:
+    if limits.budget is not None:  # the cells the engine cannot be asked are no work for the budget
+        limits.budget.skip(info.not_applicable)
+    ready(info.name)
 
 
 def _in_workers(engine: str, pool: WorkerPool, profile: str, properties: Sequence[str] | None, seed: int,

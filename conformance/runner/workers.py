@@ -45,7 +45,7 @@ from conformance.checks.properties import PROPERTIES
 from conformance.engines import resolve
 from conformance.errors import ConfigError
 from conformance.runner.cells import run_cell
-from conformance.runner.plan import shape_bound
+from conformance.runner.plan import plan, shape_bound, undeclared
 from conformance.runner.findings import signature_of
 from conformance.runner.processes import Inherited, proc_stat, start_context, thread_limits, warm_up
 from conformance.runner.progress import Progress
@@ -89,6 +89,9 @@ class EngineInfo:
     spec: str | None
     torch_version: str | None
     shapes: int | None = None  # the shape bound in force for this engine (None: unbounded)
+    #: the profile's cells (property, op, dtype) that ask for what this engine does not declare (plan.undeclared):
+    #: a --budget does not count them as work to come
+    not_applicable: frozenset[tuple[str, str, str]] = frozenset()
 
 
 def _preload_oracle() -> None:
@@ -113,7 +116,9 @@ def _worker_main(conn: Connection, cfg: WorkerConfig, progress: Progress, inheri
         adapter = resolve(cfg.engine)
         engine_ops = [o for o in (cfg.ops or list(REGISTRY)) if adapter.has_op(o)]
         info = EngineInfo(adapter.name, adapter.version(), adapter.spec,
-                          getattr(sys.modules.get("torch"), "__version__", None), shape_bound(adapter, cfg.shapes))
+                          getattr(sys.modules.get("torch"), "__version__", None), shape_bound(adapter, cfg.shapes),
+                          frozenset((p.name, o, d) for p, o, d in plan(PROFILES[cfg.profile], cfg.ops)
+                                    if undeclared(adapter, p, o, d)))
     except Exception as e:  # noqa: BLE001 - reported to the parent as a configuration error
         conn.send(("fatal", str(e) if isinstance(e, ConfigError) else f"{type(e).__name__}: {e}"))
         return
