@@ -159,6 +159,24 @@ def test_the_differences_uncertainty_is_tiny_where_they_are_accurate() -> None:
     assert float(np.max(O.jvp_uncertainty(p, u, O.numerical_jvp(p, u)))) < 1e-8
 
 
+def test_the_transpose_bound_counts_the_cancelled_terms_of_both_modes() -> None:
+    """normalize over one element (jax ci --seed 0): its Jacobian is exactly 0, formed from terms of size
+    |u| / |x| ~ 3.4 that cancel.  jax's forward mode gave <v, J u> = 3.57e-16 and its reverse <J^T v, u> =
+    -5.87e-16: each within about one rounding of those terms, 9.44e-16 apart, where the bound counting the
+    cancelled terms once (one side's rounding) was 7.44e-16.  A wrong rule is off by a fraction of the terms."""
+    from conformance.checks.properties.forward import direction, transpose_tolerance
+    from conformance.spec.programs import Node, Program
+
+    p = Program([Node(value=np.array([[0.2377796173095703]]), requires_grad=True),
+                 Node("normalize", (0,), {"p": 2.0, "dim": 0})], 1, "float64", np.array([[-0.9735026359558105]]),
+                "normalize")
+    u = [direction(p)[0]]
+    ju = np.array([[3.5662287517582767e-16 / -0.9735026359558105]])  # jax's J u, as <v, J u> gave it
+    jtv = [np.array([[-5.873490410970278e-16]]) / u[0]]  # jax's J^T v, as <J^T v, u> gave it
+    tol = transpose_tolerance(p, p.cotangent, ju, jtv, u)
+    assert 9.44e-16 < tol < 1e-3 * float(np.abs(u[0]).max()) / 0.2377796173095703
+
+
 def test_the_transpose_bound_counts_tanhs_cancelling_terms(monkeypatch) -> None:
     """tanh(sinh(x)) at x = -2.96 (ci --seed 0): tanh saturates, its derivative 1 - y^2 ~ 2e-8 is formed from
     terms of size 1, and jax's forward and reverse modes parted by 1.36e-15 there (6e-9 relative) where the bound
