@@ -1,4 +1,4 @@
-# property 'retain_graph_twice' (Two retained backwards accumulate identical grads; inputs, cotangent not mutated; no aliasing.) failed: v0.grad is None after backward
+# property 'retain_graph_twice' (Two retained backwards accumulate identical grads; inputs, cotangent not mutated; no aliasing.) failed: second retained backward must add the same grads: v0[0, 0]: got 1, expected 2 (abs err 1 > tol 4e-12, oracle rule-repeat; 12 of 12 elements out of tolerance)
 # replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter --ops topk --properties retain_graph_twice --seed 0
 # It makes the 8 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
