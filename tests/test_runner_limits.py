@@ -133,6 +133,25 @@ def test_a_budget_is_used_by_an_engine_with_a_cost_per_cell_and_slow_first_cells
     assert ran > 2 * 200
 
 
+def test_the_last_cells_are_not_starved_where_examples_are_not_what_costs() -> None:
+    """An engine that compiles pays per cell, whatever its examples: 100 cells of 0.5 s, then 70 dearer
+    ones of 2 s (a second shared draw), then 30 of 0.3 s (rules drawing their own examples, last in the
+    plan), plus 5 ms an example.  In 4 minutes the pace, learnt on the cheap cells, lags behind the dear
+    ones, and cutting their examples saves little: the controller cut on and the last 30 cells got 2
+    examples of 50 (as jax's at ci in 20 minutes, 2026-12-05).  Now each gets at least half the mean share
+    of the cells paced before it, for an overrun of a few seconds."""
+    clock = Clock()
+    b = Budget(4.0, dict.fromkeys(range(200), 50), clock)
+    given: list[int] = []
+    for k in range(200):
+        given.append(max(2, round(b.scale(k) * 50)))
+        clock.now += (0.5 if k < 100 else 2.0 if k < 170 else 0.3) + 0.005 * given[-1]
+        b.finished(k, given[-1])
+    paced = given[3:170]  # after the warm-up
+    assert b.cut and min(given[170:]) >= 0.4 * sum(paced) / len(paced), given[170:]  # 2 before
+    assert clock.now <= 4 * 60
+
+
 def test_cells_the_engine_cannot_be_asked_are_no_work_to_come() -> None:
     """Half the plan not-applicable (as tinygrad's at ci): skipped, the other half fits the budget whole;
     counted as work to come, each cell would get about half its examples."""
