@@ -1,4 +1,4 @@
-# corpus replay: conformance replay /tmp/s34/wt4/corpus/any.accumulation.float64.tinygrad.e6050d2f2cca.json --engine conformance.engines.peers.tinygrad:TinygradAdapter
+# corpus replay: conformance replay corpus/any.accumulation.float64.tinygrad.e6050d2f2cca.json --engine conformance.engines.peers.tinygrad:TinygradAdapter
 # property 'accumulation' (Gradients accumulate in .grad across backward calls.) failed: grads accumulate across backward calls: v0: got 1.9, expected 1.3 (abs err 0.64 > tol 2.6e-12, oracle rule-repeat)
 # replay: conformance run --engine conformance.engines.peers.tinygrad:TinygradAdapter  --properties accumulation --seed 0
 # It makes the 12 adapter calls the check made, on the engine, and compares what each

@@ -1,4 +1,4 @@
-# corpus replay: conformance replay /work/main/corpus/stack.retain_graph_twice.float64.torch.a31a25f00456.json --engine torch
+# corpus replay: conformance replay corpus/stack.retain_graph_twice.float64.torch.a31a25f00456.json --engine torch
 # property 'retain_graph_twice' (Two retained backwards accumulate identical grads; inputs, cotangent not mutated; no aliasing.) failed: second retained backward must add the same grads: v0: got 3, expected 2 (abs err 1 > tol 4e-12, oracle rule-repeat); v1: got 3, expected 2 (abs err 1 > tol 4e-12, oracle rule-repeat)
 # replay: conformance run --engine torch --ops stack --properties retain_graph_twice --seed 6
 # This script prints the program's values on the engine; it does not compare them (no trace shows this failure); compare with torch's, below
