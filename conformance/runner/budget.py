@@ -65,7 +65,7 @@ class Budget:
     _times: list[float] = field(default_factory=list)  # when each cell finished, and by then (cumulative):
     _done: list[float] = field(default_factory=list)  # nominal examples of the finished cells
     _done_scaled: list[float] = field(default_factory=list)  # the same, each times the scale it was given
-    _paced: list[float] = field(default_factory=list)  # the scales given after the warm-up, in order
+    _paced: tuple[float, int] = (0.0, 0)  # the scales given after the warm-up: their sum, how many
 
     def __post_init__(self) -> None:
         self._left = sum(self.nominal.values())
@@ -96,9 +96,10 @@ class Budget:
         pace, given = self.pace(now)
         left_s = self.minutes * 60.0 * MARGIN - (now - self.started)
         s = min(1.0, given * max(0.0, left_s) / (pace * remaining_nominal))
-        if self._paced:  # never far below what the cells paced so far got: see the module's docstring
-            s = max(s, SHARE_FLOOR * sum(self._paced) / len(self._paced))
-        self._paced.append(s)
+        total, count = self._paced
+        if count:  # never far below what the cells paced so far got: see the module's docstring
+            s = max(s, SHARE_FLOOR * total / count)
+        self._paced = (total + s, count + 1)
         self.cut = self.cut or s < 1.0
         return s
 
