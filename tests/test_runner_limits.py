@@ -188,3 +188,44 @@ def test_the_budget_learns_the_cells_the_engine_does_not_declare(isolate: bool, 
     adapter = resolve("micrograd")
     want = {(p.name, o, d) for p, o, d in plan(PROFILES["quick"], ["add"]) if undeclared(adapter, p, o, d)}
     assert want and want <= skipped
+
+
+
+
+def test_a_budget_cuts_the_search_of_a_cell_not_the_search_for_its_other_bugs(monkeypatch) -> None:
+    """A cell scaled down by --budget looks for its first failure with the scaled count; the rounds after
+    it (the bugs found set aside, looking for another) keep half the cell's nominal count, as without a
+    budget.  An engine whose mul widens float32 times a Python float and whose mul backward raises with
+    an int64 operand: its promotion cell shows the same distinct failures at a tenth of its examples as
+    at all of them (before, the round after the first failure ran 2 examples and found no other; jax at
+    ci in 10 minutes, cache empty, reported one of xlogy's three backward errors so)."""
+    from broken_engines.dtypes import MulIntBackwardRaises, MulScalarUpcasts
+
+    from conformance.checks.properties import PROPERTIES
+    from conformance.runner import cells
+    from conformance.runner.plan import nominal_examples
+    from conformance.runner.profiles import PROFILES
+
+    class TwoMulBugs(MulScalarUpcasts, MulIntBackwardRaises):
+        """Both bugs at once."""
+
+    rounds: list[int] = []
+    explore = cells._explore
+
+    def counting(*args: Any) -> dict[str, Any]:
+        rounds.append(args[8])  # n: the examples this round may run
+        return explore(*args)
+    monkeypatch.setattr(cells, "_explore", counting)
+    prop, ci = PROPERTIES["promotion"], PROFILES["ci"]
+
+    def failures(scale: float) -> set[str]:
+        rounds.clear()
+        r = cells.run_cell(TwoMulBugs(), prop, "mul", "float64", ci, 0, ["mul"], scale=scale)
+        assert r.status.is_problem, (r.status, r.message)
+        return {r.signature, *(a["signature"] for a in r.also or [])}
+
+    everything = failures(1.0)
+    assert len(everything) > 1, everything
+    assert failures(0.1) == everything
+    nominal = nominal_examples(ci, prop)
+    assert rounds[0] == round(nominal * 0.1) and rounds[1:] == [nominal // 2] * (len(rounds) - 1), rounds
