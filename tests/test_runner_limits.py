@@ -195,10 +195,11 @@ def test_the_budget_learns_the_cells_the_engine_does_not_declare(isolate: bool, 
 def test_a_budget_cuts_the_search_of_a_cell_not_the_search_for_its_other_bugs(monkeypatch) -> None:
     """A cell scaled down by --budget looks for its first failure with the scaled count; the rounds after
     it (the bugs found set aside, looking for another) keep half the cell's nominal count, as without a
-    budget.  An engine whose mul widens float32 times a Python float and whose mul backward raises with
-    an int64 operand: its promotion cell shows the same distinct failures at a tenth of its examples as
-    at all of them (before, the round after the first failure ran 2 examples and found no other; jax at
-    ci in 10 minutes, cache empty, reported one of xlogy's three backward errors so)."""
+    budget, while such rounds have taken at most a share of the process's cell time.  An engine whose
+    mul widens float32 times a Python float and whose mul backward raises with an int64 operand: its
+    promotion cell shows the same distinct failures at a tenth of its examples as at all of them
+    (before, the round after the first failure ran 2 examples and found no other; jax at ci in 10
+    minutes, cache empty, reported one of xlogy's three backward errors so)."""
     from broken_engines.dtypes import MulIntBackwardRaises, MulScalarUpcasts
 
     from conformance.checks.properties import PROPERTIES
@@ -218,7 +219,9 @@ def test_a_budget_cuts_the_search_of_a_cell_not_the_search_for_its_other_bugs(mo
     monkeypatch.setattr(cells, "_explore", counting)
     prop, ci = PROPERTIES["promotion"], PROFILES["ci"]
 
-    def failures(scale: float) -> set[str]:
+    def failures(scale: float, spent: float = 0.0) -> set[str]:
+        """The cell's distinct failures, the process having spent ``spent`` of its cell time on follow-ups."""
+        monkeypatch.setattr(cells, "_SPENT", {"cells": 100.0, "follow_up": 100.0 * spent})
         rounds.clear()
         r = cells.run_cell(TwoMulBugs(), prop, "mul", "float64", ci, 0, ["mul"], scale=scale)
         assert r.status.is_problem, (r.status, r.message)
@@ -229,3 +232,6 @@ def test_a_budget_cuts_the_search_of_a_cell_not_the_search_for_its_other_bugs(mo
     assert failures(0.1) == everything
     nominal = nominal_examples(ci, prop)
     assert rounds[0] == round(nominal * 0.1) and rounds[1:] == [nominal // 2] * (len(rounds) - 1), rounds
+    # once such rounds have taken their share of the process's cell time, they are cut like the rest
+    failures(0.1, spent=cells.FOLLOW_UP_SHARE + 0.01)
+    assert rounds[1:] and rounds[1:] == [max(2, round(nominal * 0.1) // 2)] * (len(rounds) - 1), rounds

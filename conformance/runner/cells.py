@@ -121,6 +121,11 @@ class _EngineError(Exception):
 
 #: explorations of one cell: the first, then up to this many more with each found bug set aside
 EXTRA_ROUNDS = 2
+#: under a --budget, the rounds after a cell's first failure keep their full count while this process has
+#: spent at most this share of its cells' time on such rounds (then they are cut like the rest)
+FOLLOW_UP_SHARE = 0.1
+#: seconds this process spent in cells, and in the rounds after a cell's first failure (``_follow_up_count``)
+_SPENT = {"cells": 0.0, "follow_up": 0.0}
 #: per-op properties that state a rule (not a value): a failure with no wrong node is the rule's
 RULE_FAMILIES = frozenset({"structural", "semantics", "grad_mode", "hooks"})
 
@@ -146,7 +151,11 @@ def run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pro
                 _SHOWN.add(key)
                 show(message, category, *rest, **kw)
         warnings.showwarning = once
-        return _run_cell(adapter, prop, op, dtype, profile, run_seed, ops, selection, shapes=shapes, scale=scale)
+        t0 = time.perf_counter()
+        try:
+            return _run_cell(adapter, prop, op, dtype, profile, run_seed, ops, selection, shapes=shapes, scale=scale)
+        finally:
+            _SPENT["cells"] += time.perf_counter() - t0
 
 
 def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
@@ -212,11 +221,7 @@ def _explored(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
     """The cell as a hypothesis test of its own (``explicit``: an example to try first), explored again
     after each failure with that bug set aside (see :func:`_run_cell`).
 
-    ``n`` examples look for a first failure; the rounds after one get half the cell's ``full`` (nominal)
-    count, whatever ``n`` a --budget cut it to: a budget shortens the search of cells that pass, not
-    the search for the other bugs of a cell that has one.  jax at ci in 10 minutes, cache empty: its
-    promotion cell on xlogy has three distinct backward errors; at the budget's scale (3 examples of
-    50) the rounds after the first ran 2 examples each and found none of the other two."""
+    ``n`` examples look for a first failure; the rounds after one get :func:`_follow_up_count`."""
     failures: list[Failure] = []
     masked: set[str] = set()
     ignored: set[str] = set()
@@ -226,9 +231,12 @@ def _explored(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
         if not drawn:
             break
         known = {(f.culprit.get("op") or f.culprit["rule"], f.signature) for f in failures}
+        t_round = time.perf_counter()
         state = _explore(adapter, prop, op, dtype, profile, run_seed, drawn, available - masked,
-                         n if rnd == 0 else max(2, (full or n) // 2), rnd, ignored, known,
+                         n if rnd == 0 else _follow_up_count(n, full or n), rnd, ignored, known,
                          explicit if rnd == 0 else None)
+        if rnd:
+            _SPENT["follow_up"] += time.perf_counter() - t_round
         examples += state["count"]
         worst = (max(worst[0], state["worst"][0]), max(worst[1], state["worst"][1]))
         oracles_used |= state.get("oracles", set())
@@ -252,6 +260,22 @@ def _explored(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
         return Result(status=Status.PASSED, max_abs_error=worst[0], max_rel_error=worst[1],
                       oracles=sorted(oracles_used), **base)
     return failed_result(failures, op, prop, base)
+
+
+def _follow_up_count(n: int, full: int) -> int:
+    """Examples for a round after a cell's first failure, the cell cut to ``n`` of its ``full`` (nominal) count.
+
+    Half the full count while this process's rounds after a failure have taken at most
+    FOLLOW_UP_SHARE of its cells' time, else half of ``n``: a budget shortens the search of cells that
+    pass, not the search for the other bugs of the few cells that fail, and where failing cells are
+    many the share keeps their searches from taking the time of all the others.  jax at ci in 10
+    minutes, cache empty (5 failing cells of 3,878): the promotion cell on xlogy has three distinct
+    backward errors; at the budget's scale (3 examples of 50) the rounds after its first ran 2
+    examples each and found neither of the other two.  tinygrad (250 failing cells) with every such
+    round at the full count: 5,965 examples instead of 8,639, and 100 other cells lost their failure."""
+    if n < full and _SPENT["follow_up"] <= FOLLOW_UP_SHARE * _SPENT["cells"]:
+        return max(2, full // 2)
+    return max(2, n // 2)
 
 
 def _all_rejected(count: int) -> str:
