@@ -1,5 +1,5 @@
-# property 'promotion' (An op on operands of mixed dtypes (float32, float64, int64 tensors, Python floats and ints) returns torch's result dtype and values, and each leaf's gradient has the leaf's dtype.) failed: maximum of float32 with float64 zero-dim returned float64; torch returns float32: maximum(float32, float64 zero-dim)
-# replay: conformance run --engine conformance.engines.peers.jax:JaxAdapter --ops maximum --properties promotion --seed 0
+# property 'promotion' (An op on operands of mixed dtypes (float32, float64, int64 tensors, Python floats and ints) returns torch's result dtype and values, and each leaf's gradient has the leaf's dtype.) failed: remainder of float32 with float64 zero-dim returned float64; torch returns float32: remainder(float32, float64 zero-dim)
+# replay: conformance run --engine conformance.engines.peers.jax:JaxAdapter --ops remainder --properties promotion --seed 0
 # It makes the 4 adapter calls the check made, on the engine, and compares what each
 # shows with what torch showed for the same calls (the literals below): every difference is
 # printed and the exit status is 1; with none it prints OK.  `python THIS.py torch` runs it on torch.
@@ -98,12 +98,12 @@ def finish():
     print("OK")
 
 
-with step(0, "v0 = A.leaf(np.array([-0.375], dtype='float64'), 'float32', False)"):
-    v0 = A.leaf(np.array([-0.375], dtype='float64'), 'float32', False)
-with step(1, "v1 = A.leaf(np.array(-0.42524170875549316, dtype='float64'), 'float..."):
-    v1 = A.leaf(np.array(-0.42524170875549316, dtype='float64'), 'float64', True)
-with step(2, "v2 = A.apply('maximum', [v0, v1], {})"):
-    v2 = A.apply('maximum', [v0, v1], {})
+with step(0, "v0 = A.leaf(np.array([0.369498610496521], dtype='float64'), 'float3..."):
+    v0 = A.leaf(np.array([0.369498610496521], dtype='float64'), 'float32', False)
+with step(1, "v1 = A.leaf(np.array(2.784223580360413, dtype='float64'), 'float64'..."):
+    v1 = A.leaf(np.array(2.784223580360413, dtype='float64'), 'float64', True)
+with step(2, "v2 = A.apply('remainder', [v0, v1], {})"):
+    v2 = A.apply('remainder', [v0, v1], {})
 with step(3, 'A.dtype_of(v2)'):
     see('A.dtype_of(v2)', A.dtype_of(v2), 'float32')
 
