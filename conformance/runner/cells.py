@@ -184,7 +184,8 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
     why = not_applicable(adapter, prop, op, dtype)
     if why:
         return Result(status=Status.NOT_APPLICABLE, message=why, **base)
-    n = max(2, round(nominal_examples(profile, prop) * scale))
+    full = nominal_examples(profile, prop)
+    n = max(2, round(full * scale))
     available = frozenset(o for o in REGISTRY if adapter.has_op(o))
     ops = prop.drawable(ops) if op == ANY_OP else ops  # no torch-less op where torch is the oracle
     if op == ANY_OP and not ops:
@@ -205,11 +206,11 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
                               oracles=sorted(oracles_used), examples=examples,
                               duration_s=time.perf_counter() - t0, **base)
             r = _explored(adapter, prop, op, dtype, profile, run_seed, ops, selection, available, n, base, t0,
-                          full=nominal_examples(profile, prop))
+                          full=full)
             if shown is not None and r.status == Status.PASSED:
                 # the cell's own exploration missed what a shared example showed: show it to hypothesis first
                 r = _explored(adapter, prop, op, dtype, profile, run_seed, ops, selection, available, n, base, t0,
-                              explicit=shown, full=nominal_examples(profile, prop))
+                              explicit=shown, full=full)
             return r
     finally:
         restore_grad_mode(adapter)
