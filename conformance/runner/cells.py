@@ -218,7 +218,7 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
 
 def _explored(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Profile, run_seed: int,
               ops: Sequence[str], selection: Sequence[str] | None, available: frozenset[str], n: int,
-              base: dict[str, Any], t0: float, explicit: Any = None, full: int | None = None) -> Result:
+              base: dict[str, Any], t0: float, explicit: Any = None, *, full: int) -> Result:
     """The cell as a hypothesis test of its own (``explicit``: an example to try first), explored again
     after each failure with that bug set aside (see :func:`_run_cell`).
 
@@ -234,7 +234,7 @@ def _explored(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
         known = {(f.culprit.get("op") or f.culprit["rule"], f.signature) for f in failures}
         t_round = time.perf_counter()
         state = _explore(adapter, prop, op, dtype, profile, run_seed, drawn, available - masked,
-                         n if rnd == 0 else _follow_up_count(n, full or n), rnd, ignored, known,
+                         n if rnd == 0 else _follow_up_count(n, full), rnd, ignored, known,
                          explicit if rnd == 0 else None)
         if rnd:
             _SPENT["follow_up"] += time.perf_counter() - t_round
