@@ -94,6 +94,40 @@ def test_without_shape_of_the_contract_computes_every_op() -> None:
     assert inner.computations == 3  # sin, mul, sum, each read as it was applied
 
 
+class CountingEager(Eager):
+    """Eager, counting every read; its in-place ``add`` also grows the tensor (a shape an engine may change)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        self.reads += 1
+        return super().to_numpy(t)
+
+    def apply_inplace(self, op: str, target: Any, other: Any) -> Any:
+        target.value = np.stack([self.to_numpy(target)] * 2)
+        return target
+
+
+def test_an_eager_engine_has_each_tensor_read_once() -> None:
+    """An op's inputs were read when they were made (a leaf, an op's result): the contract reads each op's
+    result, not its inputs again (two leaves and three ops: five reads, not nine)."""
+    inner = CountingEager()
+    _program(checked(inner), np.array([1.0, 2.0, 3.0]))
+    assert inner.reads == 5
+
+
+def test_a_tensor_written_in_place_is_read_again() -> None:
+    inner = CountingEager()
+    A = checked(inner)
+    v = A.leaf(np.array([1.0, 2.0, 3.0]), "float64", False)
+    assert A.to_numpy(A.apply("sum", [v], {"dim": 0, "keepdim": False})).shape == ()
+    A.apply_inplace("add", v, 1.0)  # now (2, 3): the reference shape of sum over dim 0 is (3,), not ()
+    out = A.apply("sum", [v], {"dim": 0, "keepdim": False})  # a WrongResultError if v's shape were not read again
+    assert A.to_numpy(out).shape == (3,)
+
+
 def test_a_reference_that_refuses_the_stand_ins_reads_the_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reference shape of a new (op, input shapes, params) is the numpy reference's on stand-ins drawn
     from the op's domains; where the reference refuses them, on the inputs' values (computing them)."""

@@ -37,6 +37,22 @@ def test_an_example_that_is_no_program_or_too_large_counts_but_is_not_kept() -> 
     assert pr.read()[1] == 3 and pr.program() is None
 
 
+def test_pristine_copies_share_one_pickle_and_other_programs_pickle_as_they_are_now() -> None:
+    """A shared draw's example is run by every property that shares it, each on a pristine copy: pickled once.
+    A program copied without that promise, then changed, pickles as it is when the example begins."""
+    pr = P.Progress(multiprocessing.get_context("spawn"))
+    pr.begin_cell(0)
+    drawn = _program(3)
+    first, second = drawn.copy(pristine=True), drawn.copy(pristine=True)
+    assert first.pickled() is second.pickled()
+    pr.begin_example(second)
+    assert np.array_equal(pr.program().nodes[0].value, np.arange(3.0))
+    changed = drawn.copy()
+    changed.nodes[0].value = np.arange(4.0)
+    pr.begin_example(changed)
+    assert np.array_equal(pr.program().nodes[0].value, np.arange(4.0))
+
+
 def test_a_worker_writes_what_the_parent_reads() -> None:
     ctx = multiprocessing.get_context("spawn")
     pr = P.Progress(ctx)

@@ -62,6 +62,9 @@ class CheckedAdapter(Adapter):
         object.__setattr__(self, "_lazy", inner.implements("shape_of"))
         # id(tensor) -> (weakref to it, the shape shape_of answered, the op and its reference shape or None)
         object.__setattr__(self, "_claims", {})
+        # id(tensor) -> (weakref to it, its shape as to_numpy read it): an op's inputs were read as the
+        # results of earlier ops or leaves, so reading them again for every op they feed reads nothing new
+        object.__setattr__(self, "_read", {})
 
     # identity attributes and any extra adapter API go straight to the wrapped adapter
     def __getattr__(self, name: str) -> Any:
@@ -91,15 +94,16 @@ class CheckedAdapter(Adapter):
         if t is None:
             raise self._lie("leaf", f"shape {np.shape(value)}, {dtype!r}", t, "a tensor")
         arr = self._inner.to_numpy(t)
-        if not isinstance(arr, np.ndarray) or arr.shape != np.shape(value) or str(arr.dtype) != dtype:
+        if not isinstance(arr, np.ndarray) or arr.shape != np.shape(value) or _name(arr.dtype) != dtype:
             raise self._lie("leaf", f"shape {np.shape(value)}, {dtype!r}", arr,
                             f"a tensor of shape {np.shape(value)} and dtype {dtype} (as read by to_numpy)")
+        self._remember(t, arr.shape)
         return t
 
     def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Any:
         t = self._inner.integer_leaf(value, dtype, requires_grad)
         arr = None if t is None else self._inner.to_numpy(t)
-        if not isinstance(arr, np.ndarray) or arr.shape != np.shape(value) or str(arr.dtype) != dtype:
+        if not isinstance(arr, np.ndarray) or arr.shape != np.shape(value) or _name(arr.dtype) != dtype:
             raise self._lie("integer_leaf", f"shape {np.shape(value)}, {dtype!r}", arr,
                             f"a tensor of shape {np.shape(value)} and dtype {dtype} (as read by to_numpy)")
         return t
@@ -108,7 +112,7 @@ class CheckedAdapter(Adapter):
         out = self._inner.apply(op, inputs, params)
         if out is None:
             raise self._lie("apply", repr(op), out, "a tensor")
-        shapes = [self._shape(t) for t in inputs]
+        shapes = [self._shape(t, known=True) for t in inputs]
         # values only when the reference shape of these input shapes and params is not known yet; a lazy
         # engine's inputs are not read unless the reference refuses stand-ins drawn from the op's domains
         reads = [lambda: [self._value(t) for t in inputs]]
@@ -126,13 +130,23 @@ class CheckedAdapter(Adapter):
         # a Python number operand (SCALAR_OPERANDS) is read as a 0-d array
         return np.asarray(t) if isinstance(t, (int, float)) else self._inner.to_numpy(t)
 
-    def _shape(self, t: Any, op: tuple[str, Any, list[Any], dict[str, Any]] | None = None) -> tuple[int, ...] | None:
+    def _shape(self, t: Any, op: tuple[str, Any, list[Any], dict[str, Any]] | None = None,
+               known: bool = False) -> tuple[int, ...] | None:
         """``t``'s shape (None: to_numpy gave no array, which the read reports), from shape_of if implemented.
 
-        ``op``: (op, reference shape, input shapes, params) of the op whose result ``t`` is, for a later read."""
-        if isinstance(t, (int, float)) or not self._lazy:
+        ``op``: (op, reference shape, input shapes, params) of the op whose result ``t`` is, for a later read.
+        ``known``: a shape read earlier (``t`` an op's input) serves; an op's result is always read."""
+        if isinstance(t, (int, float)):
+            return np.shape(t)
+        if not self._lazy:
+            seen = self._read.get(id(t)) if known else None
+            if seen is not None and seen[0]() is t:
+                return seen[1]
             arr = self._value(t)
-            return arr.shape if isinstance(arr, np.ndarray) else None
+            if not isinstance(arr, np.ndarray):
+                return None
+            self._remember(t, arr.shape)
+            return arr.shape
         s = self._inner.shape_of(t)
         if not isinstance(s, tuple) or not all(isinstance(d, (int, np.integer)) and d >= 0 for d in s):
             raise self._lie("shape_of", "tensor", s, "a tuple of non-negative ints")
@@ -146,6 +160,18 @@ class CheckedAdapter(Adapter):
         if op is not None or key not in claims:
             claims[key] = (ref, s, op)
         return s
+
+    def _remember(self, t: Any, shape: tuple[int, ...]) -> None:
+        """Keep the shape to_numpy read of ``t`` (non-lazy engines: ``_shape`` answers from it for inputs)."""
+        if self._lazy:
+            return
+        read = self._read
+        if len(read) >= _REMEMBERED:  # entries of dead tensors are never looked up again: drop them all now
+            read.clear()
+        try:
+            read[id(t)] = (weakref.ref(t), shape)
+        except TypeError:  # not weakly referenceable: nothing tells a later tensor with its id apart; read again
+            pass
 
     def shape_of(self, t: Any) -> tuple[int, ...]:
         s = self._shape(t)
@@ -197,11 +223,14 @@ class CheckedAdapter(Adapter):
                  create_graph: bool = False) -> None:
         return self._inner.backward(out, gradient, retain_graph, create_graph)
 
+    def apply_inplace(self, op: str, t: Any, other: Any) -> Any:
+        self._read.pop(id(t), None)  # written in place: its shape is read again when an op next reads it
+        return self._inner.apply_inplace(op, t, other)
+
     # the rest of the protocol: plain delegation (explicit, so Adapter's defaults never shadow it)
     def version(self) -> str | None: return self._inner.version()
     def has_op(self, op: str) -> bool: return self._inner.has_op(op)
     def implements(self, method: str) -> bool: return self._inner.implements(method)
-    def apply_inplace(self, op: str, t: Any, other: Any) -> Any: return self._inner.apply_inplace(op, t, other)
     def grad(self, *a: Any, **k: Any) -> Any: return self._inner.grad(*a, **k)
     def grad_tensor(self, t: Any) -> Any: return self._inner.grad_tensor(t)
     def set_requires_grad(self, t: Any, flag: bool) -> None: return self._inner.set_requires_grad(t, flag)
@@ -224,7 +253,18 @@ def _wrong(op: str, got: tuple[int, ...], shapes: list[Any], params: dict[str, A
                             f"and params {params!r}; expected {want} (numpy reference of {op})", op)
 
 
-_SHAPES: dict[str, tuple[int, ...] | None] = {}  # (op, input shapes, params) -> reference output shape
+_SHAPES: dict[Any, tuple[int, ...] | None] = {}  # (op, input shapes, params) -> reference output shape
+#: tensors whose read shape a CheckedAdapter keeps at most (then it forgets them all and reads again)
+_REMEMBERED = 4096
+_NAMES: dict[np.dtype, str] = {}
+
+
+def _name(dtype: np.dtype) -> str:
+    """``str(dtype)``, which numpy computes in Python on every call, once per dtype."""
+    name = _NAMES.get(dtype)
+    if name is None:
+        name = _NAMES[dtype] = str(dtype)
+    return name
 
 
 def _stand_ins(op: str, inputs: Sequence[Any], shapes: list[Any]) -> list[np.ndarray]:
@@ -244,7 +284,7 @@ def _reference_shape(op: str, shapes: list[tuple[int, ...] | None], params: dict
     spec = REGISTRY.get(op)
     if spec is None or any(s is None for s in shapes):
         return None
-    key = repr((op, list(shapes), sorted(params.items())))
+    key = _key(op, shapes, params)
     if key in _SHAPES:
         return _SHAPES[key]
     shape: tuple[int, ...] | None = None
@@ -258,9 +298,25 @@ def _reference_shape(op: str, shapes: list[tuple[int, ...] | None], params: dict
             break
         except Exception:  # noqa: BLE001 - the reference refusing these inputs is the engine's business
             continue
-    if "..." not in key and len(_SHAPES) < 100_000:
+    if not (isinstance(key, str) and "..." in key) and len(_SHAPES) < 100_000:
         _SHAPES[key] = shape
     return shape
+
+
+def _key(op: str, shapes: list[tuple[int, ...] | None], params: dict[str, Any]) -> Any:
+    """``_SHAPES``'s key: the params' values with their types (1, 1.0 and True apart, as their reprs are),
+    hashed as they are (a repr costs more than the rest of the check); their repr where one is not hashable
+    (arrays, lists)."""
+    try:
+        key = (op, tuple(shapes), tuple((k, _typed(v)) for k, v in sorted(params.items())))
+        hash(key)
+        return key
+    except TypeError:
+        return repr((op, list(shapes), sorted(params.items())))
+
+
+def _typed(v: Any) -> Any:
+    return tuple(_typed(x) for x in v) if type(v) is tuple else (type(v), v)
 
 
 def checked(adapter: Adapter) -> Adapter:

@@ -130,7 +130,7 @@ def check(adapter: Adapter, prop: Property, op: str, ops: Sequence[str], dtype: 
     with outside_hypothesis():
         for example in candidates():
             # an engine that writes into its inputs changes only its own copy
-            example = example.copy() if isinstance(example, Program) else copy.deepcopy(example)
+            example = example.copy(pristine=True) if isinstance(example, Program) else copy.deepcopy(example)
             try:
                 ev = prop.check(adapter, example)
             except UnsatisfiedAssumption as e:

@@ -52,7 +52,8 @@ class Progress:
         n = self._numbers
         n[_LENGTH] = 0.0
         try:
-            blob = pickle.dumps(example) if hasattr(example, "to_script") else b""
+            pickled = getattr(example, "pickled", None)  # a Program's own: a shared draw's is pickled once
+            blob = pickled() if pickled is not None else pickle.dumps(example) if hasattr(example, "to_script") else b""
         except Exception:  # noqa: BLE001 - an unpicklable example still counts as progress
             blob = b""
         if 0 < len(blob) <= CAPACITY:

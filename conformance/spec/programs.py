@@ -19,6 +19,7 @@ The same Program runs on any adapter (``run``), evaluates in float64 numpy
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
@@ -69,6 +70,9 @@ class Program:
     dtype: str
     cotangent: np.ndarray | None
     focus: str
+    # a program never written to that this one is a copy of: its pickle serves (see ``pickled``)
+    _pickle_source: "Program | None" = field(default=None, init=False, repr=False, compare=False)
+    _pickle: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -90,11 +94,28 @@ class Program:
     def ops_used(self) -> set[str]:
         return {n.op for n in self.nodes if n.op is not None}
 
-    def copy(self) -> "Program":
-        """A copy with arrays of its own: an engine that writes into its inputs changes only this one."""
+    def copy(self, pristine: bool = False) -> "Program":
+        """A copy with arrays of its own: an engine that writes into its inputs changes only this one.
+
+        ``pristine``: this program is never written to (a shared draw's), so the copy's ``pickled`` is its."""
         nodes = [Node(n.op, n.inputs, dict(n.params), n.value, n.requires_grad) for n in self.nodes]  # Node copies
-        return Program(nodes, self.output, self.dtype, None if self.cotangent is None else self.cotangent.copy(),
-                       self.focus)
+        new = Program(nodes, self.output, self.dtype, None if self.cotangent is None else self.cotangent.copy(),
+                      self.focus)
+        if pristine:
+            new._pickle_source = self
+        return new
+
+    def pickled(self) -> bytes:
+        """``pickle.dumps(self)`` as it is now; the same bytes for every pristine copy of one program.
+
+        A worker pickles every example before it runs it (runner/progress.py), and a shared draw's example
+        is run by each property that shares it: pickled once, not once per property."""
+        source = self._pickle_source
+        if source is None:
+            return pickle.dumps(self)
+        if source._pickle is None:
+            source._pickle = pickle.dumps(source)
+        return source._pickle
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as raw bytes (~7 us, not numpy's ~70 us): a worker pickles every example it runs, to
