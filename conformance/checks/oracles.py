@@ -180,18 +180,19 @@ def numerical_grads(p: Program, leaves: list[int] | None = None, full: bool = Fa
     """
     leaves = p.grad_leaves if leaves is None else leaves
     out: dict[int, np.ndarray] = {}
-    base = {i: p.nodes[i].value for i in leaves}
+    unmoved: list[np.ndarray] | None = None  # the nodes a moved leaf does not reach keep these values
     for i in leaves:
-        x = base[i]
+        x = p.nodes[i].value
         if x.size > FULL_LIMIT and not full:
             continue
+        unmoved = p.evaluate() if unmoved is None else unmoved
         g = np.zeros_like(x)
         h = _step(x, 1)
         for k in np.ndindex(*x.shape) if x.ndim else [()]:
             xp, xm = x.copy(), x.copy()
             xp[k] += h[k]
             xm[k] -= h[k]
-            g[k] = (p.objective({i: xp}) - p.objective({i: xm})) / (xp[k] - xm[k])
+            g[k] = (p.objective({i: xp}, unmoved) - p.objective({i: xm}, unmoved)) / (xp[k] - xm[k])
         out[i] = g
     return out
 
@@ -201,7 +202,9 @@ def projected_derivatives(p: Program, leaf: int, directions: list[np.ndarray]) -
     """Directional derivatives of the objective along each direction (for large leaves)."""
     x = p.nodes[leaf].value
     h = float(EPS64 ** (1.0 / 3.0) * max(1.0, float(np.max(np.abs(x)))))
-    return [(p.objective({leaf: x + h * d}) - p.objective({leaf: x - h * d})) / (2 * h) for d in directions]
+    unmoved = p.evaluate()
+    return [(p.objective({leaf: x + h * d}, unmoved) - p.objective({leaf: x - h * d}, unmoved)) / (2 * h)
+            for d in directions]
 
 
 @_oracle

@@ -25,13 +25,12 @@ from conformance.checks.properties.base import Evidence
 from conformance.engines.adapter import Adapter
 from conformance.engines.contract import WrongResultError, checked
 from conformance.runner import draws
-from conformance.runner.plan import nominal_examples, not_applicable, shape_bound, uncallable
+from conformance.runner.plan import available_ops, nominal_examples, not_applicable, shape_bound, uncallable
 from conformance.runner.profiles import Profile, cell_seed
 from conformance.runner.reproducer import script
 from conformance.runner.findings import signature_of
 from conformance.runner.results import ANY_OP, Result, Status
 from conformance.spec import sampler, shape_pool
-from conformance.spec.ops import REGISTRY
 from conformance.spec.program_json import corpus_program
 from conformance.spec.programs import Program
 
@@ -186,7 +185,7 @@ def _run_cell(adapter: Adapter, prop: Property, op: str, dtype: str, profile: Pr
         return Result(status=Status.NOT_APPLICABLE, message=why, **base)
     full = nominal_examples(profile, prop)
     n = max(2, round(full * scale))
-    available = frozenset(o for o in REGISTRY if adapter.has_op(o))
+    available = available_ops(adapter)
     ops = prop.drawable(ops) if op == ANY_OP else ops  # no torch-less op where torch is the oracle
     if op == ANY_OP and not ops:
         return Result(status=Status.NOT_APPLICABLE, message="engine has none of the selected ops", **base)

@@ -3,7 +3,8 @@ engine cannot be asked (not-applicable, with the reason) -- decided before any c
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+import weakref
+from typing import Any, Sequence
 
 from conformance.checks import oracles as O
 from conformance.checks.properties import PROPERTIES, Property
@@ -104,3 +105,20 @@ def shape_bound(adapter: Adapter, shapes: int | None) -> int | None:
 def nominal_examples(profile: Profile, prop: Property) -> int:
     """The examples a cell of ``prop`` gets in ``profile`` (before a ``--budget`` scales them)."""
     return max(2, round(profile.max_examples / prop.cost * (1 if prop.per_op else ANY_OP_FACTOR)))
+
+
+def available_ops(adapter: Adapter) -> frozenset[str]:
+    """The registry's ops the engine has, asked once per adapter and registry (not 160 questions a cell)."""
+    inner = getattr(adapter, "_inner", adapter)
+    key = (id(inner), len(REGISTRY))
+    known = _AVAILABLE.get(key)
+    if known is None or known[0]() is not inner:
+        ops = frozenset(o for o in REGISTRY if adapter.has_op(o))
+        try:
+            _AVAILABLE[key] = known = (weakref.ref(inner), ops)
+        except TypeError:  # not weakly referenceable: nothing tells a later adapter with its id apart
+            return ops
+    return known[1]
+
+
+_AVAILABLE: dict[tuple[int, int], tuple[Any, frozenset[str]]] = {}

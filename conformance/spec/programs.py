@@ -131,22 +131,33 @@ class Program:
         return replace(self, cotangent=cot)
 
     # -- numpy -----------------------------------------------------------------------
-    def evaluate(self, values: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
+    def evaluate(self, values: dict[int, np.ndarray] | None = None,
+                 base: list[np.ndarray] | None = None) -> list[np.ndarray]:
         """Forward pass in float64 numpy (the registry references); ``values`` overrides leaves, or ops' results
-        (the nodes after an overridden op see the given value)."""
+        (the nodes after an overridden op see the given value).
+
+        ``base``: this program's ``evaluate()``, whose values serve the nodes that no overridden one reaches
+        (the same numbers: a central difference moves one leaf, and need not recompute the others' ops)."""
         out: list[np.ndarray] = []
+        moved: set[int] = set()
         for i, n in enumerate(self.nodes):
-            if n.op is None or (values is not None and i in values):
-                v = values[i] if values is not None and i in values else n.value
-                out.append(np.asarray(v, dtype=np.float64))
+            if values is not None and i in values:
+                out.append(np.asarray(values[i], dtype=np.float64))
+                moved.add(i)
+            elif base is not None and not any(j in moved for j in n.inputs):
+                out.append(base[i])
+            elif n.op is None:
+                out.append(np.asarray(n.value, dtype=np.float64))
             else:
                 out.append(np.asarray(REGISTRY[n.op].reference(*(out[j] for j in n.inputs), **n.params),
                                       dtype=np.float64))
+                moved.add(i)
         return out
 
-    def objective(self, values: dict[int, np.ndarray] | None = None) -> float:
-        """The scalar whose gradient backward computes: the output, or <cotangent, output>."""
-        y = self.evaluate(values)[self.output]
+    def objective(self, values: dict[int, np.ndarray] | None = None, base: list[np.ndarray] | None = None) -> float:
+        """The scalar whose gradient backward computes: the output, or <cotangent, output> (``base``: as in
+        ``evaluate``)."""
+        y = self.evaluate(values, base)[self.output]
         return float(y.sum()) if self.cotangent is None else float(np.sum(self.cotangent * y))
 
     def kink_distance(self) -> float:
