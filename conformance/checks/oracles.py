@@ -18,6 +18,7 @@ message naming the worst element); the tolerance of each (oracle, dtype) comes f
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
@@ -80,8 +81,8 @@ def compare(expected: dict[Any, np.ndarray | None], observed: dict[Any, np.ndarr
     tolerance), the numbers, the tolerance there and ``oracle``, as gradcheck does.
     """
     atol, rtol = tol
-    finite = [np.max(np.abs(e)) for e in expected.values() if e is not None and e.size]
-    scale = max([1.0] + [float(f) for f in finite if np.isfinite(f)])
+    largest = {k: float(np.max(np.abs(e))) for k, e in expected.items() if e is not None and e.size}
+    scale = max([1.0] + [f for f in largest.values() if math.isfinite(f)])
     max_abs, max_rel, bad = 0.0, 0.0, []
     for k, e in expected.items():
         o = observed.get(k)
@@ -98,8 +99,9 @@ def compare(expected: dict[Any, np.ndarray | None], observed: dict[Any, np.ndarr
             continue
         diff = np.abs(o - e)
         diff = np.where(np.isnan(o) & ~np.isnan(e), np.inf, diff)
-        max_abs = max(max_abs, float(np.nanmax(diff)))
-        max_rel = max(max_rel, float(np.nanmax(diff)) / max(float(np.max(np.abs(e))), 1e-300))
+        worst = float(np.nanmax(diff))
+        max_abs = max(max_abs, worst)
+        max_rel = max(max_rel, worst / max(largest[k], 1e-300))
         allowed = atol * scale + rtol * np.abs(e) + (slack[k] if slack and k in slack else 0.0)
         off = diff > allowed
         if np.any(off):

@@ -62,4 +62,9 @@ class TorchAdapter(TorchLikeAdapter):
         return name if name is not None else super().dtype_of(t)
 
     def to_numpy(self, t: Tensor) -> np.ndarray:
-        return super().to_numpy(t.cpu() if self.device != "cpu" else t)
+        if self.device != "cpu":
+            return super().to_numpy(t.cpu())
+        t = t.detach()
+        if t.dtype in self._from_numpy and not t._is_zerotensor():  # the torch-like reading, its common case
+            return np.array(t.numpy(), copy=True)
+        return super().to_numpy(t)
