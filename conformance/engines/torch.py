@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from conformance.engines.adapter import Tensor
-from conformance.engines.torchlike import _DTYPE_NAMES, _NP, TorchLikeAdapter
+from conformance.engines.torchlike import DTYPE_NAMES, NP_TYPES, TorchLikeAdapter
 from conformance.errors import ConfigError
 
 
@@ -45,9 +45,9 @@ class TorchAdapter(TorchLikeAdapter):
 
         # torch's dtypes hash: a dict names them (the torch-like loop compares each name in turn)
         self._dtype_names: dict[Any, str] = {}
-        for name in _DTYPE_NAMES:
+        for name in DTYPE_NAMES:
             self._dtype_names.setdefault(getattr(torch, name), name)
-        self._from_numpy = {getattr(torch, name): np_type for name, np_type in _NP.items() if name != "bfloat16"}
+        self._from_numpy = {getattr(torch, name): np_type for name, np_type in NP_TYPES.items() if name != "bfloat16"}
 
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
         """A tensor of its own copy of ``value``: ``from_numpy`` (~1 us) where numpy has the dtype, as

@@ -25,10 +25,11 @@ from conformance.spec.dtypes import NP_DTYPES
 from conformance.spec.ops import REGISTRY
 
 _NAMES = re.compile(r"\bM\.([\w.]+)")
-_NP = {"float64": np.float64, "float32": np.float32, "float16": np.float16,
-       "bfloat16": np.float32}  # numpy has no bfloat16: the values (bfloat16-exact) travel as float32
+#: the numpy type a floating dtype's values travel in to ``M.tensor``
+NP_TYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16,
+            "bfloat16": np.float32}  # numpy has no bfloat16: the values (bfloat16-exact) travel as float32
 #: the dtypes ``dtype_of`` names (torch.float16 -> "float16"); floats first, as the common case
-_DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
+DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
 class TorchLikeAdapter(Adapter):
@@ -88,7 +89,7 @@ class TorchLikeAdapter(Adapter):
 
     # -- building --------------------------------------------------------------------
     def leaf(self, value: np.ndarray, dtype: str, requires_grad: bool) -> Tensor:
-        return self.M.tensor(np.array(value, dtype=_NP[dtype]), dtype=getattr(self.M, dtype),
+        return self.M.tensor(np.array(value, dtype=NP_TYPES[dtype]), dtype=getattr(self.M, dtype),
                              requires_grad=requires_grad)
 
     def integer_leaf(self, value: np.ndarray, dtype: str, requires_grad: bool = False) -> Tensor:
@@ -126,7 +127,7 @@ class TorchLikeAdapter(Adapter):
         not-applicable."""
         fwd = self.M.autograd.forward_ad
         with fwd.dual_level():
-            duals = [p if t is None else fwd.make_dual(p, self.M.tensor(np.asarray(t, dtype=_NP[self.dtype_of(p)]),
+            duals = [p if t is None else fwd.make_dual(p, self.M.tensor(np.asarray(t, dtype=NP_TYPES[self.dtype_of(p)]),
                                                                         dtype=p.dtype))
                      for p, t in zip(primals, tangents)]
             try:
@@ -155,7 +156,7 @@ class TorchLikeAdapter(Adapter):
         return None if g is None else self.to_numpy(g)
 
     def dtype_of(self, t: Tensor) -> str:
-        for name in _DTYPE_NAMES:  # M's dtype objects, named as numpy names them
+        for name in DTYPE_NAMES:  # M's dtype objects, named as numpy names them
             if t.dtype == getattr(self.M, name, None):
                 return name
         return str(t.dtype)
