@@ -147,6 +147,8 @@ class TorchLikeAdapter(Adapter):
         return np.array(t.numpy(), copy=True)
 
     def grad_tensor(self, t: Tensor) -> Tensor | None:
+        if getattr(t, "is_leaf", False) is True or getattr(t, "retains_grad", False) is True:
+            return t.grad  # no warning to silence (silencing costs more than the read)
         with warnings.catch_warnings():  # torch warns when reading .grad of a non-leaf
             warnings.simplefilter("ignore")
             return t.grad
