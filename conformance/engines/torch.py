@@ -62,9 +62,4 @@ class TorchAdapter(TorchLikeAdapter):
         return name if name is not None else super().dtype_of(t)
 
     def to_numpy(self, t: Tensor) -> np.ndarray:
-        if self.device != "cpu":
-            return super().to_numpy(t.cpu())
-        t = t.detach()
-        if t.dtype in self._from_numpy and not t._is_zerotensor():  # the torch-like reading, its common case
-            return np.array(t.numpy(), copy=True)
-        return super().to_numpy(t)
+        return super().to_numpy(t.cpu() if self.device != "cpu" else t)

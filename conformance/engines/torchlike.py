@@ -140,9 +140,11 @@ class TorchLikeAdapter(Adapter):
     # -- reading ---------------------------------------------------------------------
     def to_numpy(self, t: Tensor) -> np.ndarray:
         t = t.detach()
-        if getattr(t, "_is_zerotensor", lambda: False)():  # torch's lazy zeros (e.g. abs'' ) refuse .numpy()
-            return np.zeros(tuple(t.shape), dtype=NP_DTYPES.get(self.dtype_of(t), self.dtype_of(t)))
-        if self.dtype_of(t) == "bfloat16":  # torch's .numpy() refuses bfloat16; float32 holds it exactly
+        name = self.dtype_of(t)
+        zero = getattr(t, "_is_zerotensor", None)
+        if zero is not None and zero():  # torch's lazy zeros (e.g. abs'' ) refuse .numpy()
+            return np.zeros(tuple(t.shape), dtype=NP_DTYPES.get(name, name))
+        if name == "bfloat16":  # torch's .numpy() refuses bfloat16; float32 holds it exactly
             return t.float().numpy().astype(NP_DTYPES["bfloat16"])
         return np.array(t.numpy(), copy=True)
 

@@ -52,8 +52,13 @@ class Progress:
         n = self._numbers
         n[_LENGTH] = 0.0
         try:
-            pickled = getattr(example, "pickled", None)  # a Program's own: a shared draw's is pickled once
-            blob = pickled() if pickled is not None else pickle.dumps(example) if hasattr(example, "to_script") else b""
+            pickled = getattr(example, "pickled", None)  # a Program's: a shared draw's is pickled once
+            if pickled is not None:
+                blob = pickled()
+            elif hasattr(example, "to_script"):
+                blob = pickle.dumps(example)
+            else:
+                blob = b""
         except Exception:  # noqa: BLE001 - an unpicklable example still counts as progress
             blob = b""
         if 0 < len(blob) <= CAPACITY:
