@@ -1,6 +1,4 @@
 """``python -m conformance``: the same as the ``conformance`` command."""
-import sys
+from conformance.cli.main import command
 
-from conformance.cli.main import main
-
-sys.exit(main())
+command()
