@@ -12,6 +12,7 @@ import base64
 import io
 import math
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -114,7 +115,7 @@ def per_op_plots(results: list[Result]) -> dict[str, str]:
     for r in results:
         if log_err(r.max_rel_error) is not None:
             by_op[r.op].append(r)
-    out: dict[str, str] = {}
+    out: dict[str, Future[str]] = {}
     # The frame (axes, ticks, labels, grid) is the same for every op with the same properties, and drawing
     # its text was nine tenths of a plot's cost (~45 ms; 160 ops: 7 s of a report): it is drawn once per set
     # of properties, and each op's plot is that image with its marks and title drawn over it.
@@ -129,33 +130,36 @@ def per_op_plots(results: list[Result]) -> dict[str, str]:
     # anew per op and status was a fifth of the plots' cost)
     marks = dict(zip(STATUS_ORDER, _scatter(ax, [], [], 22, every_status=True)))
     props_of = {op: sorted({r.property for r in rs}) for op, rs in by_op.items()}
-    for op in sorted(by_op, key=lambda o: (props_of[o], o)):  # the ops of one frame one after another
-        props = props_of[op]
-        if props != framed:
-            _frame(ax, props)
-            title.set_text(" ")  # placed by this draw, drawn blank
-            for m in marks.values():
-                m.set_visible(False)
-            canvas.draw()
-            background, framed = canvas.copy_from_bbox(fig.bbox), props
-        canvas.restore_region(background)
-        for status, points in _by_status(by_op[op], props).items():
-            m = marks[status]
-            m.set_offsets(np.column_stack(points))
-            m.set_visible(True)
-            ax.draw_artist(m)
-        title.set_text(op)
-        ax.draw_artist(title)
-        out[op] = _canvas_png(canvas)
+    # PNG encoding (zlib, a quarter of the plots' cost) lets go of the GIL: a thread encodes each image
+    # while the next one is drawn
+    with ThreadPoolExecutor(max_workers=1) as encoder:
+        for op in sorted(by_op, key=lambda o: (props_of[o], o)):  # the ops of one frame one after another
+            props = props_of[op]
+            if props != framed:
+                _frame(ax, props)
+                title.set_text(" ")  # placed by this draw, drawn blank
+                for m in marks.values():
+                    m.set_visible(False)
+                canvas.draw()
+                background, framed = canvas.copy_from_bbox(fig.bbox), props
+            canvas.restore_region(background)
+            for status, points in _by_status(by_op[op], props).items():
+                m = marks[status]
+                m.set_offsets(np.column_stack(points))
+                m.set_visible(True)
+                ax.draw_artist(m)
+            title.set_text(op)
+            ax.draw_artist(title)
+            # a copy of the pixels: the canvas is drawn over for the next op meanwhile
+            out[op] = encoder.submit(_rgba_png, canvas.get_width_height(), bytes(canvas.buffer_rgba()))
     plt.close(fig)
-    return {op: out[op] for op in sorted(out)}
+    return {op: out[op].result() for op in sorted(out)}
 
 
-def _canvas_png(canvas) -> str:
-    """What ``canvas`` holds now, as a base64 PNG (savefig would draw the whole figure again)."""
+def _rgba_png(size: tuple[int, int], rgba: bytes) -> str:
+    """RGBA pixels (a canvas's, savefig would draw the whole figure again) as a base64 PNG."""
     from PIL import Image  # matplotlib's own dependency
 
     buf = io.BytesIO()
-    Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
-        buf, "png", compress_level=PNG_LEVEL)
+    Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).save(buf, "png", compress_level=PNG_LEVEL)
     return base64.b64encode(buf.getvalue()).decode("ascii")
