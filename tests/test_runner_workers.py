@@ -195,3 +195,26 @@ def test_an_op_independent_cell_that_drew_a_crashing_op_reads_blocked_by_it() ->
     rr = RunResults(run_info("faulty", None, None, "quick", 0, None, []), [out[i] for i in range(len(cells))])
     (f,) = rr.findings()
     assert f.culprit == {"op": "sin"} and not rr.conformant
+
+
+def _report_frozen(conn) -> None:
+    import gc
+    import sys
+    conn.send((gc.get_freeze_count(), "torch" in sys.modules))
+
+
+def test_a_worker_starts_with_the_forkservers_imports_frozen() -> None:
+    """The forkserver freezes what it preloaded (torch, the harness), so that no worker's garbage collections
+    walk those objects again; a worker forked from it starts with them frozen."""
+    from conformance.runner import workers
+    from conformance.runner.processes import start_context
+    ctx = start_context(workers.__name__)
+    if ctx.get_start_method() != "forkserver":
+        pytest.skip("no forkserver on this platform: workers are spawned")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_report_frozen, args=(child,))
+    proc.start()
+    frozen, has_torch = parent.recv()
+    proc.join(10)
+    assert has_torch  # preloaded
+    assert frozen > 50_000, frozen  # torch alone is ~150,000 objects

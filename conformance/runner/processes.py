@@ -18,12 +18,13 @@ from typing import Any, Iterator
 
 
 def start_context(preload: str) -> Any:
-    """The forkserver context with torch and module ``preload`` (the worker's own) imported once, else
-    spawn (never a plain fork: the parent may hold torch's thread pools, which a forked child cannot use)."""
+    """The forkserver context with torch and module ``preload`` (the worker's own) imported once and their
+    objects frozen (runner/forkserver_ready.py), else spawn (never a plain fork: the parent may hold
+    torch's thread pools, which a forked child cannot use)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    modules = [preload]
+    modules = [preload, "conformance.runner.forkserver_ready"]  # the last: it freezes what came before
     if importlib.util.find_spec("torch") is not None:
         modules.insert(0, "torch")
     ctx.set_forkserver_preload(modules)
