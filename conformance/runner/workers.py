@@ -212,24 +212,38 @@ class WorkerPool:
         """Run ``(index, cell)`` pairs; ``on_result(index, result)`` as each finishes (any order)."""
         todo = deque(cells)
         self.workers = [self._spawn() for _ in range(max(1, min(self.n, len(todo))))]
+        # results read from the workers, handed to on_result only once the workers have their next cells:
+        # the caller's work on a result (writing results.json: 0.1 s) would otherwise leave them idle
+        finished: deque[tuple[int, Result]] = deque()
         try:
             while todo or any(w.queue for w in self.workers):
-                for w in self.workers:
-                    while w.info is not None and len(w.queue) < DEPTH and todo:
-                        index, cell = self._take(todo, w)
-                        if cell[1] in self.crashed:
-                            on_result(index, self._blocked(cell))
-                        else:
-                            self._assign(w, index, cell)
+                self._feed(todo, finished)
+                while finished:
+                    on_result(*finished.popleft())
                 for w in self.workers:
                     self._refresh(w)
                 now = time.monotonic()
                 wait([w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers],
                      timeout=min(1.0, max(0.01, min(w.deadline for w in self.workers) - now)))
                 for k, w in enumerate(self.workers):
-                    self.workers[k] = self._service(w, on_result, todo)
+                    self.workers[k] = self._service(w, lambda *r: finished.append(r), todo)
         finally:
-            self.close()
+            try:
+                while finished:  # the last ones; and an interrupted run keeps every result it read
+                    on_result(*finished.popleft())
+            finally:
+                self.close()
+
+    def _feed(self, todo: deque, finished: deque) -> None:
+        """Send each started worker cells until it has :data:`DEPTH`; cells of an op that crashed a worker
+        are not sent but finished as blocked."""
+        for w in self.workers:
+            while w.info is not None and len(w.queue) < DEPTH and todo:
+                index, cell = self._take(todo, w)
+                if cell[1] in self.crashed:
+                    finished.append((index, self._blocked(cell)))
+                else:
+                    self._assign(w, index, cell)
 
     def _take(self, todo: deque, w: _Worker) -> tuple[int, Cell]:
         """The next cell for ``w``: one of the draw group it is on, else one of a group no other worker
