@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import io
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pytest
@@ -57,3 +59,33 @@ def test_each_op_plot_matches_a_full_draw_of_it() -> None:
     # add and exp share a frame and differ in marks and title; the overlap check above would not see a
     # plot identical to another op's, so make sure the shared frame did not hand one op's image to the next
     assert np.abs(images["add"] - images["exp"]).max(axis=2).astype(bool).sum() > 50
+
+
+class _BrokenHelper(Executor):
+    """A helper process that died: what it was given never comes back."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        future.set_exception(BrokenProcessPool("the helper died"))
+        return future
+
+
+def test_per_op_plots_drawn_in_a_helper_process_are_those_drawn_here(tmp_path) -> None:
+    """The run hands the per-op plots to one more process (runner/processes.py): the report is the same."""
+    from conformance.report import write_all
+    from conformance.runner import workers
+    from conformance.runner.processes import helper_process, start_context
+    ctx = start_context(workers.__name__)
+    if ctx.get_start_method() != "forkserver":
+        pytest.skip("no forkserver on this platform: no helper process")
+    run = make_run()
+    write_all(run, tmp_path / "here")
+    with helper_process(ctx) as helper:
+        assert plots.per_op_plots_in(helper, run.results)() == plots.per_op_plots(run.results)
+        write_all(run, tmp_path / "helped", helper=helper)
+    assert (tmp_path / "helped" / "index.html").read_text() == (tmp_path / "here" / "index.html").read_text()
+
+
+def test_a_broken_helper_costs_the_per_op_plots_nothing() -> None:
+    run = make_run()
+    assert plots.per_op_plots_in(_BrokenHelper(), run.results)() == plots.per_op_plots(run.results)

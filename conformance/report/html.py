@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from typing import Callable
 
 from conformance.report import dtypes as _dtypes
 from conformance.report import plots as _plots
@@ -251,8 +252,9 @@ def _diff_html(diff: RunDiff) -> str:
     return f"<h2>Against baseline</h2><p>{e(counts_)}</p><ul>{lis}</ul>"
 
 
-def plots_html(results: list[Result]) -> str:
-    """The overview plot and one small plot per op (or a note when matplotlib is missing)."""
+def plots_html(results: list[Result], per_op: Callable[[], dict[str, str]] | None = None) -> str:
+    """The overview plot and one small plot per op (or a note when matplotlib is missing); ``per_op``
+    gives the per-op plots when they are drawn elsewhere (plots.per_op_plots_in)."""
     over = _plots.overview_plot(results)
     if over is None:
         if any(_plots.log_err(r.max_rel_error) is not None for r in results):
@@ -260,7 +262,7 @@ def plots_html(results: list[Result]) -> str:
         return '<p class="small">No numeric errors recorded.</p>'
     figs = "".join(
         f'<figure class="opplot" data-op="{e(op)}"><img alt="errors of {e(op)}" src="data:image/png;base64,{png}"></figure>'
-        for op, png in _plots.per_op_plots(results).items()
+        for op, png in (per_op or (lambda: _plots.per_op_plots(results)))().items()
     )
     return (
         f'<div class="plots"><img alt="error overview" src="data:image/png;base64,{over}">'
@@ -268,8 +270,9 @@ def plots_html(results: list[Result]) -> str:
     )
 
 
-def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = True) -> str:
-    """The index.html text of one run."""
+def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = True,
+                 per_op: Callable[[], dict[str, str]] | None = None) -> str:
+    """The index.html text of one run (``per_op``: see :func:`plots_html`)."""
     info = run.info
     detailed = sorted((r for r in run.results if r.status in DETAILED), key=lambda r: (-RANK[r.status], r.key))
     ids = {cell_id(r) for r in detailed}
@@ -306,6 +309,6 @@ def render_index(run: RunResults, diff: RunDiff | None = None, plots: bool = Tru
     body.append(f"<h2>Details ({len(detailed)})</h2>")
     body += [detail_html(r) for r in detailed] or ['<p class="small">Nothing failed.</p>']
     if plots:
-        body += ["<h2>Error distribution</h2>", plots_html(run.results)]
+        body += ["<h2>Error distribution</h2>", plots_html(run.results, per_op)]
     body += ["<h2>All cells</h2>", _all_cells_table(run), '<h2 id="run">Run metadata</h2>', meta_html(run)]
     return page(f"conformance: {info.engine}", "\n".join(body))

@@ -12,7 +12,8 @@ import base64
 import io
 import math
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Callable
 
 import numpy as np
 
@@ -154,6 +155,25 @@ def per_op_plots(results: list[Result]) -> dict[str, str]:
             out[op] = encoder.submit(_rgba_png, canvas.get_width_height(), bytes(canvas.buffer_rgba()))
     plt.close(fig)
     return {op: out[op].result() for op in sorted(out)}
+
+
+def per_op_plots_in(helper: Executor | None, results: list[Result]) -> Callable[[], dict[str, str]]:
+    """:func:`per_op_plots` of ``results``, begun now in ``helper`` (another process) when there is one, so
+    that they are drawn while this process writes the rest of the report: call the returned function for
+    them.  Whatever goes wrong in the helper, they are drawn here instead."""
+    if helper is None:
+        return lambda: per_op_plots(results)
+    try:
+        future = helper.submit(per_op_plots, results)
+    except Exception:  # noqa: BLE001 - a helper that cannot take the work costs the time saved, never the plots
+        return lambda: per_op_plots(results)
+
+    def plots() -> dict[str, str]:
+        try:
+            return future.result()
+        except Exception:  # noqa: BLE001 - likewise: killed, or the results would not pickle
+            return per_op_plots(results)
+    return plots
 
 
 def _rgba_png(size: tuple[int, int], rgba: bytes) -> str:

@@ -12,6 +12,7 @@ import importlib.util
 import multiprocessing
 import os
 import sys
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -37,6 +38,18 @@ def warm_up(ctx: Any) -> None:
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
         forkserver.ensure_running()
+
+
+@contextmanager
+def helper_process(ctx: Any) -> Iterator[Executor | None]:
+    """An executor of one process started like a worker, for work the run hands off (the report's per-op
+    plots); with a forkserver that has run workers, everything is imported and it starts in milliseconds.
+    None with a spawn context, where a fresh interpreter would cost about what it saves."""
+    if ctx.get_start_method() != "forkserver":
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as executor:
+        yield executor
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import signal
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
@@ -130,8 +130,9 @@ def run(engine: str | Adapter, *, profile: str = "ci", ops: Sequence[str] | None
         say(f"conformance: {len(set(paths))} failing example(s) saved under {save_failures}")
     for d in deviation_file.apply(rr.results, opts.deviations):
         say(f"warning: stale expected deviation {d.describe()} ({d.reason}): it did not fail")
-    if out is not None:
-        _write(lambda r, o: reports.write_all(r, o, baseline=opts.baseline), rr, out)
+    if out is not None:  # with workers, one more process draws the per-op plots meanwhile
+        with pool.helper() if pool is not None else nullcontext() as helper:
+            _write(lambda r, o: reports.write_all(r, o, baseline=opts.baseline, helper=helper), rr, out)
     return rr
 
 

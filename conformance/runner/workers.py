@@ -36,10 +36,11 @@ import sys
 import threading
 import time
 from collections import deque
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from types import SimpleNamespace
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, ContextManager, Hashable, Sequence
 
 from conformance.checks.properties import PROPERTIES
 from conformance.engines import resolve
@@ -47,7 +48,8 @@ from conformance.errors import ConfigError
 from conformance.runner.cells import run_cell
 from conformance.runner.plan import plan, shape_bound, undeclared
 from conformance.runner.findings import signature_of
-from conformance.runner.processes import Inherited, proc_stat, start_context, thread_limits, warm_up
+from conformance.runner.processes import (Inherited, helper_process, proc_stat, start_context, thread_limits,
+                                          warm_up)
 from conformance.runner.progress import Progress
 from conformance.runner.profiles import PROFILES
 from conformance.runner.reproducer import script
@@ -192,6 +194,10 @@ class WorkerPool:
         background now, so the caller's work before :meth:`run` (the corpus replay) overlaps it."""
         with self._thread_limits():  # the forkserver's environment is the workers' at import time
             warm_up(start_context(__name__))
+
+    def helper(self) -> ContextManager[Executor | None]:
+        """One more process like the workers, for the run's work after the cells (runner/processes.py)."""
+        return helper_process(start_context(__name__))
 
     def _thread_limits(self) -> Any:
         return thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None)
