@@ -116,45 +116,59 @@ def per_op_plots(results: list[Result]) -> dict[str, str]:
     for r in results:
         if log_err(r.max_rel_error) is not None:
             by_op[r.op].append(r)
-    out: dict[str, Future[str]] = {}
-    # The frame (axes, ticks, labels, grid) is the same for every op with the same properties, and drawing
-    # its text was nine tenths of a plot's cost (~45 ms; 160 ops: 7 s of a report): it is drawn once per set
-    # of properties, and each op's plot is that image with its marks and title drawn over it.
-    fig = plt.figure(figsize=(3.4, 2.2), dpi=72)
-    fig.subplots_adjust(left=0.2, right=0.97, top=0.88, bottom=0.32)
-    ax = fig.add_subplot()
-    ax.set_yticks([-15, -10, -5, 0])
-    title = ax.set_title(" ", fontsize=8)
-    canvas = fig.canvas
-    framed, background = None, None
-    # the marks likewise: one collection per status, made once and given each op's points (a scatter made
-    # anew per op and status was a fifth of the plots' cost)
-    marks = dict(zip(STATUS_ORDER, _scatter(ax, [], [], 22, every_status=True)))
     props_of = {op: sorted({r.property for r in rs}) for op, rs in by_op.items()}
+    canvas = _OpCanvas(plt)
+    out: dict[str, Future[str]] = {}
     # PNG encoding (zlib, a quarter of the plots' cost) lets go of the GIL: a thread encodes each image
     # while the next one is drawn
     with ThreadPoolExecutor(max_workers=1) as encoder:
         for op in sorted(by_op, key=lambda o: (props_of[o], o)):  # the ops of one frame one after another
-            props = props_of[op]
-            if props != framed:
-                _frame(ax, props)
-                title.set_text(" ")  # placed by this draw, drawn blank
-                for m in marks.values():
-                    m.set_visible(False)
-                canvas.draw()
-                background, framed = canvas.copy_from_bbox(fig.bbox), props
-            canvas.restore_region(background)
-            for status, points in _by_status(by_op[op], props).items():
-                m = marks[status]
-                m.set_offsets(np.column_stack(points))
-                m.set_visible(True)
-                ax.draw_artist(m)
-            title.set_text(op)
-            ax.draw_artist(title)
-            # a copy of the pixels: the canvas is drawn over for the next op meanwhile
-            out[op] = encoder.submit(_rgba_png, canvas.get_width_height(), bytes(canvas.buffer_rgba()))
-    plt.close(fig)
+            out[op] = encoder.submit(_rgba_png, *canvas.draw(op, by_op[op], props_of[op]))
+    canvas.close()
     return {op: out[op].result() for op in sorted(out)}
+
+
+class _OpCanvas:
+    """One figure that every op's plot is drawn in, in turn.
+
+    The frame (axes, ticks, labels, grid) is the same for every op with the same properties, and drawing
+    its text was nine tenths of a plot's cost (~45 ms; 160 ops: 7 s of a report): it is drawn once per set
+    of properties, and each op's plot is that image with its marks and title drawn over it.  The marks
+    likewise: one collection per status, made once and given each op's points (a scatter made anew per op
+    and status was a fifth of the plots' cost)."""
+
+    def __init__(self, plt) -> None:
+        self.plt, self.fig = plt, plt.figure(figsize=(3.4, 2.2), dpi=72)
+        self.fig.subplots_adjust(left=0.2, right=0.97, top=0.88, bottom=0.32)
+        self.ax = self.fig.add_subplot()
+        self.ax.set_yticks([-15, -10, -5, 0])
+        self.title = self.ax.set_title(" ", fontsize=8)
+        self.marks = dict(zip(STATUS_ORDER, _scatter(self.ax, [], [], 22, every_status=True)))
+        self.framed: list[str] | None = None
+        self.background = None
+
+    def draw(self, op: str, results: list[Result], props: list[str]) -> tuple[tuple[int, int], bytes]:
+        """Draw ``op``'s plot; its size and a copy of its RGBA pixels (the canvas is drawn over next)."""
+        canvas = self.fig.canvas
+        if props != self.framed:
+            _frame(self.ax, props)
+            self.title.set_text(" ")  # placed by this draw, drawn blank
+            for m in self.marks.values():
+                m.set_visible(False)
+            canvas.draw()
+            self.background, self.framed = canvas.copy_from_bbox(self.fig.bbox), props
+        canvas.restore_region(self.background)
+        for status, points in _by_status(results, props).items():
+            m = self.marks[status]
+            m.set_offsets(np.column_stack(points))
+            m.set_visible(True)
+            self.ax.draw_artist(m)
+        self.title.set_text(op)
+        self.ax.draw_artist(self.title)
+        return canvas.get_width_height(), bytes(canvas.buffer_rgba())
+
+    def close(self) -> None:
+        self.plt.close(self.fig)
 
 
 def per_op_plots_in(helper: Executor | None, results: list[Result]) -> Callable[[], dict[str, str]]:
