@@ -218,3 +218,40 @@ def test_a_worker_starts_with_the_forkservers_imports_frozen() -> None:
     proc.join(10)
     assert has_torch  # preloaded
     assert frozen > 50_000, frozen  # torch alone is ~150,000 objects
+
+
+def _report_modules(conn, names) -> None:
+    import sys
+    conn.send({n: n in sys.modules for n in names})
+
+
+LAZY = ["torch.fx.experimental.symbolic_shapes", "torch._dynamo"]
+
+
+@pytest.mark.parametrize("engine, preloaded", [("torch", LAZY), ("refengine", LAZY[:1])])
+def test_a_worker_starts_with_the_lazy_imports_of_its_engine_and_the_oracle_done(engine, preloaded) -> None:
+    """What torch imports on first use in every worker -- symbolic_shapes (and sympy) on the oracle's first
+    backward, torch._dynamo on the torch engine's first forward-mode op -- the forkserver imports once, before
+    it forks: a worker does not pay it (0.4-1 s each).  In a fresh process: the forkserver is one per process,
+    with the modules of the first pool that started it."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conformance.runner.processes import start_context
+    if start_context("conformance.runner.workers").get_start_method() != "forkserver":
+        pytest.skip("no forkserver on this platform: workers are spawned")
+    code = ("from conformance.engines import worker_preloads\n"
+            "from conformance.runner.processes import start_context\n"
+            "from test_runner_workers import _report_modules\n"
+            f"ctx = start_context('conformance.runner.workers', worker_preloads({engine!r}))\n"
+            "parent, child = ctx.Pipe()\n"
+            f"proc = ctx.Process(target=_report_modules, args=(child, {LAZY!r}))\n"
+            "proc.start()\n"
+            "print(parent.recv())\n"
+            "proc.join(30)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert ast.literal_eval(out.stdout.strip()) == {n: n in preloaded for n in LAZY}

@@ -42,6 +42,19 @@ _INSTALL = {"torch-compile": "torch.compile of torch itself (AOTAutograd, aot_ea
 BUILTIN.update({k: _INSTALL.get(k, "third-party engine (peers extra)") for k in PEERS})
 # -------------------------------------------------------------------------------------------------------
 
+#: modules an engine imports lazily, on first use, in every worker: a run's forkserver imports them once before
+#: it forks the workers (runner/processes.py).  torch's forward-mode AD imports torch._dynamo (~1 s) on the
+#: first op whose forward gradient is a Python decomposition.
+_TORCH_LAZY = ("torch._dynamo",)
+WORKER_PRELOADS: dict[str, tuple[str, ...]] = {
+    name: _TORCH_LAZY for name in ("torch", "torch:cpu", "torch:cuda", "torchlike:torch", "torch-compile",
+                                   "torch-compile:inductor")}
+
+
+def worker_preloads(name: str) -> tuple[str, ...]:
+    """What a worker of engine ``name`` imports sooner or later that is worth importing before the fork."""
+    return WORKER_PRELOADS.get(name, ())
+
 
 def resolve(name: str) -> Adapter:
     """Build the adapter for ``name``; raise ConfigError with a one-line reason otherwise."""
@@ -84,8 +97,6 @@ def _resolve(name: str) -> Adapter:
     raise unknown_engine(name, BUILTIN)
 
 
-
-
 def unknown_engine(name: str, builtin: Iterable[str]) -> ConfigError:
     names = [n for n in builtin if n == n.lower()]  # not the placeholders torchlike:MODULE, pkg.mod:Class
     return ConfigError(f"unknown engine {name!r}{closest(name, names)}; use one of conformance list-engines, "
@@ -121,4 +132,5 @@ def load_adapter_class(name: str) -> type:
     return cls
 
 
-__all__ = ["Adapter", "ConfigError", "resolve", "BUILTIN", "PEERS", "check_engine_name", "load_adapter_class"]
+__all__ = ["Adapter", "ConfigError", "resolve", "BUILTIN", "PEERS", "check_engine_name", "load_adapter_class",
+           "worker_preloads"]

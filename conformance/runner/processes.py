@@ -15,19 +15,25 @@ import sys
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
+
+#: torch and what torch imports lazily in every worker: the oracle's first backward imports symbolic_shapes
+#: (and sympy, ~0.4 s).  Imported before the fork, each is imported once instead of once per worker.
+TORCH_MODULES = ("torch", "torch.fx.experimental.symbolic_shapes")
 
 
-def start_context(preload: str) -> Any:
+def start_context(preload: str, extra: Sequence[str] = ()) -> Any:
     """The forkserver context with torch and module ``preload`` (the worker's own) imported once and their
     objects frozen (runner/forkserver_ready.py), else spawn (never a plain fork: the parent may hold
-    torch's thread pools, which a forked child cannot use)."""
+    torch's thread pools, which a forked child cannot use).  ``extra``: more modules the workers will
+    import (an engine's lazy imports, engines.worker_preloads); a missing one is skipped.  The
+    forkserver is one per process: the modules of the first context that starts it are the ones it has."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    modules = [preload, "conformance.runner.forkserver_ready"]  # the last: it freezes what came before
+    modules = [preload, *extra, "conformance.runner.forkserver_ready"]  # the last: it freezes what came before
     if importlib.util.find_spec("torch") is not None:
-        modules.insert(0, "torch")
+        modules[:0] = TORCH_MODULES
     ctx.set_forkserver_preload(modules)
     return ctx
 

@@ -43,7 +43,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, ContextManager, Hashable, Sequence
 
 from conformance.checks.properties import PROPERTIES
-from conformance.engines import resolve
+from conformance.engines import resolve, worker_preloads
 from conformance.errors import ConfigError
 from conformance.runner.cells import run_cell
 from conformance.runner.plan import plan, shape_bound, undeclared
@@ -193,17 +193,20 @@ class WorkerPool:
         """Start what the workers fork from (a forkserver importing torch and the harness) in the
         background now, so the caller's work before :meth:`run` (the corpus replay) overlaps it."""
         with self._thread_limits():  # the forkserver's environment is the workers' at import time
-            warm_up(start_context(__name__))
+            warm_up(self._context())
 
     def helper(self) -> ContextManager[Executor | None]:
         """One more process like the workers, for the run's work after the cells (runner/processes.py)."""
-        return helper_process(start_context(__name__))
+        return helper_process(self._context())
+
+    def _context(self) -> Any:
+        return start_context(__name__, worker_preloads(self.cfg.engine))
 
     def _thread_limits(self) -> Any:
         return thread_limits(max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None)
 
     def _spawn(self) -> _Worker:
-        ctx = start_context(__name__)
+        ctx = self._context()
         parent, child = ctx.Pipe()
         progress = Progress(ctx)
         with self._thread_limits():
