@@ -77,3 +77,17 @@ def test_draws_do_not_depend_on_the_modules_this_process_loaded(tmp_path, monkey
     monkeypatch.syspath_prepend(str(tmp_path))
     import conformance_sampler_constants  # noqa: F401 - its numbers are what hypothesis would pick up
     assert sampler.sample(strategy, 400, 3) == before
+
+
+def test_draws_leave_hypothesis_cache_of_constants_as_they_found_it():
+    """Draws compute hypothesis's cache of allowed constants without local constants, in a cache of their own
+    (emptying hypothesis's on every draw made each refill it, ~300 times a run): what a user's own hypothesis
+    tests in the same process cached stays, and none of ours gets in."""
+    from hypothesis.internal.conjecture import providers
+    if not sampler.direct():
+        pytest.skip("this hypothesis lacks the internals the sampler uses")
+    cache = providers.CONSTANTS_CACHE
+    cache[("a user's", "key")] = ((1.5,), (2.5,))
+    before = dict(cache.cache)
+    sampler.sample(st.floats(-1e6, 1e6), 50, 3)
+    assert providers.CONSTANTS_CACHE is cache and dict(cache.cache) == before
