@@ -188,6 +188,7 @@ class WorkerPool:
     on_ready: Callable[[EngineInfo], None] | None = None  # called once, when the first worker is up
     scale_of: Callable[[Cell], float] | None = None  # the share of its examples a cell gets (--budget)
     group_of: Callable[[Cell], Hashable] | None = None  # cells sharing one draw (runner/draws.py)
+    _groups: dict[Cell, Hashable] = field(default_factory=dict)  # group_of's answers: _take asks ~20 times a cell
 
     def warm_up(self) -> None:
         """Start what the workers fork from (a forkserver importing torch and the harness) in the
@@ -232,10 +233,10 @@ class WorkerPool:
                 for w in self.workers:
                     self._refresh(w)
                 now = time.monotonic()
-                wait([w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers],
-                     timeout=min(1.0, max(0.01, min(w.deadline for w in self.workers) - now)))
+                ready = set(wait([w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers],
+                                 timeout=min(1.0, max(0.01, min(w.deadline for w in self.workers) - now))))
                 for k, w in enumerate(self.workers):
-                    self.workers[k] = self._service(w, lambda *r: finished.append(r), todo)
+                    self.workers[k] = self._service(w, lambda *r: finished.append(r), todo, ready)
         finally:
             try:
                 while finished:  # the last ones; and an interrupted run keeps every result it read
@@ -263,7 +264,9 @@ class WorkerPool:
         others = {v.group for v in self.workers if v is not w}
         pick = None
         for k, (_, cell) in enumerate(itertools.islice(todo, LOOKAHEAD)):
-            group = self.group_of(cell)
+            group = self._groups.get(cell)
+            if group is None:
+                group = self._groups[cell] = self.group_of(cell)
             if group == w.group:
                 pick = k
                 break
@@ -271,7 +274,7 @@ class WorkerPool:
                 pick = k
         item = todo[pick or 0]
         del todo[pick or 0]
-        w.group = self.group_of(item[1])
+        w.group = self._groups.get(item[1]) or self.group_of(item[1])
         return item
 
     def _assign(self, w: _Worker, index: int, cell: Cell) -> None:
@@ -286,14 +289,18 @@ class WorkerPool:
         w.deadline = w.started + self.cfg.timeout if w.queue else float("inf")
         w.since, w.cpu0 = w.started, _cpu_seconds(w.proc.pid)
 
-    def _service(self, w: _Worker, on_result: Callable[[int, Result], None], todo: deque) -> _Worker:
-        """Read what ``w`` sent; replace it when it died or timed out.  Returns the worker to keep."""
-        try:
-            while w.conn.poll():
-                self._handle(w, w.conn.recv(), on_result)
-        except (EOFError, OSError):
-            pass
-        dead = not w.proc.is_alive()
+    def _service(self, w: _Worker, on_result: Callable[[int, Result], None], todo: deque,
+                 ready: set[Any]) -> _Worker:
+        """Read what ``w`` sent; replace it when it died or timed out.  Returns the worker to keep.
+
+        ``ready``: what the last wait() found ready.  One message is read per wait (a second one makes
+        the next wait return at once): polling each pipe, and each process for its exit, costs a
+        system call and a selector each, ~15% of this process's time in a run."""
+        if w.conn in ready:
+            self._read(w, on_result, every=False)
+        dead = w.proc.sentinel in ready and not w.proc.is_alive()
+        if dead:
+            self._read(w, on_result, every=True)  # all it sent before it died
         self._refresh(w)
         late = time.monotonic() > w.deadline and (bool(w.queue) or w.info is None) and self._hung(w)
         if not (dead or late):
@@ -308,6 +315,16 @@ class WorkerPool:
             on_result(w.queue[0][0], lost)
             todo.extendleft(reversed(list(w.queue)[1:]))  # sent ahead but never started: run elsewhere
         return self._spawn()
+
+    def _read(self, w: _Worker, on_result: Callable[[int, Result], None], every: bool) -> None:
+        """One message (wait() said there is one, or the end of the pipe), or ``every`` one there is."""
+        try:
+            if not every:
+                self._handle(w, w.conn.recv(), on_result)
+            while every and w.conn.poll():
+                self._handle(w, w.conn.recv(), on_result)
+        except (EOFError, OSError):
+            pass
 
     def _handle(self, w: _Worker, msg: tuple, on_result: Callable[[int, Result], None]) -> None:
         kind = msg[0]
