@@ -4,7 +4,8 @@ Each run is ``conformance run --engine E --profile P --seed 0`` with default opt
 process as a user would start it, so worker start-up, the torch import and report writing are
 counted.  Wall time is what a CI job waits for; CPU time (the run and all its workers) is what it
 costs, and on a shared machine it is the figure load does not inflate.  Per property, examples per
-second come from the cells' own ``examples`` and ``duration_s`` in results.json.
+second come from the cells' own ``examples`` and ``duration_s`` in results.json.  Before each run,
+``python_loop_s`` times a fixed pure-Python loop: the machine's speed at that moment (loop s in the table).
 """
 from __future__ import annotations
 
@@ -52,6 +53,17 @@ def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
         return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read()), wall, sum(seen.values())
 
 
+def python_loop_s() -> float:
+    """Seconds of a fixed pure-Python loop (best of 3): how fast this machine is at the moment.  A shared
+    machine's speed changes by up to ~1.7x from hour to hour; the figure says which kind of hour a run had."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        sum(i * i for i in range(10**6))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def run_once(engine: str, profile: str, ops: Sequence[str] | None = None,
              properties: Sequence[str] | None = None) -> dict[str, Any]:
     """One ``conformance run`` in a subprocess: its wall and CPU seconds and per-property throughput."""
@@ -62,12 +74,14 @@ def run_once(engine: str, profile: str, ops: Sequence[str] | None = None,
             cmd += ["--ops", ",".join(ops)]
         if properties:
             cmd += ["--properties", ",".join(properties)]
+        speed = python_loop_s()
         proc, wall, cpu = _timed(cmd)
         if proc.returncode not in (0, 1):  # 1 is a finding, still a timed run; 2 is a broken set-up
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
         with open(os.path.join(out, "results.json")) as f:
             cells = json.load(f)["results"]
-    return {"engine": engine, "profile": profile, "wall_s": wall, "cpu_s": cpu, "cells": len(cells),
+    return {"engine": engine, "profile": profile, "wall_s": wall, "cpu_s": cpu, "python_loop_s": speed,
+            "cells": len(cells),
             "examples": sum(c["examples"] for c in cells), "exit_code": proc.returncode,
             "target_wall_s": TARGET_WALL_S.get(profile), "target_met": wall <= TARGET_WALL_S.get(profile, float("inf")),
             "per_property": per_property(cells)}
@@ -89,13 +103,15 @@ def run(quick: bool, engines: Sequence[str] = ENGINES) -> dict[str, Any]:
     profiles = ("quick",) if quick else ("quick", "ci")
     load_before = os.getloadavg()[0]
     runs = []
-    print(f"{'harness run':30s} {'wall s':>8s} {'cpu s':>8s} {'cells':>6s} {'examples':>9s}  target (wall, idle)")
+    print(f"{'harness run':30s} {'wall s':>8s} {'cpu s':>8s} {'cells':>6s} {'examples':>9s} {'loop s':>7s}  "
+          "target (wall, idle)")
     for profile in profiles:
         for engine in engines:
             r = run_once(engine, profile)
             runs.append(r)
             print(f"{engine + ' ' + profile:30s} {r['wall_s']:8.1f} {r['cpu_s']:8.1f} {r['cells']:6d} "
-                  f"{r['examples']:9d}  {'met ' if r['target_met'] else 'MISS'} <= {r['target_wall_s']:.0f} s",
+                  f"{r['examples']:9d} {r['python_loop_s']:7.3f}  {'met ' if r['target_met'] else 'MISS'} <= "
+                  f"{r['target_wall_s']:.0f} s",
                   flush=True)
     _print_properties(runs)
     return {"runs": runs, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],

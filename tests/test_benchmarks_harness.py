@@ -11,6 +11,7 @@ from benchmarks import harness
 def test_run_once_measures_a_real_run_and_counts_its_examples_per_property() -> None:
     r = harness.run_once("refengine", "quick", ops=["add"], properties=["detach", "grad_vs_numerical"])
     assert r["exit_code"] == 0 and r["wall_s"] > 0 and r["cpu_s"] > 0
+    assert 0 < r["python_loop_s"] < r["wall_s"]  # the machine's speed just before, from a loop shorter than a run
     assert set(r["per_property"]) == {"detach", "grad_vs_numerical"}
     assert r["examples"] == sum(p["examples"] for p in r["per_property"].values()) > 0
     assert all(p["examples_per_s"] > 0 for p in r["per_property"].values())
