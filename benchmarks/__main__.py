@@ -3,8 +3,9 @@ engine in this one process, print a table of medians and ratios, write
 ``reports/benchmarks.json`` and ``reports/benchmarks.png``.
 
 ``--only harness`` instead times the conformance harness itself (benchmarks/harness.py: whole
-runs of refengine and torch at ``quick`` and ``ci``) and stores it under ``"harness"`` in the
-same benchmarks.json, keeping the engine figures already there (and the reverse)."""
+runs of refengine and torch at ``quick`` and ``ci``; ``--repeat N`` runs each N times, interleaved,
+and keeps the median) and stores it under ``"harness"`` in the same benchmarks.json, keeping the
+engine figures already there (and the reverse)."""
 from __future__ import annotations
 
 import argparse
@@ -133,12 +134,16 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--only", help="run the cases whose name contains this")
     p.add_argument("--out", default="reports", help="directory for benchmarks.json and benchmarks.png")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="with --only harness: run each case N times, interleaved, and keep the median run")
     p.add_argument("--no-readme", action="store_true",
                    help="do not regenerate benchmarks/README.md's table (a full run into reports/ does)")
     args = p.parse_args(argv)
     path = os.path.join(args.out, "benchmarks.json")
+    if args.repeat < 1:
+        p.error(f"--repeat {args.repeat}: expected a number of runs, 1 or more")
     if args.only == "harness":
-        return _harness(args.quick, path)
+        return _harness(args.quick, path, args.repeat)
     _header()
     report = run(args.quick, args.only)
     report["harness"] = _load(path).get("harness")  # the harness figures stay until re-measured
@@ -172,10 +177,10 @@ def _write(path: str, report: dict) -> None:
         json.dump(report, f, indent=1)
 
 
-def _harness(quick: bool, path: str) -> int:
+def _harness(quick: bool, path: str, repeat: int = 1) -> int:
     from benchmarks import harness
     report = _load(path)
-    report["harness"] = harness.run(quick)
+    report["harness"] = harness.run(quick, repeat=repeat)
     _write(path, report)
     print(f"wrote the harness figures into {path}")
     return 0

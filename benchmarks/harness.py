@@ -98,24 +98,37 @@ def per_property(cells: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]
                 "examples_per_s": examples[p] / seconds[p] if seconds[p] else 0.0} for p in examples}
 
 
-def run(quick: bool, engines: Sequence[str] = ENGINES) -> dict[str, Any]:
-    """Every engine at ``quick``, and at ``ci`` too unless ``quick``; printed as it goes."""
+def run(quick: bool, engines: Sequence[str] = ENGINES, repeat: int = 1) -> dict[str, Any]:
+    """Every engine at ``quick``, and at ``ci`` too unless ``quick``; printed as it goes.
+
+    ``repeat``: each case that many times, the cases interleaved (a slow spell of the machine then hits
+    every case alike); a case's figures are its median run's, with every run's wall and CPU seconds."""
     profiles = ("quick",) if quick else ("quick", "ci")
     load_before = os.getloadavg()[0]
-    runs = []
+    cases = [(engine, profile) for profile in profiles for engine in engines]
+    tried: dict[tuple[str, str], list[dict[str, Any]]] = {c: [] for c in cases}
     print(f"{'harness run':30s} {'wall s':>8s} {'cpu s':>8s} {'cells':>6s} {'examples':>9s} {'loop s':>7s}  "
           "target (wall, idle)")
-    for profile in profiles:
-        for engine in engines:
+    for k in range(repeat):
+        for engine, profile in cases:
             r = run_once(engine, profile)
-            runs.append(r)
-            print(f"{engine + ' ' + profile:30s} {r['wall_s']:8.1f} {r['cpu_s']:8.1f} {r['cells']:6d} "
+            tried[engine, profile].append(r)
+            label = f"{engine} {profile}" + (f" ({k + 1}/{repeat})" if repeat > 1 else "")
+            print(f"{label:30s} {r['wall_s']:8.1f} {r['cpu_s']:8.1f} {r['cells']:6d} "
                   f"{r['examples']:9d} {r['python_loop_s']:7.3f}  {'met ' if r['target_met'] else 'MISS'} <= "
-                  f"{r['target_wall_s']:.0f} s",
-                  flush=True)
+                  f"{r['target_wall_s']:.0f} s", flush=True)
+    runs = [_median_run(tried[c]) for c in cases]
+    if repeat > 1:
+        print("\nmedians: " + "; ".join(f"{r['engine']} {r['profile']} {r['wall_s']:.1f} s" for r in runs))
     _print_properties(runs)
-    return {"runs": runs, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
+    return {"runs": runs, "repeat": repeat, "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _median_run(tried: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (the lower middle one of an even count), with every run's seconds."""
+    median = sorted(tried, key=lambda r: r["wall_s"])[(len(tried) - 1) // 2]
+    return {**median, "all_wall_s": [r["wall_s"] for r in tried], "all_cpu_s": [r["cpu_s"] for r in tried]}
 
 
 def _print_properties(runs: Sequence[dict[str, Any]]) -> None:
