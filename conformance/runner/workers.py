@@ -188,7 +188,7 @@ class WorkerPool:
     on_ready: Callable[[EngineInfo], None] | None = None  # called once, when the first worker is up
     scale_of: Callable[[Cell], float] | None = None  # the share of its examples a cell gets (--budget)
     group_of: Callable[[Cell], Hashable] | None = None  # cells sharing one draw (runner/draws.py)
-    _groups: dict[Cell, Hashable] = field(default_factory=dict)  # group_of's answers: _take asks ~20 times a cell
+    _groups: dict[Cell, Hashable] = field(default_factory=dict)  # group_of's answers (see _group)
 
     def warm_up(self) -> None:
         """Start what the workers fork from (a forkserver importing torch and the harness) in the
@@ -264,9 +264,7 @@ class WorkerPool:
         others = {v.group for v in self.workers if v is not w}
         pick = None
         for k, (_, cell) in enumerate(itertools.islice(todo, LOOKAHEAD)):
-            group = self._groups.get(cell)
-            if group is None:
-                group = self._groups[cell] = self.group_of(cell)
+            group = self._group(cell)
             if group == w.group:
                 pick = k
                 break
@@ -274,8 +272,14 @@ class WorkerPool:
                 pick = k
         item = todo[pick or 0]
         del todo[pick or 0]
-        w.group = self._groups.get(item[1]) or self.group_of(item[1])
+        w.group = self._group(item[1])
         return item
+
+    def _group(self, cell: Cell) -> Hashable:
+        """``group_of(cell)``, asked once per cell (``_take`` looks at each cell ~20 times)."""
+        if cell not in self._groups:
+            self._groups[cell] = self.group_of(cell)
+        return self._groups[cell]
 
     def _assign(self, w: _Worker, index: int, cell: Cell) -> None:
         w.queue.append((index, cell))
@@ -319,9 +323,10 @@ class WorkerPool:
     def _read(self, w: _Worker, on_result: Callable[[int, Result], None], every: bool) -> None:
         """One message (wait() said there is one, or the end of the pipe), or ``every`` one there is."""
         try:
-            if not every:
-                self._handle(w, w.conn.recv(), on_result)
-            while every and w.conn.poll():
+            if every:
+                while w.conn.poll():
+                    self._handle(w, w.conn.recv(), on_result)
+            else:
                 self._handle(w, w.conn.recv(), on_result)
         except (EOFError, OSError):
             pass

@@ -21,6 +21,7 @@ edit of a number in the harness changed every draw.  Draws and explorations run
 """
 from __future__ import annotations
 
+import functools
 import random
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -79,29 +80,21 @@ def without_local_constants() -> Iterator[None]:
     if not _CONSTANTS:
         yield
         return
-    saved, saved_cache = _providers._get_local_constants, _providers.CONSTANTS_CACHE
-    _providers._get_local_constants, _providers.CONSTANTS_CACHE = _no_local_constants, _cache_without_locals()
+    none, cache = _without_locals()
+    saved = _providers._get_local_constants, _providers.CONSTANTS_CACHE
+    _providers._get_local_constants, _providers.CONSTANTS_CACHE = (lambda: none), cache
     try:
         yield
     finally:
-        _providers._get_local_constants, _providers.CONSTANTS_CACHE = saved, saved_cache
+        _providers._get_local_constants, _providers.CONSTANTS_CACHE = saved
 
 
-def _no_local_constants() -> Any:
-    return _NONE
-
-
-_NONE: Any = None
-_CACHE: Any = None
-
-
-def _cache_without_locals() -> Any:
-    """hypothesis's cache of the constants each kind of choice may take, computed without local constants:
-    one of our own, kept from one draw to the next (emptied on each, it was refilled ~300 times a run)."""
-    global _NONE, _CACHE
-    if _CACHE is None:
-        _NONE, _CACHE = _Constants(), type(_providers.CONSTANTS_CACHE)(_providers.CONSTANTS_CACHE.max_size)
-    return _CACHE
+@functools.cache
+def _without_locals() -> tuple[Any, Any]:
+    """No local constants, and hypothesis's cache of the constants each kind of choice may take computed
+    without them: one of our own, kept from one draw to the next (emptied on each, it was refilled ~300
+    times a run)."""
+    return _Constants(), type(_providers.CONSTANTS_CACHE)(_providers.CONSTANTS_CACHE.max_size)
 
 
 def direct() -> bool:
