@@ -139,8 +139,10 @@ def _move_to_raising_op(results: list[Result], groups: dict[str, Finding],
             raised.setdefault(signature_of(r.message), f.id)
     for r in results:
         f = groups.get(r.finding or "")
+        if r.status != Status.ERROR or f is None or "rule" not in f.culprit:
+            continue  # before the signature: a run's cells are nearly all passes, and collect runs ~15 times
         target = groups.get(raised.get(signature_of(r.message), ""))
-        if r.status != Status.ERROR or f is None or "rule" not in f.culprit or target is None:
+        if target is None:
             continue
         f.cells.remove([r.op, r.property, r.dtype])
         statuses[f.id].remove(_own_status(r))
