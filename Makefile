@@ -49,8 +49,8 @@ test: build
 # (--budget, minutes of wall time: examples per cell are scaled down to fit and results.json says so);
 # jax and tinygrad keep their compiled code in the user's cache, so a second run gets further.  The budgets
 # are the smallest measured to find what a longer run finds: tinygrad in 10 minutes finds its findings of
-# many cells every time (28-34 of 34, by the machine's speed; the missing ones are each of one cell); jax in 10 minutes, from an
-# empty cache, finds all 9 of the unbudgeted run's findings (README, docs/findings.md).
+# many cells every time (28-34 of 34, by the machine's speed; the missing ones are each of one cell); jax
+# in 10 minutes, from an empty cache, finds all 9 of the unbudgeted run's findings (README, docs/findings.md).
 ENGINES    := refengine torch micrograd mygrad autograd
 SLOW_PEERS := tinygrad jax
 BUDGET_tinygrad := 10
